@@ -1,0 +1,3 @@
+from flightdeck.cli.main import main
+
+main()

@@ -1,0 +1,123 @@
+"""The one error tree of Flightdeck.
+
+    FlightdeckError
+    +-- ConfigError                  the configuration is invalid
+    +-- RequestError                 the caller asked wrongly (HTTP 4xx)
+    |   +-- InvalidRequest           malformed body or parameters (400)
+    |   +-- AuthenticationError      missing or invalid credentials (401)
+    |   +-- PermissionDenied         valid credentials, not allowed (403)
+    |   +-- NotFound                 unknown model or resource (404)
+    |   +-- PayloadTooLarge          body over the configured limit (413)
+    |   +-- RateLimited              over a limit, try again later (429)
+    +-- UpstreamError                a model deployment failed (HTTP 5xx, or its own 4xx)
+        +-- UpstreamUnavailable      nothing reachable to send it to (503)
+        +-- UpstreamTimeout          the deadline passed (504)
+
+Each error carries the HTTP status and the OpenAI error ``type``/``code`` the server answers
+with; the server maps them to responses in one place (``flightdeck.server.errors``).
+"""
+
+from __future__ import annotations
+
+
+class FlightdeckError(Exception):
+    """Root of every error Flightdeck raises on purpose."""
+
+    status: int = 500
+    type: str = "server_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+
+class ConfigError(FlightdeckError):
+    """The configuration file or environment is invalid; the message names the key."""
+
+
+class RequestError(FlightdeckError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class InvalidRequest(RequestError):
+    status = 400
+
+
+class AuthenticationError(RequestError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(RequestError):
+    status = 403
+    type = "permission_error"
+
+
+class NotFound(RequestError):
+    status = 404
+    code = "model_not_found"
+
+
+class PayloadTooLarge(RequestError):
+    status = 413
+    code = "request_too_large"
+
+
+class RateLimited(RequestError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+    ):
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+        self.headers = headers or {}
+
+
+class UpstreamError(FlightdeckError):
+    """A deployment failed. ``status`` is what the client gets; ``upstream_status`` what we saw."""
+
+    status = 502
+    type = "upstream_error"
+    code = "bad_gateway"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        upstream_status: int | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+        error_type: str | None = None,
+    ):
+        super().__init__(message, code=code)
+        if status is not None:
+            self.status = status
+        if error_type is not None:
+            self.type = error_type
+        self.upstream_status = upstream_status
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 503
+    code = "upstream_unavailable"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "upstream_timeout"

@@ -1,0 +1,208 @@
+"""One validated settings object: a TOML file, then ``FLIGHTDECK_*`` environment overrides.
+
+Nothing here reads the environment by itself: the entry point passes ``os.environ`` in, so tests
+and embedders build settings from plain data. ``FLIGHTDECK_SERVER__PORT=9090`` overrides
+``[server] port``; a value that parses as JSON (``FLIGHTDECK_MODELS='[...]'``) is taken as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from flightdeck.core.errors import ConfigError
+
+ENV_PREFIX = "FLIGHTDECK_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, description="larger bodies get 413")
+    access_log: bool = False
+
+
+class ModelDeployment(_Section):
+    """One upstream deployment. Several with the same ``name`` form a group."""
+
+    name: str = Field(min_length=1)
+    provider: str = "openai"
+    base_url: str | None = None
+    model: str | None = Field(None, description="the upstream's model id; defaults to name")
+    api_key: SecretStr | None = None
+    api_key_env: str | None = None
+    weight: float = Field(1.0, gt=0)
+    fallbacks: list[str] = Field(default_factory=list)
+    id: str | None = Field(None, description="a stable name for this deployment in logs/metrics")
+    timeout_seconds: float | None = Field(None, gt=0, description="per-attempt deadline")
+    headers: dict[str, str] = Field(default_factory=dict)
+    # Azure OpenAI
+    api_version: str | None = None
+    deployment: str | None = None
+    auth: Literal["api-key", "bearer"] = "api-key"
+    # Provider-specific options (local model paths, ...).
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def upstream_model(self) -> str:
+        return self.model or self.name
+
+
+class RouterSettings(_Section):
+    max_retries: int = Field(2, ge=0, description="extra attempts inside a group")
+    backoff_base_seconds: float = Field(0.05, ge=0)
+    backoff_max_seconds: float = Field(2.0, ge=0)
+    max_retry_after_seconds: float = Field(10.0, ge=0, description="longest Retry-After honoured")
+    attempt_timeout_seconds: float = Field(60.0, gt=0)
+    total_timeout_seconds: float = Field(120.0, gt=0)
+    stream_idle_timeout_seconds: float = Field(60.0, gt=0)
+    cooldown_failures: int = Field(3, ge=1, description="consecutive failures that open a circuit")
+    cooldown_seconds: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _deadlines_ordered(self) -> RouterSettings:
+        if self.attempt_timeout_seconds > self.total_timeout_seconds:
+            raise ValueError("attempt_timeout_seconds must not exceed total_timeout_seconds")
+        return self
+
+
+class StoreSettings(_Section):
+    url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite under home")
+
+
+class AuthSettings(_Section):
+    enabled: bool = True
+    key_cache_seconds: float = Field(5.0, ge=0, description="how long a key lookup is cached")
+
+
+class Settings(_Section):
+    home: Path = Path(".flightdeck")
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    router: RouterSettings = Field(default_factory=RouterSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    models: list[ModelDeployment] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _fallbacks_known(self) -> Settings:
+        names = {m.name for m in self.models}
+        for i, m in enumerate(self.models):
+            for fb in m.fallbacks:
+                if fb not in names:
+                    raise ValueError(f"models[{i}].fallbacks: unknown model name {fb!r}")
+                if fb == m.name:
+                    raise ValueError(f"models[{i}].fallbacks: {fb!r} falls back to itself")
+        return self
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite+aiosqlite:///{self.home / 'flightdeck.db'}"
+
+    def model_names(self) -> list[str]:
+        return list(dict.fromkeys(m.name for m in self.models))
+
+
+def default_local_models() -> list[dict[str, Any]]:
+    """The models ``flightdeck up`` serves when nothing else is configured."""
+    return [
+        {"name": "local/minilm", "provider": "local-embeddings"},
+        {"name": "local/extractive", "provider": "local-extractive"},
+    ]
+
+
+def load_settings(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings from ``defaults``, then the TOML file, then ``FLIGHTDECK_*`` variables.
+
+    Raises ConfigError with one line that names the key and the problem.
+    """
+    environ = environ or {}
+    data: dict[str, Any] = dict(defaults or {})
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        data = _deep_merge(data, _read_toml(path))
+    overrides = _env_overrides(environ)
+    if overrides:
+        data = _deep_merge(data, overrides)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from None
+    _resolve_secrets(settings, environ, source)
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX:
+            continue
+        parts = [p.lower() for p in key[len(ENV_PREFIX) :].split("__")]
+        if parts[0] not in Settings.model_fields:
+            continue  # other FLIGHTDECK_* variables (FLIGHTDECK_CONFIG, ...) are not settings
+        value: Any = raw
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            pass
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"
+
+
+def _resolve_secrets(settings: Settings, environ: Mapping[str, str], source: str) -> None:
+    for i, m in enumerate(settings.models):
+        if m.api_key is None and m.api_key_env:
+            value = environ.get(m.api_key_env)
+            if not value:
+                raise ConfigError(
+                    f"{source}: models[{i}].api_key_env: environment variable "
+                    f"{m.api_key_env} is not set"
+                )
+            m.api_key = SecretStr(value)

@@ -1,0 +1,1 @@
+"""The gateway plane: OpenAI-compatible routes in front of every configured model."""

@@ -1,0 +1,248 @@
+"""Routing inside and across model groups: weighted choice, retries, cooldowns, fallbacks.
+
+A call walks the group the client named, then its fallbacks in order. Inside a group each
+attempt goes to a weighted choice among deployments whose circuit admits traffic, preferring
+ones not yet tried; between attempts on the same deployment it sleeps a jittered exponential
+backoff (longer if the upstream sent ``Retry-After``). Every attempt has its own deadline and
+the whole call a total one. Client errors (the upstream said the request itself is wrong) are
+not retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from flightdeck.core.errors import (
+    ConfigError,
+    InvalidRequest,
+    NotFound,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from flightdeck.core.settings import ModelDeployment, RouterSettings, Settings
+from flightdeck.gateway.circuit import Circuit
+from flightdeck.providers.base import ChatStream, Provider, UpstreamReply
+from flightdeck.providers.registry import ProviderRegistry
+
+T = TypeVar("T")
+Operation = Literal["chat", "embeddings"]
+
+
+@dataclass(eq=False)
+class Deployment:
+    id: str
+    config: ModelDeployment
+    provider: Provider
+    circuit: Circuit
+
+    @property
+    def attempt_timeout(self) -> float | None:
+        return self.config.timeout_seconds
+
+
+@dataclass(eq=False)
+class ModelGroup:
+    name: str
+    deployments: list[Deployment]
+    fallbacks: list[str] = field(default_factory=list)
+
+    def supports(self, op: Operation) -> bool:
+        attr = "supports_chat" if op == "chat" else "supports_embeddings"
+        return any(getattr(d.provider, attr) for d in self.deployments)
+
+    def pick(self, op: Operation, tried: set[Deployment], rng: random.Random) -> Deployment | None:
+        """Weighted choice among available deployments, untried ones first."""
+        attr = "supports_chat" if op == "chat" else "supports_embeddings"
+        ready = [d for d in self.deployments if getattr(d.provider, attr) and d.circuit.available()]
+        waiting = {d for d in ready if d.circuit.deferred()}
+        fresh = (
+            [d for d in ready if d not in tried and d not in waiting]
+            or [d for d in ready if d not in waiting]
+            or ready
+        )
+        if not fresh:
+            return None
+        if len(fresh) == 1:
+            return fresh[0]
+        return rng.choices(fresh, weights=[d.config.weight for d in fresh])[0]
+
+
+@dataclass(slots=True)
+class Routed(Generic[T]):
+    """What a call returned, and where it went."""
+
+    value: T
+    group: str
+    deployment: Deployment
+    attempts: int
+
+
+@dataclass(slots=True)
+class OpenedStream:
+    """A stream whose first event already arrived: from here on it is committed."""
+
+    stream: ChatStream
+    first_event: bytes
+
+
+def is_retryable(err: UpstreamError) -> bool:
+    """Connect errors, timeouts, 408, 429 and 5xx are worth another attempt."""
+    if isinstance(err, UpstreamUnavailable | UpstreamTimeout):
+        return True
+    status = err.upstream_status
+    return status is None or status in (408, 429) or status >= 500
+
+
+class Router:
+    def __init__(
+        self,
+        settings: RouterSettings,
+        groups: dict[str, ModelGroup],
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.groups = groups
+        self._rng = rng or random.Random()  # noqa: S311 - load spreading, not security
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings, registry: ProviderRegistry) -> Router:
+        groups: dict[str, ModelGroup] = {}
+        for cfg in settings.models:
+            group = groups.setdefault(cfg.name, ModelGroup(cfg.name, []))
+            provider = registry.get(cfg.provider)(cfg)
+            dep_id = cfg.id or f"{cfg.name}#{len(group.deployments)}"
+            circuit = Circuit(settings.router.cooldown_failures, settings.router.cooldown_seconds)
+            group.deployments.append(Deployment(dep_id, cfg, provider, circuit))
+            for fb in cfg.fallbacks:
+                if fb not in group.fallbacks:
+                    group.fallbacks.append(fb)
+        ids = [d.id for g in groups.values() for d in g.deployments]
+        if len(ids) != len(set(ids)):
+            raise ConfigError("models: deployment ids must be unique")
+        return cls(settings.router, groups)
+
+    async def start(self) -> None:
+        for dep in self.deployments():
+            await dep.provider.start()
+
+    async def close(self) -> None:
+        for dep in self.deployments():
+            await dep.provider.close()
+
+    def deployments(self) -> list[Deployment]:
+        return [d for g in self.groups.values() for d in g.deployments]
+
+    def group(self, name: str, op: Operation) -> ModelGroup:
+        group = self.groups.get(name)
+        if group is None:
+            raise NotFound(f"The model `{name}` does not exist", param="model")
+        if not group.supports(op):
+            raise InvalidRequest(f"The model `{name}` does not support {op}", param="model")
+        return group
+
+    async def chat(self, model: str, body: dict[str, Any]) -> Routed[UpstreamReply]:
+        return await self._route(model, "chat", lambda p: p.chat(body))
+
+    async def embeddings(self, model: str, body: dict[str, Any]) -> Routed[UpstreamReply]:
+        return await self._route(model, "embeddings", lambda p: p.embeddings(body))
+
+    async def open_chat_stream(self, model: str, body: dict[str, Any]) -> Routed[OpenedStream]:
+        """Open a stream and wait for its first event; failures before that are retried."""
+
+        async def attempt(provider: Provider) -> OpenedStream:
+            stream = await provider.open_chat_stream(body)
+            try:
+                first = await anext(aiter(stream))
+            except StopAsyncIteration:
+                await stream.aclose()
+                raise UpstreamError("upstream closed the stream before any event") from None
+            except BaseException:
+                await stream.aclose()
+                raise
+            return OpenedStream(stream, first)
+
+        return await self._route(model, "chat", attempt)
+
+    async def _route(
+        self, model: str, op: Operation, call: Callable[[Provider], Awaitable[T]]
+    ) -> Routed[T]:
+        primary = self.group(model, op)
+        deadline = self._clock() + self.settings.total_timeout_seconds
+        chain = [primary] + [self.groups[f] for f in primary.fallbacks if self.groups[f].supports(op)]
+        last: UpstreamError | None = None
+        attempts = 0
+        for group in chain:
+            tried: set[Deployment] = set()
+            for retry in range(self.settings.max_retries + 1):
+                dep = group.pick(op, tried, self._rng)
+                if dep is None:
+                    last = last or UpstreamUnavailable(
+                        f"every deployment of `{group.name}` is cooling down after failures"
+                    )
+                    break
+                if dep in tried and not await self._backoff(retry, last, deadline):
+                    break
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise UpstreamTimeout(f"`{model}` did not answer within the deadline")
+                tried.add(dep)
+                attempts += 1
+                try:
+                    value = await self._attempt(dep, call, remaining)
+                except UpstreamError as err:
+                    if not is_retryable(err):
+                        dep.circuit.record_success()  # the deployment answered; the request was bad
+                        raise
+                    dep.circuit.record_failure(self._usable_retry_after(err))
+                    last = err
+                    continue
+                dep.circuit.record_success()
+                return Routed(value, group.name, dep, attempts)
+        if self._clock() >= deadline:
+            raise UpstreamTimeout(f"`{model}` did not answer within the deadline")
+        assert last is not None
+        raise last
+
+    async def _attempt(
+        self, dep: Deployment, call: Callable[[Provider], Awaitable[T]], remaining: float
+    ) -> T:
+        timeout = min(dep.attempt_timeout or self.settings.attempt_timeout_seconds, remaining)
+        dep.circuit.on_send()
+        try:
+            async with asyncio.timeout(timeout):
+                return await call(dep.provider)
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"deployment `{dep.id}` did not answer within {timeout:.3g}s"
+            ) from None
+        except asyncio.CancelledError:
+            dep.circuit.release_probe()
+            raise
+
+    def _usable_retry_after(self, err: UpstreamError) -> float | None:
+        ra = err.retry_after
+        if ra is None:
+            return None
+        return min(ra, self.settings.max_retry_after_seconds)
+
+    async def _backoff(self, retry: int, err: UpstreamError | None, deadline: float) -> bool:
+        """Sleep before retrying the same deployment; False when that would pass the deadline."""
+        cap = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2**retry)
+        delay = self._rng.uniform(cap / 2, cap)
+        if err is not None and err.retry_after is not None:
+            if err.retry_after > self.settings.max_retry_after_seconds:
+                return False
+            delay = max(delay, err.retry_after)
+        if self._clock() + delay >= deadline:
+            return False
+        await asyncio.sleep(delay)
+        return True
