@@ -1,0 +1,134 @@
+"""API keys: created once and shown once, stored as SHA-256, looked up through a short cache."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlalchemy import select, update
+
+from flightdeck.core.errors import AuthenticationError, InvalidRequest
+from flightdeck.store.database import Store
+from flightdeck.store.models import ApiKey, utcnow
+
+KEY_PREFIX = "fd-"
+
+
+class Role(str, Enum):
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request runs as."""
+
+    key_id: int
+    name: str
+    tenant: str
+    role: Role
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    # Keys carry 256 random bits, so a fast hash cannot be brute-forced; no salt needed.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def create(
+        self, name: str, *, role: Role = Role.MEMBER, tenant: str = "default"
+    ) -> tuple[ApiKey, str]:
+        """Create a key; returns the record and the plaintext key (never stored)."""
+        if not name.strip():
+            raise InvalidRequest("a key needs a non-empty name", param="name")
+        key = generate_key()
+        record = ApiKey(
+            name=name, prefix=key[:10], key_hash=hash_key(key), tenant=tenant, role=role.value
+        )
+        async with self.store.session() as session, session.begin():
+            session.add(record)
+        return record, key
+
+    async def list(self, *, tenant: str | None = None) -> list[ApiKey]:
+        query = select(ApiKey).order_by(ApiKey.id)
+        if tenant is not None:
+            query = query.where(ApiKey.tenant == tenant)
+        async with self.store.session() as session:
+            return list((await session.scalars(query)).all())
+
+    async def revoke(self, key_id: int) -> bool:
+        async with self.store.session() as session, session.begin():
+            result = await session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def count(self) -> int:
+        return len(await self.list())
+
+    async def find(self, key_hash: str) -> ApiKey | None:
+        """The live (not revoked) key with this hash."""
+        async with self.store.session() as session:
+            return await session.scalar(
+                select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+            )
+
+
+class Authenticator:
+    """Turns an ``Authorization: Bearer`` header into a Principal.
+
+    Lookups are cached for ``ttl`` seconds (hits and misses), so a revoked key stops working
+    within ``ttl`` and an unknown key cannot hammer the database.
+    """
+
+    def __init__(
+        self, keys: KeyStore, ttl: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.keys = keys
+        self.ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        digest = hash_key(_bearer(authorization))  # the cache never holds a key itself
+        now = self._clock()
+        hit = self._cache.get(digest)
+        if hit is not None and hit[0] > now:
+            principal = hit[1]
+        else:
+            record = await self.keys.find(digest)
+            principal = None
+            if record is not None:
+                principal = Principal(record.id, record.name, record.tenant, Role(record.role))
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[digest] = (now + self.ttl, principal)
+        if principal is None:
+            raise AuthenticationError("Incorrect API key provided")
+        return principal
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise AuthenticationError(
+            "Missing API key: send it as 'Authorization: Bearer <key>'", code="missing_api_key"
+        )
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationError("Authorization header must be 'Bearer <key>'")
+    return token

@@ -1,0 +1,183 @@
+"""The gateway's HTTP routes. The request path reads top to bottom here:
+
+authenticate -> read and check the body -> route (retries, fallbacks) -> respond.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive
+
+from flightdeck.auth.keys import Authenticator, Principal
+from flightdeck.core.errors import InvalidRequest, NotFound, PayloadTooLarge
+from flightdeck.core.settings import Settings
+from flightdeck.gateway.router import Routed, Router
+from flightdeck.gateway.streaming import EventStreamResponse
+
+T = TypeVar("T")
+JSON = "application/json"
+
+
+class ClientGone(Exception):
+    """The client closed the connection before the answer was ready."""
+
+
+class Gateway:
+    def __init__(self, settings: Settings, router: Router, auth: Authenticator) -> None:
+        self.settings = settings
+        self.router = router
+        self.auth = auth
+        self.max_body = settings.server.max_body_bytes
+        self.created = int(time.time())
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/v1/chat/completions", self.chat_completions, methods=["POST"]),
+            Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+            Route("/v1/models", self.list_models, methods=["GET"]),
+            Route("/v1/models/{model:path}", self.get_model, methods=["GET"]),
+        ]
+
+    async def chat_completions(self, request: Request) -> Response | EventStreamResponse:
+        await self.authenticate(request)
+        body = await self.read_json(request)
+        model = require_model(body)
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise InvalidRequest("'messages' must be a non-empty array", param="messages")
+        if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
+            raise InvalidRequest("each message must be an object with a 'role'", param="messages")
+        stream = body.get("stream", False)
+        if not isinstance(stream, bool):
+            raise InvalidRequest("'stream' must be a boolean", param="stream")
+        if stream:
+            opened = await until_disconnect(request, self.router.open_chat_stream(model, body))
+            return EventStreamResponse(
+                opened.value,
+                idle_timeout=self.router.settings.stream_idle_timeout_seconds,
+                headers=routing_headers(opened),
+            )
+        routed = await until_disconnect(request, self.router.chat(model, body))
+        return json_reply(routed)
+
+    async def embeddings(self, request: Request) -> Response:
+        await self.authenticate(request)
+        body = await self.read_json(request)
+        model = require_model(body)
+        if not valid_embedding_input(body.get("input")):
+            raise InvalidRequest(
+                "'input' must be a non-empty string, array of strings, or array of tokens",
+                param="input",
+            )
+        routed = await until_disconnect(request, self.router.embeddings(model, body))
+        return json_reply(routed)
+
+    async def list_models(self, request: Request) -> Response:
+        await self.authenticate(request)
+        data = [self.model_card(name) for name in self.router.groups]
+        return Response(orjson.dumps({"object": "list", "data": data}), media_type=JSON)
+
+    async def get_model(self, request: Request) -> Response:
+        await self.authenticate(request)
+        name = request.path_params["model"]
+        if name not in self.router.groups:
+            raise NotFound(f"The model `{name}` does not exist", param="model")
+        return Response(orjson.dumps(self.model_card(name)), media_type=JSON)
+
+    def model_card(self, name: str) -> dict[str, Any]:
+        return {"id": name, "object": "model", "created": self.created, "owned_by": "flightdeck"}
+
+    async def authenticate(self, request: Request) -> Principal:
+        principal = await self.auth.authenticate(request.headers.get("authorization"))
+        request.state.principal = principal
+        return principal
+
+    async def read_json(self, request: Request) -> dict[str, Any]:
+        """The body as a JSON object, refusing oversized bodies before reading them whole."""
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            raise PayloadTooLarge(f"request body is larger than {self.max_body} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_body:
+                    raise PayloadTooLarge(f"request body is larger than {self.max_body} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise ClientGone from None
+        try:
+            body = orjson.loads(b"".join(chunks))
+        except orjson.JSONDecodeError:
+            raise InvalidRequest(
+                "We could not parse the JSON body of your request. The body must be valid JSON."
+            ) from None
+        if not isinstance(body, dict):
+            raise InvalidRequest("The request body must be a JSON object.")
+        return body
+
+
+def require_model(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("you must provide a model parameter", param="model")
+    return model
+
+
+def valid_embedding_input(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value)
+    if not isinstance(value, list) or not value:
+        return False
+    first = value[0]
+    if isinstance(first, str):
+        return all(isinstance(v, str) for v in value)
+    if isinstance(first, int):
+        return all(isinstance(v, int) for v in value)
+    if isinstance(first, list):
+        return all(isinstance(v, list) and v and all(isinstance(t, int) for t in v) for v in value)
+    return False
+
+
+def routing_headers(routed: Routed[Any]) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-flightdeck-model-group", routed.group.encode()),
+        (b"x-flightdeck-attempts", str(routed.attempts).encode()),
+    ]
+
+
+def json_reply(routed: Routed[Any]) -> Response:
+    response = Response(routed.value.body, media_type=JSON)
+    response.raw_headers.extend(routing_headers(routed))
+    return response
+
+
+async def until_disconnect(request: Request, call: Awaitable[T]) -> T:
+    """Await ``call``, cancelling it if the client disconnects first."""
+    task = asyncio.ensure_future(call)
+    watch = asyncio.ensure_future(_disconnected(request.receive))
+    try:
+        done, _ = await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+    if task in done:
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    raise ClientGone
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -1,0 +1,72 @@
+"""The ASGI app factory: ``create_app(settings)`` wires every plane onto one Starlette app."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from flightdeck.auth.keys import Authenticator, KeyStore
+from flightdeck.core.errors import FlightdeckError
+from flightdeck.core.settings import Settings
+from flightdeck.gateway.router import Router
+from flightdeck.gateway.routes import ClientGone, Gateway
+from flightdeck.providers.registry import ProviderRegistry
+from flightdeck.server.errors import (
+    handle_flightdeck_error,
+    handle_http_exception,
+    handle_unexpected,
+)
+from flightdeck.server.health import Health
+from flightdeck.store.database import Store
+
+
+@dataclass
+class Services:
+    """What the running app holds; reachable as ``app.state.services``."""
+
+    settings: Settings
+    store: Store
+    keys: KeyStore
+    router: Router
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
+
+
+def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) -> Starlette:
+    registry = registry or ProviderRegistry.default()
+    store = Store(settings.store_url)
+    keys = KeyStore(store)
+    router = Router.from_settings(settings, registry)
+    gateway = Gateway(settings, router, Authenticator(keys, settings.auth.key_cache_seconds))
+    health = Health(store, router)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.migrate()
+        await router.start()
+        try:
+            yield
+        finally:
+            await router.close()
+            await store.close()
+
+    app = Starlette(
+        routes=[*gateway.routes(), *health.routes()],
+        exception_handlers={
+            FlightdeckError: handle_flightdeck_error,
+            ClientGone: _client_gone,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.services = Services(settings, store, keys, router)
+    return app

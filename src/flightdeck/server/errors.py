@@ -1,0 +1,49 @@
+"""Every error leaves the server in the OpenAI error shape, with the right status."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from flightdeck.core.errors import FlightdeckError, RateLimited, UpstreamError
+
+log = logging.getLogger("flightdeck.server")
+
+
+def error_body(message: str, type_: str, code: str | None = None, param: str | None = None) -> bytes:
+    return orjson.dumps({"error": {"message": message, "type": type_, "param": param, "code": code}})
+
+
+def error_response(exc: FlightdeckError) -> Response:
+    headers: dict[str, str] = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, RateLimited | UpstreamError) and retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(retry_after)))
+    if isinstance(exc, RateLimited):
+        headers.update(exc.headers)
+    body = error_body(exc.message, exc.type, exc.code, exc.param)
+    return Response(body, status_code=exc.status, headers=headers, media_type="application/json")
+
+
+async def handle_flightdeck_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FlightdeckError)
+    if exc.status >= 500:
+        log.warning("%s %s -> %s: %s", request.method, request.url.path, exc.status, exc.message)
+    return error_response(exc)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+    body = error_body(str(exc.detail), "invalid_request_error", code)
+    return Response(body, status_code=exc.status_code, media_type="application/json")
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    body = error_body("The server had an error while processing your request.", "server_error")
+    return Response(body, status_code=500, media_type="application/json")
