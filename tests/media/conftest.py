@@ -31,6 +31,7 @@ class ServedFiles:
 
     routes: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
     slow: set[str] = field(default_factory=set)
+    delay_s: float = 0.0
     hits: dict[str, int] = field(default_factory=dict)
     base: str = ""
 
@@ -48,6 +49,8 @@ class _Handler(BaseHTTPRequestHandler):
         served.hits[self.path] = served.hits.get(self.path, 0) + 1
         if self.path in served.slow:
             time.sleep(2.0)
+        elif served.delay_s:
+            time.sleep(served.delay_s)
         status, headers, body = served.routes.get(self.path, (404, {}, b"missing"))
         self.send_response(status)
         for name, value in headers.items():

@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,32 +112,26 @@ class Source:
     def _manifest_records(self, path: str) -> Iterator[SourceRecord]:
         base = os.path.dirname(_absolute(path)) if "://" not in path else None
         index = 0
-        for rows in _manifest_blocks(path):
-            for row in rows:
-                yield self._record(index, row, base, path)
+        for columns in _manifest_blocks(path):
+            url_col = self.url_column or _pick(columns, URL_COLUMNS)
+            if url_col is None or url_col not in columns:
+                raise SourceError(
+                    f"manifest {path!r} has no URL or path column "
+                    f"(looked for {', '.join(URL_COLUMNS)}; pass --url-col)"
+                )
+            cap_col = self.caption_column or _pick(columns, CAPTION_COLUMNS)
+            captions = columns.get(cap_col) if cap_col else None
+            extra = [name for name in columns if name not in (url_col, cap_col)]
+            locations = columns[url_col]
+            for i, raw in enumerate(locations):
+                location = str(raw or "").strip()
+                if base and location and "://" not in location and not location.startswith("/"):
+                    location = os.path.join(base, location)
+                caption = None if captions is None or captions[i] is None else str(captions[i])
+                meta = {n: columns[n][i] for n in extra if columns[n][i] is not None}
+                metadata = json.dumps(meta, sort_keys=True, default=str) if meta else "{}"
+                yield SourceRecord(index, location, caption, metadata)
                 index += 1
-
-    def _record(
-        self, index: int, row: dict[str, Any], base: str | None, path: str
-    ) -> SourceRecord:
-        url_col = self.url_column or _pick(row, URL_COLUMNS)
-        if url_col is None or url_col not in row:
-            raise SourceError(
-                f"manifest {path!r} has no URL or path column "
-                f"(looked for {', '.join(URL_COLUMNS)}; pass --url-col)"
-            )
-        location = str(row[url_col] or "").strip()
-        if base is not None and location and "://" not in location and not location.startswith("/"):
-            location = os.path.join(base, location)
-        cap_col = self.caption_column or _pick(row, CAPTION_COLUMNS)
-        caption = row.get(cap_col) if cap_col else None
-        extra = {k: v for k, v in row.items() if k not in (url_col, cap_col) and v is not None}
-        return SourceRecord(
-            index,
-            location,
-            None if caption is None else str(caption),
-            json.dumps(extra, sort_keys=True, default=str),
-        )
 
 
 def open_source(
@@ -155,7 +149,11 @@ def open_source(
     return Source(tuple(paths), url_column, caption_column)
 
 
-def _manifest_blocks(path: str) -> Iterator[list[dict[str, Any]]]:
+Columns = dict[str, list[Any]]
+
+
+def _manifest_blocks(path: str) -> Iterator[Columns]:
+    """The manifest as blocks of columns (name -> values), a few thousand rows at a time."""
     suffix = _suffix(path)
     if suffix == ".parquet":
         yield from _parquet_blocks(path)
@@ -165,25 +163,33 @@ def _manifest_blocks(path: str) -> Iterator[list[dict[str, Any]]]:
         yield from _csv_blocks(path, "\t" if suffix == ".tsv" else ",")
 
 
-def _csv_blocks(path: str, delimiter: str) -> Iterator[list[dict[str, Any]]]:
+def _csv_blocks(path: str, delimiter: str) -> Iterator[Columns]:
     with fsspec.open(path, "rb") as raw:
         header_line = raw.readline().decode("utf-8-sig")
-        if not header_line.strip():
-            return
-        names = next(csv.reader(io.StringIO(header_line), delimiter=delimiter))
-        reader = pacsv.open_csv(
-            raw,
-            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=True
-            ),
-        )
-        for batch in reader:
-            yield batch.to_pylist()
+    if not header_line.strip():
+        return
+    names = next(csv.reader(io.StringIO(header_line), delimiter=delimiter))
+    options = {
+        "read_options": pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 20),
+        "parse_options": pacsv.ParseOptions(delimiter=delimiter),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names}, strings_can_be_null=True
+        ),
+    }
+    local = "://" not in path or path.startswith("file://")
+    if local:  # Arrow's own file reader: no Python-side buffers
+        yield from _batches_as_columns(pacsv.open_csv(path.removeprefix("file://"), **options))
+        return
+    with fsspec.open(path, "rb") as remote:
+        yield from _batches_as_columns(pacsv.open_csv(remote, **options))
 
 
-def _jsonl_blocks(path: str) -> Iterator[list[dict[str, Any]]]:
+def _batches_as_columns(batches: Iterable[pa.RecordBatch]) -> Iterator[Columns]:
+    for batch in batches:
+        yield {name: batch.column(i).to_pylist() for i, name in enumerate(batch.schema.names)}
+
+
+def _jsonl_blocks(path: str) -> Iterator[Columns]:
     block: list[dict[str, Any]] = []
     with fsspec.open(path, "rt", encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
@@ -197,16 +203,20 @@ def _jsonl_blocks(path: str) -> Iterator[list[dict[str, Any]]]:
                 raise SourceError(f"{path}: line {number} is not a JSON object")
             block.append(row)
             if len(block) >= _BLOCK_ROWS:
-                yield block
+                yield _rows_as_columns(block)
                 block = []
     if block:
-        yield block
+        yield _rows_as_columns(block)
 
 
-def _parquet_blocks(path: str) -> Iterator[list[dict[str, Any]]]:
+def _rows_as_columns(rows: list[dict[str, Any]]) -> Columns:
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    return {name: [row.get(name) for row in rows] for name in names}
+
+
+def _parquet_blocks(path: str) -> Iterator[Columns]:
     with fsspec.open(path, "rb") as raw:
-        for batch in pq.ParquetFile(raw).iter_batches(batch_size=_BLOCK_ROWS):
-            yield batch.to_pylist()
+        yield from _batches_as_columns(pq.ParquetFile(raw).iter_batches(batch_size=_BLOCK_ROWS))
 
 
 def _folder_records(root: Path) -> Iterator[SourceRecord]:
@@ -221,7 +231,7 @@ def _folder_records(root: Path) -> Iterator[SourceRecord]:
                 index += 1
 
 
-def _pick(row: dict[str, Any], candidates: Sequence[str]) -> str | None:
+def _pick(row: Mapping[str, Any], candidates: Sequence[str]) -> str | None:
     return next((c for c in candidates if c in row), None)
 
 
