@@ -149,7 +149,7 @@ def ingest_command(
         finally:
             runner.close()
     except MediaError as exc:
-        console.print(f"error: {exc.message}", markup=False, highlight=False)
+        typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     console.print(_summary(report, out))
 

@@ -146,7 +146,9 @@ def open_source(
         local = path.removeprefix("file://")
         if not os.path.exists(local):
             raise SourceError(f"SOURCE {path!r} does not exist")
-    return Source(tuple(paths), url_column, caption_column)
+    source = Source(tuple(paths), url_column, caption_column)
+    next(iter(source.records()), None)  # fail now on a bad header, not mid-run
+    return source
 
 
 Columns = dict[str, list[Any]]
