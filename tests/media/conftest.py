@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 import time
@@ -35,8 +36,14 @@ class ServedFiles:
     hits: dict[str, int] = field(default_factory=dict)
     base: str = ""
 
-    def add(self, path: str, body: bytes, content_type: str = "image/jpeg", status: int = 200,
-            **headers: str) -> str:
+    def add(
+        self,
+        path: str,
+        body: bytes,
+        content_type: str = "image/jpeg",
+        status: int = 200,
+        **headers: str,
+    ) -> str:
         self.routes[path] = (status, {"Content-Type": content_type, **headers}, body)
         return self.base + path
 
@@ -57,10 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def log_message(self, format: str, *args: object) -> None:
         pass

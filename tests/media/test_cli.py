@@ -22,8 +22,9 @@ FAST = ["--no-text-embeddings", "--allow-private-addresses", "--workers", "1"]
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*FLIGHTDECK, "media", "ingest", *args], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [*FLIGHTDECK, "media", "ingest", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_folder_ingest_prints_a_summary(image_folder: Path, tmp_path: Path) -> None:
@@ -37,10 +38,11 @@ def test_folder_ingest_prints_a_summary(image_folder: Path, tmp_path: Path) -> N
     ("setup", "message"),
     [
         (lambda p: str(p / "nope.csv"), "does not exist"),
-        (lambda p: (p / "m.csv").write_text("link\nx\n") and str(p / "m.csv"),
-         "no URL or path column"),
-        (lambda p: (p / "notes.txt").write_text("x") and str(p / "notes.txt"),
-         "is not a manifest"),
+        (
+            lambda p: (p / "m.csv").write_text("link\nx\n") and str(p / "m.csv"),
+            "no URL or path column",
+        ),
+        (lambda p: (p / "notes.txt").write_text("x") and str(p / "notes.txt"), "is not a manifest"),
     ],
 )
 def test_bad_source_is_one_line_and_exit_1(tmp_path: Path, setup, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -70,15 +72,29 @@ def test_killed_runs_resume_to_every_input_exactly_once(
     manifest = tmp_path / "m.csv"
     manifest.write_text("url,caption\n" + "".join(f"{u},photo {i}\n" for i, u in enumerate(urls)))
     store = tmp_path / "store"
-    args = [*FLIGHTDECK, "media", "ingest", str(manifest), "--out", str(store), *FAST,
-            "--workers", "2", "--shard-size", "7", "--concurrency", "1"]
+    args = [
+        *FLIGHTDECK,
+        "media",
+        "ingest",
+        str(manifest),
+        "--out",
+        str(store),
+        *FAST,
+        "--workers",
+        "2",
+        "--shard-size",
+        "7",
+        "--concurrency",
+        "1",
+    ]
     total_shards = -(-len(urls) // 7)
     rng = random.Random()
     kills: list[tuple[float, int]] = []
     done_before = 0
     for _ in range(3):
-        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         deadline = time.monotonic() + 60
         while _committed(store) <= done_before and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -107,6 +123,6 @@ def test_killed_runs_resume_to_every_input_exactly_once(
 
 def _committed(store: Path) -> int:
     try:
-        return len(MediaStore.open(str(store), create=False).shards)
+        return len(MediaStore.open(str(store)).shards)
     except (StoreError, FileNotFoundError, ValueError):
         return 0

@@ -20,8 +20,11 @@ def _open(data: bytes) -> Image.Image:
 
 @pytest.mark.parametrize(
     ("mode", "expected"),
-    [(ResizeMode.KEEP_RATIO, (85, 64)), (ResizeMode.CENTER_CROP, (64, 64)),
-     (ResizeMode.BORDER, (64, 64))],
+    [
+        (ResizeMode.KEEP_RATIO, (85, 64)),
+        (ResizeMode.CENTER_CROP, (64, 64)),
+        (ResizeMode.BORDER, (64, 64)),
+    ],
 )
 def test_resize_modes(mode: ResizeMode, expected: tuple[int, int]) -> None:
     decoded = decode_image(textured_jpeg(1, (400, 300)), ImageOptions(64, mode))

@@ -44,13 +44,25 @@ def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "merges.txt").write_text("#version: 0.2\n")
     torch.manual_seed(0)
     config = CLIPConfig(
-        text_config={"vocab_size": 514, "hidden_size": 32, "intermediate_size": 64,
-                     "num_hidden_layers": 2, "num_attention_heads": 2,
-                     "max_position_embeddings": 77, "bos_token_id": 512, "eos_token_id": 513,
-                     "pad_token_id": 513},
-        vision_config={"image_size": 32, "patch_size": 8, "hidden_size": 32,
-                       "intermediate_size": 64, "num_hidden_layers": 2,
-                       "num_attention_heads": 2},
+        text_config={
+            "vocab_size": 514,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "max_position_embeddings": 77,
+            "bos_token_id": 512,
+            "eos_token_id": 513,
+            "pad_token_id": 513,
+        },
+        vision_config={
+            "image_size": 32,
+            "patch_size": 8,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+        },
         projection_dim=16,
     )
     CLIPModel(config).save_pretrained(folder)
@@ -66,7 +78,8 @@ def _rows(captions: list[str | None]) -> list[dict[str, object]]:
 
 def test_caption_embeddings_with_local_minilm() -> None:
     rows = Featurizer(FeatureOptions()).apply(
-        _rows(["a red sports car", "a fast red automobile", "a bowl of soup", None]))
+        _rows(["a red sports car", "a fast red automobile", "a bowl of soup", None])
+    )
     vectors = [np.array(r["text_embedding"]) for r in rows[:3]]
     assert all(len(v) == 384 for v in vectors)
     assert "text_embedding" not in rows[3]
@@ -98,9 +111,12 @@ def test_clip_image_features_match_the_model_forward(tiny_clip: Path) -> None:
 def test_clip_preprocessing_shape_and_normalisation() -> None:
     batch = clip_pixels([Image.new("RGB", (90, 60), (255, 255, 255))], 32)
     assert batch.shape == (1, 3, 32, 32)
-    np.testing.assert_allclose(batch[0, :, 0, 0], (1 - np.array([0.48145466, 0.4578275,
-                               0.40821073])) / np.array([0.26862954, 0.26130258, 0.27577711]),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        batch[0, :, 0, 0],
+        (1 - np.array([0.48145466, 0.4578275, 0.40821073]))
+        / np.array([0.26862954, 0.26130258, 0.27577711]),
+        rtol=1e-5,
+    )
 
 
 def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
@@ -110,7 +126,8 @@ def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_open_clip_weights_file_must_exist(tmp_path: Path) -> None:
-    options = FeatureOptions(text_embeddings=False, clip_model="ViT-B-32",
-                             clip_weights=str(tmp_path / "missing.pt"))
+    options = FeatureOptions(
+        text_embeddings=False, clip_model="ViT-B-32", clip_weights=str(tmp_path / "missing.pt")
+    )
     with pytest.raises(ModelLoadError, match="does not exist"):
         Featurizer(options).check()

@@ -11,8 +11,9 @@ from flightdeck.media.fetch import Fetched, Fetcher, address_is_public, robots_f
 from flightdeck.media.options import FetchOptions
 from tests.media.conftest import ServedFiles, textured_jpeg
 
-ALLOW = FetchOptions(allow_private_addresses=True, timeout_s=1.0, retries=1, backoff_s=0.01,
-                     max_bytes=100_000)
+ALLOW = FetchOptions(
+    allow_private_addresses=True, timeout_s=1.0, retries=1, backoff_s=0.01, max_bytes=100_000
+)
 
 
 def fetch(url: str, options: FetchOptions = ALLOW) -> Fetched:
@@ -44,8 +45,14 @@ def test_image_is_fetched_with_its_content_type(http_files: ServedFiles) -> None
         ("/page.html", 200, "text/html", {}, 10, FailureReason.WRONG_CONTENT_TYPE),
         ("/huge.jpg", 200, "image/jpeg", {}, 200_000, FailureReason.TOO_LARGE),
         ("/noai.jpg", 200, "image/jpeg", {"X-Robots-Tag": "noai"}, 10, FailureReason.ROBOTS_NOAI),
-        ("/noimageai.jpg", 200, "image/jpeg", {"X-Robots-Tag": "otherbot: noimageai"}, 10,
-         FailureReason.ROBOTS_NOAI),
+        (
+            "/noimageai.jpg",
+            200,
+            "image/jpeg",
+            {"X-Robots-Tag": "otherbot: noimageai"},
+            10,
+            FailureReason.ROBOTS_NOAI,
+        ),
     ],
 )
 def test_refused_responses_record_a_reason(
@@ -123,8 +130,15 @@ def test_redirect_to_a_private_address_is_refused(http_files: ServedFiles, host:
     assert "/real.jpg" not in http_files.hits
 
 
-@pytest.mark.parametrize("url", ["http://10.0.0.1/x.jpg", "http://169.254.169.254/latest",
-                                 "http://192.168.1.1:8080/a.png", "http://0.0.0.0/a.jpg"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.1/x.jpg",
+        "http://169.254.169.254/latest",
+        "http://192.168.1.1:8080/a.png",
+        "http://0.0.0.0/a.jpg",
+    ],
+)
 def test_private_literal_addresses_are_refused_before_connecting(url: str) -> None:
     assert failure(url, FetchOptions(retries=0)) is FailureReason.PRIVATE_ADDRESS
 
@@ -141,9 +155,19 @@ def test_unreachable_port_is_a_connection_error() -> None:
 
 @pytest.mark.parametrize(
     ("address", "public"),
-    [("8.8.8.8", True), ("127.0.0.1", False), ("10.1.2.3", False), ("192.168.0.1", False),
-     ("169.254.1.1", False), ("224.0.0.1", False), ("::1", False), ("fe80::1", False),
-     ("::ffff:127.0.0.1", False), ("0.0.0.0", False), ("2001:4860:4860::8888", True)],
+    [
+        ("8.8.8.8", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("192.168.0.1", False),
+        ("169.254.1.1", False),
+        ("224.0.0.1", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("0.0.0.0", False),
+        ("2001:4860:4860::8888", True),
+    ],
 )
 def test_address_classification(address: str, public: bool) -> None:
     assert address_is_public(address) is public

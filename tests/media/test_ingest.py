@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from PIL import Image
 
 from flightdeck.media.engines.local import LocalEngine
+from flightdeck.media.errors import StoreError
 from flightdeck.media.ingest import IngestReport, ingest, retry_failed
 from flightdeck.media.options import FeatureOptions, FetchOptions, IngestOptions
 from flightdeck.media.sources import document_id, open_source
@@ -28,7 +30,7 @@ OPTIONS = IngestOptions(
 def run(paths: list[str], store: Path, options: IngestOptions = OPTIONS) -> IngestReport:
     engine = LocalEngine(1)
     try:
-        return ingest(open_source(paths), MediaStore.open(str(store)), options, engine)
+        return ingest(open_source(paths), MediaStore.open_writer(str(store)), options, engine)
     finally:
         engine.close()
 
@@ -39,8 +41,12 @@ def rows_by_source(store: Path) -> dict[str, dict[str, Any]]:
 
 
 def write_manifest(path: Path, urls: list[str]) -> Path:
-    path.write_text("".join(json.dumps({"url": u, "caption": f"caption {i}", "license": "cc0"})
-                            + "\n" for i, u in enumerate(urls)))
+    path.write_text(
+        "".join(
+            json.dumps({"url": u, "caption": f"caption {i}", "license": "cc0"}) + "\n"
+            for i, u in enumerate(urls)
+        )
+    )
     return path
 
 
@@ -60,8 +66,13 @@ def test_manifest_of_good_and_bad_inputs(http_files: ServedFiles, tmp_path: Path
     rows = rows_by_source(store)
     assert set(rows) == set(urls)
     assert {u.rsplit("/", 1)[1]: r["error"] for u, r in rows.items()} == {
-        "a.jpg": None, "b.jpg": None, "page": "wrong_content_type", "big.jpg": "too_large",
-        "corrupt.jpg": "undecodable", "noai.jpg": "robots_noai", "err.jpg": "http_5xx",
+        "a.jpg": None,
+        "b.jpg": None,
+        "page": "wrong_content_type",
+        "big.jpg": "too_large",
+        "corrupt.jpg": "undecodable",
+        "noai.jpg": "robots_noai",
+        "err.jpg": "http_5xx",
         "missing.jpg": "http_4xx",
     }
     good = rows[urls[1]]
@@ -135,7 +146,7 @@ def test_retry_failed_replaces_only_transient_failures(
     hits_before = dict(http_files.hits)
     engine = LocalEngine(1)
     try:
-        report = retry_failed(MediaStore.open(str(store)), OPTIONS, engine)
+        report = retry_failed(MediaStore.open_writer(str(store)), OPTIONS, engine)
     finally:
         engine.close()
     rows = rows_by_source(store)
@@ -170,3 +181,29 @@ def test_schema_is_the_documented_one(image_folder: Path, tmp_path: Path) -> Non
     for field in table.schema:
         assert f"`{field.name}`" in docs, f"column {field.name} is not documented"
     assert table.schema.field("phash").type == pa.uint64()
+
+
+def test_writer_removes_what_a_killed_run_left_and_readers_change_nothing(
+    image_folder: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    run([str(image_folder)], store)
+    orphan = store / "shards" / "abc-000009.deadbeef.parquet"
+    orphan.write_bytes(b"half written")
+    (store / "tmp").mkdir(exist_ok=True)
+    (store / "tmp" / "x.part").write_bytes(b"partial")
+    MediaStore.open(str(store))
+    assert orphan.exists()
+    MediaStore.open_writer(str(store))
+    assert not orphan.exists() and not (store / "tmp").exists()
+
+
+def test_listed_shard_that_is_missing_is_a_store_error(image_folder: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    run([str(image_folder)], store)
+    opened = MediaStore.open(str(store))
+    name = sorted(opened.shards)[0]
+    (store / opened.shards[name].file).unlink()
+    assert opened.verify() == [name]
+    with pytest.raises(StoreError, match="missing or unreadable"):
+        opened.read_all()

@@ -18,13 +18,15 @@ from tests.media.test_ingest import OPTIONS, write_manifest
 @pytest.mark.slow
 def test_ray_engine_output_is_identical_to_local(http_files: ServedFiles, tmp_path: Path) -> None:
     urls = [http_files.add(f"/{i}.jpg", textured_jpeg(200 + i)) for i in range(9)]
-    urls += [http_files.add("/copy.jpg", textured_jpeg(200)),
-             http_files.add("/bad", b"<html/>", "text/html")]
+    urls += [
+        http_files.add("/copy.jpg", textured_jpeg(200)),
+        http_files.add("/bad", b"<html/>", "text/html"),
+    ]
     manifest = str(write_manifest(tmp_path / "m.jsonl", urls))
     tables = {}
     for name, engine in (("local", LocalEngine(2)), ("ray", RayEngine(2))):
         try:
-            store = MediaStore.open(str(tmp_path / name))
+            store = MediaStore.open_writer(str(tmp_path / name))
             report = ingest(open_source([manifest]), store, OPTIONS, engine)
         finally:
             engine.close()

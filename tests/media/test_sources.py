@@ -23,11 +23,15 @@ ROWS = [
 
 def _write(path: Path, kind: str) -> Path:
     if kind == "csv":
-        path.write_text("url,caption,license\n" + "".join(
-            f"{r['url']},{r['caption']},{r['license']}\n" for r in ROWS))
+        path.write_text(
+            "url,caption,license\n"
+            + "".join(f"{r['url']},{r['caption']},{r['license']}\n" for r in ROWS)
+        )
     elif kind == "tsv":
-        path.write_text("url\tcaption\tlicense\n" + "".join(
-            f"{r['url']}\t{r['caption']}\t{r['license']}\n" for r in ROWS))
+        path.write_text(
+            "url\tcaption\tlicense\n"
+            + "".join(f"{r['url']}\t{r['caption']}\t{r['license']}\n" for r in ROWS)
+        )
     elif kind == "jsonl":
         path.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     else:
@@ -106,12 +110,16 @@ def test_million_row_manifest_is_planned_in_bounded_memory(tmp_path: Path) -> No
     with path.open("w") as out:
         out.write("url,caption\n")
         for start in range(0, 1_000_000, 100_000):
-            out.write("".join(
-                f"https://img.example.com/{i}.jpg,photo number {i}\n"
-                for i in range(start, start + 100_000)))
+            out.write(
+                "".join(
+                    f"https://img.example.com/{i}.jpg,photo number {i}\n"
+                    for i in range(start, start + 100_000)
+                )
+            )
     size = path.stat().st_size
-    done = subprocess.run([sys.executable, "-c", _PLAN_SCRIPT, str(path)], capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _PLAN_SCRIPT, str(path)], capture_output=True, text=True, check=True
+    )
     shards, rows, last, growth = done.stdout.split()
     assert (int(shards), int(rows)) == (100, 1_000_000)
     assert last.endswith("/999999.jpg")

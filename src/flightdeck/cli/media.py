@@ -82,7 +82,9 @@ def ingest_command(
     resize_mode: Annotated[ResizeMode, typer.Option()] = ResizeMode.KEEP_RATIO,
     thumbnail_format: Annotated[str, typer.Option(help="jpeg or webp")] = "jpeg",
     thumbnail_quality: Annotated[int, typer.Option(min=1, max=100)] = 95,
-    model: Annotated[str | None, typer.Option(help="CLIP folder, or weights file with --model-arch")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="CLIP folder, or weights file with --model-arch")
+    ] = None,
     model_arch: Annotated[str | None, typer.Option(help="open_clip model name for --model")] = None,
     text_embeddings: Annotated[bool, typer.Option(help="MiniLM caption embeddings")] = True,
     shard_size: Annotated[int, typer.Option(min=1)] = 1000,
@@ -125,7 +127,7 @@ def ingest_command(
         if thumbnail_format not in ("jpeg", "webp"):
             raise MediaError(f"--thumbnail-format must be jpeg or webp, not {thumbnail_format!r}")
         src = None if retry_failed_only else open_source(source, url_col, caption_col)
-        store = MediaStore.open(out, create=not retry_failed_only)
+        store = MediaStore.open_writer(out, create=not retry_failed_only)
         runner = _engine(engine, workers, address)
         try:
             with Progress(
@@ -152,5 +154,3 @@ def ingest_command(
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     console.print(_summary(report, out))
-
-

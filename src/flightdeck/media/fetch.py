@@ -150,14 +150,20 @@ class Fetcher:
             except DocumentFailed:
                 raise
             except TimeoutError as exc:
-                raise DocumentFailed(FailureReason.TIMEOUT, f"no answer within {self.options.timeout_s}s") from exc
+                raise DocumentFailed(
+                    FailureReason.TIMEOUT, f"no answer within {self.options.timeout_s}s"
+                ) from exc
             except aiohttp.ClientConnectorError as exc:
                 if isinstance(exc.os_error, PrivateAddressRefused):
                     raise DocumentFailed(FailureReason.PRIVATE_ADDRESS, str(exc.os_error)) from exc
                 raise DocumentFailed(FailureReason.CONNECTION, str(exc)) from exc
             except (aiohttp.ClientError, OSError) as exc:
-                raise DocumentFailed(FailureReason.CONNECTION, f"{type(exc).__name__}: {exc}") from exc
-        raise DocumentFailed(FailureReason.TOO_MANY_REDIRECTS, f"more than {self.options.max_redirects}")
+                raise DocumentFailed(
+                    FailureReason.CONNECTION, f"{type(exc).__name__}: {exc}"
+                ) from exc
+        raise DocumentFailed(
+            FailureReason.TOO_MANY_REDIRECTS, f"more than {self.options.max_redirects}"
+        )
 
     def _check_url(self, url: str) -> None:
         parts = urlsplit(url)
@@ -173,7 +179,10 @@ class Fetcher:
     async def _read_response(self, url: str, response: aiohttp.ClientResponse) -> Fetched:
         status = response.status
         if status >= 500 or status == 429:
-            raise DocumentFailed(FailureReason.HTTP_5XX if status >= 500 else FailureReason.CONNECTION, f"HTTP {status}")
+            raise DocumentFailed(
+                FailureReason.HTTP_5XX if status >= 500 else FailureReason.CONNECTION,
+                f"HTTP {status}",
+            )
         if status >= 400:
             raise DocumentFailed(FailureReason.HTTP_4XX, f"HTTP {status}")
         headers: Any = response.headers
@@ -184,7 +193,9 @@ class Fetcher:
             raise DocumentFailed(FailureReason.WRONG_CONTENT_TYPE, content_type)
         limit = self.options.max_bytes
         if response.content_length is not None and response.content_length > limit:
-            raise DocumentFailed(FailureReason.TOO_LARGE, f"{response.content_length} > {limit} bytes")
+            raise DocumentFailed(
+                FailureReason.TOO_LARGE, f"{response.content_length} > {limit} bytes"
+            )
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(_CHUNK):

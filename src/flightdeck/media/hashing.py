@@ -15,7 +15,7 @@ _KEEP = 8
 def _dct_matrix(n: int) -> npt.NDArray[np.float64]:
     k = np.arange(n)[:, None]
     i = np.arange(n)[None, :]
-    matrix = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    matrix: npt.NDArray[np.float64] = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
     matrix[0, :] = np.sqrt(1.0 / n)
     return matrix
 

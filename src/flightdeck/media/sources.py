@@ -246,4 +246,8 @@ def _is_local_dir(path: str) -> bool:
 
 
 def _absolute(path: str) -> str:
-    return Path(path.removeprefix("file://")).resolve().as_posix() if "://" not in path or path.startswith("file://") else path
+    return (
+        Path(path.removeprefix("file://")).resolve().as_posix()
+        if "://" not in path or path.startswith("file://")
+        else path
+    )

@@ -47,7 +47,7 @@ class ShardEntry:
 
 
 class MediaStore:
-    """Reads and writes one store; a single writer at a time."""
+    """Reads and writes one store; one writer at a time, any number of readers."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -57,7 +57,17 @@ class MediaStore:
         self.shards: dict[str, ShardEntry] = {}
 
     @classmethod
-    def open(cls, url: str, *, create: bool = True) -> MediaStore:
+    def open(cls, url: str) -> MediaStore:
+        """Open for reading; never changes the store (safe while a writer runs)."""
+        store = cls(url)
+        if not store.fs.exists(store._path(MANIFEST)):
+            raise StoreError(f"STORE {url!r} has no {MANIFEST}; nothing was ingested there")
+        store._load_manifest()
+        return store
+
+    @classmethod
+    def open_writer(cls, url: str, *, create: bool = True) -> MediaStore:
+        """Open as the one writer: create if asked, and delete what a killed run left behind."""
         store = cls(url)
         if not store.fs.exists(store._path(MANIFEST)):
             if not create:
@@ -94,7 +104,9 @@ class MediaStore:
         self.fs.mv(temporary, self._path(relative))
 
     def _remove_orphans(self) -> None:
-        listed = {e.file for e in self.shards.values()} | {e.stats_file for e in self.shards.values()}
+        listed = {e.file for e in self.shards.values()} | {
+            e.stats_file for e in self.shards.values()
+        }
         for path in self.fs.ls(self._path("shards"), detail=False):
             relative = "shards/" + str(path).rstrip("/").rsplit("/", 1)[-1]
             if relative not in listed:
@@ -130,8 +142,13 @@ class MediaStore:
 
     def read_shard(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
         entry = self.shards[name]
-        with self.fs.open(self._path(entry.file), "rb") as handle:
-            return pq.read_table(handle, columns=list(columns) if columns else None)
+        try:
+            with self.fs.open(self._path(entry.file), "rb") as handle:
+                return pq.read_table(handle, columns=list(columns) if columns else None)
+        except (FileNotFoundError, pa.ArrowInvalid) as exc:
+            raise StoreError(
+                f"shard {entry.file} listed in {MANIFEST} is missing or unreadable: {exc}"
+            ) from exc
 
     def iter_rows(self, columns: Sequence[str]) -> Iterator[Row]:
         """Rows of every shard, only ``columns``, one shard in memory at a time."""
@@ -144,7 +161,9 @@ class MediaStore:
         return pa.concat_tables(tables) if tables else SCHEMA.empty_table()
 
     def stats(self, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = json.loads(self.fs.cat_file(self._path(self.shards[name].stats_file)))
+        result: dict[str, Any] = json.loads(
+            self.fs.cat_file(self._path(self.shards[name].stats_file))
+        )
         return result
 
     def verify(self) -> list[str]:

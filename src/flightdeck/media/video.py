@@ -41,7 +41,11 @@ def decode_video(data: bytes, image: ImageOptions, options: VideoOptions) -> Dec
                 raise DocumentFailed(FailureReason.VIDEO_UNDECODABLE, "no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+            duration = (
+                float(stream.duration * stream.time_base)
+                if stream.duration and stream.time_base
+                else None
+            )
             keyframes = _sample(container, stream, image, options)
             width, height = stream.codec_context.width, stream.codec_context.height
     except DocumentFailed:
@@ -65,14 +69,17 @@ def _sample(
     for frame in container.decode(stream):
         if frame.time is None:
             continue
-        picture = frame.to_image()
+        picture: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
         if options.keyframe_mode is KeyframeMode.INTERVAL:
             if frame.time + 1e-6 < next_time:
                 continue
             next_time = frame.time + options.interval_s
         else:
             small = np.asarray(picture.convert("RGB").resize((32, 32)), dtype=np.float32) / 255.0
-            if last_small is not None and float(np.abs(small - last_small).mean()) < options.scene_threshold:
+            if (
+                last_small is not None
+                and float(np.abs(small - last_small).mean()) < options.scene_threshold
+            ):
                 continue
             last_small = small
         keyframes.append(Keyframe(round(float(frame.time), 3), _frame_image(picture, image)))
