@@ -88,6 +88,7 @@ def ingest_command(
     model_arch: Annotated[str | None, typer.Option(help="open_clip model name for --model")] = None,
     text_embeddings: Annotated[bool, typer.Option(help="MiniLM caption embeddings")] = True,
     shard_size: Annotated[int, typer.Option(min=1)] = 1000,
+    decode_threads: Annotated[int, typer.Option(min=1, help="decoding threads per worker")] = 2,
     near_duplicate_distance: Annotated[int, typer.Option(min=-1, max=64)] = 4,
     concurrency: Annotated[int, typer.Option(min=1, help="requests in flight per worker")] = 64,
     timeout: Annotated[float, typer.Option(help="seconds per request")] = 10.0,
@@ -121,6 +122,7 @@ def ingest_command(
             clip_weights=None if model_arch is None else model,
         ),
         shard_size=shard_size,
+        decode_threads=decode_threads,
         near_duplicate_distance=near_duplicate_distance,
     )
     try:

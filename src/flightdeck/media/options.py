@@ -79,6 +79,7 @@ class IngestOptions:
     video: VideoOptions = field(default_factory=VideoOptions)
     features: FeatureOptions = field(default_factory=FeatureOptions)
     shard_size: int = 1000
+    decode_threads: int = 2  # per worker process
     near_duplicate_distance: int = 4  # Hamming distance of 64-bit pHashes; -1 disables
 
     def output_signature(self) -> dict[str, Any]:

@@ -7,11 +7,12 @@ ordered stages that need the whole store (dedupe, then features, then write) run
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 
 from flightdeck.media.decode import DecodedImage, decode_image
 from flightdeck.media.errors import DocumentFailed
-from flightdeck.media.fetch import Fetcher
+from flightdeck.media.fetch import Fetched, Fetcher
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.schema import Kind, Row, Status
 from flightdeck.media.sources import SourceRecord, derived_id
@@ -28,24 +29,35 @@ def prepare_records(
 async def _prepare(
     records: Sequence[SourceRecord], source_key: str, options: IngestOptions
 ) -> list[Row]:
+    # At most `concurrency` documents are held at once, fetched or being decoded. Decoding
+    # runs in threads: Pillow and PyAV release the GIL, so the event loop keeps fetching.
     limit = asyncio.Semaphore(options.fetch.concurrency)
-    async with Fetcher(options.fetch) as fetcher:
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max(1, options.decode_threads)) as decoders:
+        async with Fetcher(options.fetch) as fetcher:
 
-        async def one(record: SourceRecord) -> list[Row]:
-            base = _base_row(record, source_key)
-            try:
-                async with limit:
-                    fetched = await fetcher.fetch(record.location)
-                if record.is_video or (fetched.content_type or "").startswith("video/"):
-                    video = decode_video(fetched.data, options.image, options.video)
-                    return _video_rows(base, video, options)
-                image = decode_image(fetched.data, options.image)
-            except DocumentFailed as failed:
-                return [_failure_row(base, failed)]
-            return [_image_row(base, image, options)]
+            async def one(record: SourceRecord) -> list[Row]:
+                base = _base_row(record, source_key)
+                try:
+                    async with limit:
+                        fetched = await fetcher.fetch(record.location)
+                        return await loop.run_in_executor(
+                            decoders, _decoded_rows, base, record, fetched, options
+                        )
+                except DocumentFailed as failed:
+                    return [_failure_row(base, failed)]
 
-        results = await asyncio.gather(*(one(r) for r in records))
+            results = await asyncio.gather(*(one(r) for r in records))
     return [row for rows in results for row in rows]
+
+
+def _decoded_rows(
+    base: Row, record: SourceRecord, fetched: Fetched, options: IngestOptions
+) -> list[Row]:
+    if record.is_video or (fetched.content_type or "").startswith("video/"):
+        video = decode_video(fetched.data, options.image, options.video)
+        return _video_rows(base, video, options)
+    return [_image_row(base, decode_image(fetched.data, options.image), options)]
 
 
 def _base_row(record: SourceRecord, source_key: str) -> Row:
