@@ -126,3 +126,19 @@ def _committed(store: Path) -> int:
         return len(MediaStore.open(str(store)).shards)
     except (StoreError, FileNotFoundError, ValueError):
         return 0
+
+
+def test_retry_failed_from_the_command_line(http_files: ServedFiles, tmp_path: Path) -> None:
+    urls = [
+        http_files.add("/ok.jpg", textured_jpeg(1)),
+        http_files.add("/later.jpg", b"", "text/plain", 502),
+    ]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("url\n" + "".join(f"{u}\n" for u in urls))
+    store = tmp_path / "s"
+    assert cli(str(manifest), "--out", str(store), *FAST, "--retries", "0").returncode == 0
+    http_files.add("/later.jpg", textured_jpeg(2))
+    done = cli(str(manifest), "--out", str(store), *FAST, "--retry-failed")
+    assert done.returncode == 0, done.stderr
+    rows = MediaStore.open(str(store)).read_all().to_pylist()
+    assert [r["status"] for r in rows] == ["ok", "ok"]

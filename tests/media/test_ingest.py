@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,27 @@ def test_listed_shard_that_is_missing_is_a_store_error(image_folder: Path, tmp_p
     assert opened.verify() == [name]
     with pytest.raises(StoreError, match="missing or unreadable"):
         opened.read_all()
+
+
+def test_store_on_an_fsspec_filesystem(image_folder: Path) -> None:
+    url = f"memory://stores/{uuid.uuid4().hex}"
+    engine = LocalEngine(1)
+    try:
+        report = ingest(
+            open_source([str(image_folder)]), MediaStore.open_writer(url), OPTIONS, engine
+        )
+    finally:
+        engine.close()
+    assert report.ok == 5
+    reopened = MediaStore.open(url)
+    assert reopened.read_all().num_rows == 5 and reopened.verify() == []
+
+
+def test_python_example_in_docs_runs(image_folder: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    run([str(image_folder)], store)
+    docs = (Path(__file__).parents[2] / "docs" / "media.md").read_text()
+    example = docs.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(example.replace("path/to/store", str(store)), namespace)
+    assert isinstance(namespace["table"], pa.Table) and namespace["table"].num_rows == 5
