@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +234,21 @@ def test_python_example_in_docs_runs(image_folder: Path, tmp_path: Path) -> None
     namespace: dict[str, object] = {}
     exec(example.replace("path/to/store", str(store)), namespace)
     assert isinstance(namespace["table"], pa.Table) and namespace["table"].num_rows == 5
+
+
+def test_local_engine_reports_documents_while_a_shard_runs(
+    http_files: ServedFiles, tmp_path: Path
+) -> None:
+    urls = [http_files.add(f"/{i}.jpg", textured_jpeg(300 + i)) for i in range(6)]
+    urls.append(http_files.add("/page", b"<p>", "text/html"))
+    http_files.delay_s = 0.1
+    events: list[Counter[str]] = []
+    engine = LocalEngine(1, on_progress=events.append)
+    options = replace(OPTIONS, shard_size=100, fetch=replace(OPTIONS.fetch, concurrency=1))
+    try:
+        source = open_source([str(write_manifest(tmp_path / "m.jsonl", urls))])
+        ingest(source, MediaStore.open_writer(str(tmp_path / "s")), options, engine)
+    finally:
+        engine.close()
+    assert sum(events, Counter()) == Counter(ok=6, wrong_content_type=1)
+    assert len(events) > 1  # counts arrived during the shard, not only at its end

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flightdeck.media.engines import Engine
+from flightdeck.media.engines import Progress as DocumentProgress
 from flightdeck.media.engines.local import LocalEngine
 from flightdeck.media.errors import MediaError
 from flightdeck.media.ingest import IngestReport, ingest, retry_failed
@@ -30,9 +32,9 @@ app = typer.Typer(help="Ingest images and videos into a deduplicated, featurized
 console = Console(stderr=True)
 
 
-def _engine(name: str, workers: int, address: str | None) -> Engine:
+def _engine(name: str, workers: int, address: str | None, on_progress: DocumentProgress) -> Engine:
     if name == "local":
-        return LocalEngine(workers)
+        return LocalEngine(workers, on_progress)
     if name == "ray":
         from flightdeck.media.engines.ray import RayEngine
 
@@ -40,12 +42,14 @@ def _engine(name: str, workers: int, address: str | None) -> Engine:
     raise MediaError(f"unknown engine {name!r}; use local or ray")
 
 
-def _describe(report: IngestReport) -> str:
-    rate = report.documents / max(report.seconds, 1e-9)
-    failures = ", ".join(f"{k} {v}" for k, v in sorted(report.failures.items())) or "none"
+def _describe(live: Counter[str], report: IngestReport) -> str:
+    """Documents finished by the workers (live) and what is committed to the store."""
+    done = max(sum(live.values()), report.documents)
+    rate = done / max(report.seconds, 1e-9)
+    failures = ", ".join(f"{k} {v}" for k, v in sorted(live.items()) if k != "ok") or "none"
     return (
-        f"{report.documents} docs ({rate:.1f}/s)  ok {report.ok}  "
-        f"dup {report.duplicates_exact + report.duplicates_near}  failed: {failures}"
+        f"{done} docs ({rate:.1f}/s)  ok {live['ok']}  failed: {failures}  "
+        f"| committed {report.documents} (dup {report.duplicates_exact + report.duplicates_near})"
     )
 
 
@@ -130,28 +134,39 @@ def ingest_command(
             raise MediaError(f"--thumbnail-format must be jpeg or webp, not {thumbnail_format!r}")
         src = None if retry_failed_only else open_source(source, url_col, caption_col)
         store = MediaStore.open_writer(out, create=not retry_failed_only)
-        runner = _engine(engine, workers, address)
-        try:
-            with Progress(
-                TextColumn("[bold]ingest"),
-                BarColumn(bar_width=None),
-                TextColumn("{task.description}"),
-                TimeElapsedColumn(),
-                console=console,
-                transient=False,
-            ) as bar:
-                job = bar.add_task("starting", total=None)
+        live: Counter[str] = Counter()
+        report = IngestReport()
+        with Progress(
+            TextColumn("[bold]ingest"),
+            BarColumn(bar_width=20),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            job = bar.add_task("starting", total=None)
 
-                def update(report: IngestReport) -> None:
-                    bar.update(job, description=_describe(report))
+            def refresh() -> None:
+                bar.update(job, description=_describe(live, report))
 
+            def on_documents(counts: Counter[str]) -> None:
+                live.update(counts)
+                refresh()
+
+            def on_commit(current: IngestReport) -> None:
+                nonlocal report
+                report = current
+                refresh()
+
+            runner = _engine(engine, workers, address, on_documents)
+            try:
                 if src is None:
-                    report = retry_failed(store, options, runner, update)
+                    report = retry_failed(store, options, runner, on_commit)
                 else:
-                    report = ingest(src, store, options, runner, update)
-                bar.update(job, description=_describe(report), total=1, completed=1)
-        finally:
-            runner.close()
+                    report = ingest(src, store, options, runner, on_commit)
+            finally:
+                runner.close()
+            live = Counter({"ok": report.ok, **report.failures})
+            bar.update(job, description=_describe(live, report), total=1, completed=1)
     except MediaError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None

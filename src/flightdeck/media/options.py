@@ -32,10 +32,15 @@ class FetchOptions:
     backoff_s: float = 0.5
     max_bytes: int = 50 * 1024 * 1024
     max_redirects: int = 5
-    allowed_content_types: tuple[str, ...] = ("image/", "video/", "application/octet-stream")
+    allowed_content_types: tuple[str, ...] = (
+        "image/",
+        "video/",
+        "application/octet-stream",
+        "binary/octet-stream",
+    )
     respect_noai: bool = True
     allow_private_addresses: bool = False
-    user_agent: str = "flightdeck-media/0.1 (+https://github.com/flightdeck)"
+    user_agent: str = "flightdeck-media/0.1"
 
 
 @dataclass(frozen=True)

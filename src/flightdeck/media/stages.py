@@ -7,8 +7,8 @@ ordered stages that need the whole store (dedupe, then features, then write) run
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Sequence
 
 from flightdeck.media.decode import DecodedImage, decode_image
 from flightdeck.media.errors import DocumentFailed
@@ -18,16 +18,25 @@ from flightdeck.media.schema import Kind, Row, Status
 from flightdeck.media.sources import SourceRecord, derived_id
 from flightdeck.media.video import DecodedVideo, decode_video
 
+OnDocument = Callable[[list[Row]], None]
+
 
 def prepare_records(
-    records: Sequence[SourceRecord], source_key: str, options: IngestOptions
+    records: Sequence[SourceRecord],
+    source_key: str,
+    options: IngestOptions,
+    on_document: OnDocument | None = None,
 ) -> list[Row]:
-    """Fetch, decode and hash every record; one or more rows each, in input order."""
-    return asyncio.run(_prepare(records, source_key, options))
+    """Fetch, decode and hash every record; one or more rows each, in input order.
+    ``on_document`` sees each record's rows as soon as they are ready (for progress)."""
+    return asyncio.run(_prepare(records, source_key, options, on_document))
 
 
 async def _prepare(
-    records: Sequence[SourceRecord], source_key: str, options: IngestOptions
+    records: Sequence[SourceRecord],
+    source_key: str,
+    options: IngestOptions,
+    on_document: OnDocument | None,
 ) -> list[Row]:
     # At most `concurrency` documents are held at once, fetched or being decoded. Decoding
     # runs in threads: Pillow and PyAV release the GIL, so the event loop keeps fetching.
@@ -41,11 +50,14 @@ async def _prepare(
                 try:
                     async with limit:
                         fetched = await fetcher.fetch(record.location)
-                        return await loop.run_in_executor(
+                        rows = await loop.run_in_executor(
                             decoders, _decoded_rows, base, record, fetched, options
                         )
                 except DocumentFailed as failed:
-                    return [_failure_row(base, failed)]
+                    rows = [_failure_row(base, failed)]
+                if on_document is not None:
+                    on_document(rows)
+                return rows
 
             results = await asyncio.gather(*(one(r) for r in records))
     return [row for rows in results for row in rows]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from queue import Queue
 from typing import Protocol
 
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
 from flightdeck.media.schema import Row
 from flightdeck.media.stages import prepare_records
+
+Progress = Callable[[Counter[str]], None]
+"""Called with counts of documents finished by workers since the last call."""
 
 
 class Engine(Protocol):
@@ -21,6 +27,36 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-def prepare_task(task: ShardTask, options: IngestOptions) -> list[Row]:
-    """The unit of work an engine ships to a worker."""
-    return prepare_records(task.records, task.source_key, options)
+def prepare_task(
+    task: ShardTask, options: IngestOptions, events: Queue[Counter[str]] | None = None
+) -> list[Row]:
+    """The unit of work an engine ships to a worker. With ``events``, counts of finished
+    documents (``ok`` or a failure reason) are sent there about four times a second."""
+    if events is None:
+        return prepare_records(task.records, task.source_key, options)
+    tally = _Tally(events)
+    try:
+        return prepare_records(task.records, task.source_key, options, tally.add)
+    finally:
+        tally.flush()
+
+
+class _Tally:
+    """Counts finished documents and sends the counts in batches, not one message each."""
+
+    def __init__(self, events: Queue[Counter[str]]) -> None:
+        self.events = events
+        self.counts: Counter[str] = Counter()
+        self.sent = time.monotonic()
+
+    def add(self, rows: list[Row]) -> None:
+        first = rows[0]
+        self.counts[first.get("error") or "ok"] += 1
+        if time.monotonic() - self.sent > 0.25:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.counts:
+            self.events.put(self.counts)
+            self.counts = Counter()
+        self.sent = time.monotonic()

@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.managers import SyncManager
+from queue import Empty, Queue
 
-from flightdeck.media.engines import prepare_task
+from flightdeck.media.engines import Progress, prepare_task
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
 from flightdeck.media.schema import Row
 
 
 class LocalEngine:
-    """``workers`` processes; at most ``2 * workers`` shards planned ahead of the commit."""
+    """``workers`` processes; at most ``2 * workers`` shards planned ahead of the commit.
+    With ``on_progress``, workers report finished documents while a shard is under way."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, on_progress: Progress | None = None) -> None:
         self.workers = max(1, workers)
         # spawn: the parent may hold torch threads (features); forking those is unsafe.
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
-        )
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        self._on_progress = on_progress
+        self._manager: SyncManager | None = None
+        self._events: Queue[Counter[str]] | None = None
+        if on_progress is not None:
+            self._manager = context.Manager()
+            self._events = self._manager.Queue()
+
+    def _wait(self, future: Future[list[Row]]) -> list[Row]:
+        if self._events is None or self._on_progress is None:
+            return future.result()
+        while not future.done():
+            with contextlib.suppress(Empty):
+                self._on_progress(self._events.get(timeout=0.2))
+        # The worker sent its last counts before returning: take them all now.
+        with contextlib.suppress(Empty):
+            while True:
+                self._on_progress(self._events.get_nowait())
+        return future.result()
 
     def run(
         self, tasks: Iterator[ShardTask], options: IngestOptions
@@ -29,13 +50,16 @@ class LocalEngine:
         in_flight: deque[tuple[ShardTask, Future[list[Row]]]] = deque()
         ahead = 2 * self.workers
         for task in tasks:
-            in_flight.append((task, self._pool.submit(prepare_task, task, options)))
+            submitted = self._pool.submit(prepare_task, task, options, self._events)
+            in_flight.append((task, submitted))
             if len(in_flight) >= ahead:
                 done, future = in_flight.popleft()
-                yield done, future.result()
+                yield done, self._wait(future)
         while in_flight:
             done, future = in_flight.popleft()
-            yield done, future.result()
+            yield done, self._wait(future)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._manager is not None:
+            self._manager.shutdown()
