@@ -51,48 +51,57 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _tree_rss(root: int) -> int:
+def _tree(root: int) -> tuple[int, dict[int, int]]:
+    """RSS (bytes) of ``root`` and all its descendants, and each one's CPU ticks so far."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
+    ticks: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as handle:
                 fields = handle.read().rsplit(")", 1)[1].split()
-            parents[int(entry)] = int(fields[1])
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            pid = int(entry)
+            parents[pid] = int(fields[1])
+            ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
+            rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
         except (OSError, IndexError, ValueError):
             continue
-    total, stack = 0, [root]
+    total, stack, seen = 0, [root], {}
     while stack:
         pid = stack.pop()
         total += rss.get(pid, 0)
+        seen[pid] = ticks.get(pid, 0)
         stack.extend(child for child, parent in parents.items() if parent == pid)
-    return total
+    return total, seen
 
 
 def _timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int, float]:
-    """Wall seconds, peak RSS (bytes) and CPU seconds of the command and all its children."""
+    """Wall seconds, peak RSS (bytes) and CPU seconds of the command and all its descendants.
+
+    RSS and CPU are sampled from /proc every 0.1 s over the whole process tree, the same way
+    for both tools (wait4 alone misses workers forked by a fork server, which are not
+    children of the command). The last 0.1 s of a process that exits between samples is lost.
+    """
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak = 0
+    cpu_ticks: dict[int, int] = {}
     stderr: list[bytes] = []
     reader = threading.Thread(target=lambda: stderr.append(process.stderr.read()))  # type: ignore[union-attr]
     reader.start()
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        peak = max(peak, _tree_rss(process.pid))
+    while process.poll() is None:
+        rss, ticks = _tree(process.pid)
+        peak = max(peak, rss)
+        for pid, value in ticks.items():
+            cpu_ticks[pid] = max(cpu_ticks.get(pid, 0), value)
         time.sleep(0.1)
-    process.returncode = os.waitstatus_to_exitcode(status)
     reader.join()
     seconds = time.monotonic() - started
     if process.returncode != 0:
         raise SystemExit(f"{command[0]} failed:\n{b''.join(stderr).decode()[-3000:]}")
-    # wait4 counts the child and every descendant it waited for (worker processes).
-    return seconds, peak, usage.ru_utime + usage.ru_stime
+    return seconds, peak, sum(cpu_ticks.values()) / os.sysconf("SC_CLK_TCK")
 
 
 def _folder_mb(folder: Path) -> float:

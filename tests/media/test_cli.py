@@ -142,3 +142,20 @@ def test_retry_failed_from_the_command_line(http_files: ServedFiles, tmp_path: P
     assert done.returncode == 0, done.stderr
     rows = MediaStore.open(str(store)).read_all().to_pylist()
     assert [r["status"] for r in rows] == ["ok", "ok"]
+
+
+def test_every_ingest_option_is_documented() -> None:
+    import click
+    import typer
+
+    from flightdeck.cli.media import app
+
+    command = typer.main.get_command(app)
+    if isinstance(command, click.Group):  # a one-command app is the command itself
+        command = command.commands["ingest"]
+    docs = (Path(__file__).parents[2] / "docs" / "media.md").read_text()
+    options = [o for p in command.params for o in p.opts if o.startswith("--")]
+    options = [o for o in options if not o.endswith("-completion")]  # typer's own
+    assert "--retry-failed" in options
+    missing = [o for o in options if o not in docs]
+    assert missing == []

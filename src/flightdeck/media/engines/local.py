@@ -22,8 +22,10 @@ class LocalEngine:
 
     def __init__(self, workers: int, on_progress: Progress | None = None) -> None:
         self.workers = max(1, workers)
-        # spawn: the parent may hold torch threads (features); forking those is unsafe.
-        context = multiprocessing.get_context("spawn")
+        # forkserver: workers fork from a clean server process that imported the stages once;
+        # never from this one, which may hold torch threads (features) that forking breaks.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["flightdeck.media.engines"])
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
         self._on_progress = on_progress
         self._manager: SyncManager | None = None
