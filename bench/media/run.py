@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / "bench" / ".peers"
 I2D_VENV = PEERS / "img2dataset"
 RESULTS = ROOT / "bench" / "results"
+I2D_VERSION = "1.47.0"
 
 
 @dataclass
@@ -121,13 +122,19 @@ def _thumbs(files: list[Path], column: str) -> tuple[int, float, str]:
     return count, total / max(count, 1) / 1e3, f"shorter side {shorter}"
 
 
-def run_img2dataset(manifest: Path, out: Path, workers: int) -> Result:
+def ensure_img2dataset() -> Path:
+    """img2dataset in its own virtualenv under bench/.peers/ (created on first use)."""
     binary = I2D_VENV / "bin" / "img2dataset"
     if not binary.exists():
-        raise SystemExit(
-            f"img2dataset is not installed: python3 -m venv {I2D_VENV} && "
-            f"{I2D_VENV}/bin/pip install img2dataset"
-        )
+        print(f"installing img2dataset into {I2D_VENV} ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(I2D_VENV)], check=True)
+        pip = [str(I2D_VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, f"img2dataset=={I2D_VERSION}"], check=True)
+    return binary
+
+
+def run_img2dataset(manifest: Path, out: Path, workers: int) -> Result:
+    binary = ensure_img2dataset()
     command = [
         str(binary),
         "--url_list",
