@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -31,6 +32,7 @@ PEERS = ROOT / "bench" / ".peers"
 I2D_VENV = PEERS / "img2dataset"
 RESULTS = ROOT / "bench" / "results"
 I2D_VERSION = "1.47.0"
+TOOLS = ("img2dataset", "flightdeck")
 
 
 @dataclass
@@ -273,16 +275,18 @@ def main() -> None:
             f"{r.cpu_ms_per_image:.1f} | {r.peak_rss_mb:.0f} | {r.output_mb:.1f} "
             f"| {r.mean_thumb_kb:.1f} |"
         )
-    results = [
-        max((r for r in runs if r.tool == tool), key=lambda r: r.images_per_s)
-        for tool in ("img2dataset", "flightdeck")
-    ]
-    ratio = results[1].images_per_s / results[0].images_per_s
-    cpu_ratio = results[0].cpu_ms_per_image / results[1].cpu_ms_per_image
+    rate = {t: statistics.median(r.images_per_s for r in runs if r.tool == t) for t in TOOLS}
+    cpu = {t: statistics.median(r.cpu_ms_per_image for r in runs if r.tool == t) for t in TOOLS}
+    rss = {t: statistics.median(r.peak_rss_mb for r in runs if r.tool == t) for t in TOOLS}
+    results = [next(r for r in runs if r.tool == t) for t in TOOLS]
+    ratio = rate["flightdeck"] / rate["img2dataset"]
+    cpu_ratio = cpu["img2dataset"] / cpu["flightdeck"]
     lines.append("")
     lines.append(
-        f"best runs: flightdeck / img2dataset images/s {ratio:.2f}x, CPU per image "
-        f"{cpu_ratio:.2f}x less; thumbnails: "
+        f"medians: images/s {rate['img2dataset']:.1f} vs {rate['flightdeck']:.1f} "
+        f"(flightdeck {ratio:.2f}x), CPU ms/image {cpu['img2dataset']:.1f} vs "
+        f"{cpu['flightdeck']:.1f} ({cpu_ratio:.2f}x less), peak RSS MB "
+        f"{rss['img2dataset']:.0f} vs {rss['flightdeck']:.0f}; thumbnails: "
         f"{results[0].mean_thumb_size} vs {results[1].mean_thumb_size}"
     )
     print("\n".join(lines))
