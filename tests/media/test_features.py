@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from flightdeck.media.engines.local import LocalEngine
 from flightdeck.media.errors import ModelLoadError
 from flightdeck.media.features import Featurizer, HuggingFaceClip, clip_pixels
-from flightdeck.media.options import FeatureOptions
+from flightdeck.media.ingest import ingest
+from flightdeck.media.options import FeatureOptions, IngestOptions
+from flightdeck.media.sources import open_source
+from flightdeck.media.store import MediaStore
 from tests.media.conftest import textured_jpeg
 
 
@@ -131,3 +135,25 @@ def test_open_clip_weights_file_must_exist(tmp_path: Path) -> None:
     )
     with pytest.raises(ModelLoadError, match="does not exist"):
         Featurizer(options).check()
+
+
+def test_ingest_with_a_clip_model_embeds_every_kept_image(
+    tiny_clip: Path, image_folder: Path, tmp_path: Path
+) -> None:
+    options = IngestOptions(
+        features=FeatureOptions(text_embeddings=False, clip_model=str(tiny_clip)),
+        shard_size=3,
+    )
+    engine = LocalEngine(1)
+    try:
+        ingest(
+            open_source([str(image_folder)]),
+            MediaStore.open_writer(str(tmp_path / "s")),
+            options,
+            engine,
+        )
+    finally:
+        engine.close()
+    rows = MediaStore.open(str(tmp_path / "s")).read_all().to_pylist()
+    assert len(rows) == 5
+    assert all(len(r["image_embedding"]) == 16 for r in rows if r["status"] == "ok")

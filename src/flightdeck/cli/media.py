@@ -14,6 +14,7 @@ from rich.table import Table
 from flightdeck.media.engines import Engine
 from flightdeck.media.engines import Progress as DocumentProgress
 from flightdeck.media.engines.local import LocalEngine
+from flightdeck.media.engines.ray import RayEngine
 from flightdeck.media.errors import MediaError
 from flightdeck.media.ingest import IngestReport, ingest, retry_failed
 from flightdeck.media.options import (
@@ -36,8 +37,6 @@ def _engine(name: str, workers: int, address: str | None, on_progress: DocumentP
     if name == "local":
         return LocalEngine(workers, on_progress)
     if name == "ray":
-        from flightdeck.media.engines.ray import RayEngine
-
         return RayEngine(workers, address)
     raise MediaError(f"unknown engine {name!r}; use local or ray")
 
