@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,12 @@ def wait_until_up(url: str, headers: dict[str, str], timeout: float = 120) -> No
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"{url} did not come up in {timeout}s")
+
+
+def port_free(port: int) -> None:
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"port {port} is already in use: stop what listens there first")
 
 
 @contextmanager
@@ -193,6 +200,8 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true", help="skip LiteLLM")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
+    for port in (18080, 18081, 19000):
+        port_free(port)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         upstream = "http://127.0.0.1:19000"
