@@ -12,6 +12,7 @@ from rich.console import Console
 from flightdeck import __version__
 from flightdeck.auth.keys import KeyStore, Role
 from flightdeck.cli import keys as keys_cli
+from flightdeck.cli import media as media_cli
 from flightdeck.cli.context import config_path, one_line_errors, run_with_store, settings_for
 from flightdeck.core.settings import Settings
 from flightdeck.providers.registry import ProviderRegistry
@@ -22,6 +23,7 @@ app = typer.Typer(no_args_is_help=True, help="Flightdeck: gateway, assistant and
 config_app = typer.Typer(help="Check configuration files.")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(config_app, name="config")
+app.add_typer(media_cli.app, name="media")
 console = Console()
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
 
