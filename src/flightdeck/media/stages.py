@@ -7,8 +7,8 @@ ordered stages that need the whole store (dedupe, then features, then write) run
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from flightdeck.media.decode import DecodedImage, decode_image
 from flightdeck.media.errors import DocumentFailed
