@@ -7,6 +7,7 @@ and embedders build settings from plain data. ``FLIGHTDECK_SERVER__PORT=9090`` o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tomllib
 from collections.abc import Mapping
@@ -194,10 +195,8 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         if parts[0] not in Settings.model_fields:
             continue  # other FLIGHTDECK_* variables (FLIGHTDECK_CONFIG, ...) are not settings
         value: Any = raw
-        try:
+        with contextlib.suppress(ValueError):
             value = json.loads(raw)
-        except ValueError:
-            pass
         node = out
         for p in parts[:-1]:
             node = node.setdefault(p, {})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -88,6 +88,7 @@ class OpenedStream:
     """A stream whose first event already arrived: from here on it is committed."""
 
     stream: ChatStream
+    events: AsyncIterator[bytes]
     first_event: bytes
 
 
@@ -110,7 +111,7 @@ class Router:
     ) -> None:
         self.settings = settings
         self.groups = groups
-        self._rng = rng or random.Random()  # noqa: S311 - load spreading, not security
+        self._rng = rng or random.Random()
         self._clock = clock
 
     @classmethod
@@ -160,15 +161,16 @@ class Router:
 
         async def attempt(provider: Provider) -> OpenedStream:
             stream = await provider.open_chat_stream(body)
+            events = aiter(stream)
             try:
-                first = await anext(aiter(stream))
+                first = await anext(events)
             except StopAsyncIteration:
                 await stream.aclose()
                 raise UpstreamError("upstream closed the stream before any event") from None
             except BaseException:
                 await stream.aclose()
                 raise
-            return OpenedStream(stream, first)
+            return OpenedStream(stream, events, first)
 
         return await self._route(model, "chat", attempt)
 
@@ -177,7 +179,9 @@ class Router:
     ) -> Routed[T]:
         primary = self.group(model, op)
         deadline = self._clock() + self.settings.total_timeout_seconds
-        chain = [primary] + [self.groups[f] for f in primary.fallbacks if self.groups[f].supports(op)]
+        chain = [primary] + [
+            self.groups[f] for f in primary.fallbacks if self.groups[f].supports(op)
+        ]
         last: UpstreamError | None = None
         attempts = 0
         for group in chain:
