@@ -94,6 +94,7 @@ class PageCache:
     def __init__(self, size: int = 128) -> None:
         self.size = size
         self._pages: OrderedDict[str, ProcessedPage] = OrderedDict()
+        self.processed = 0  # pages extracted and chunked (cache misses)
 
     def get(self, key: str) -> ProcessedPage | None:
         page = self._pages.get(key)
@@ -112,6 +113,7 @@ class PageCache:
         if cached is not None:
             return cached
         processed = process_page(page, index)
+        self.processed += 1
         self.put(processed)
         return processed
 

@@ -28,6 +28,7 @@ class PassageEncoder:
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, Vector] = OrderedDict()
         self.max_cached = max_cached
+        self.encoded = 0  # texts encoded so far (cache misses)
         self._warming: asyncio.Future[None] | None = None
 
     def _load(self) -> Any:
@@ -47,6 +48,7 @@ class PassageEncoder:
 
     def encode_now(self, texts: Sequence[str]) -> NDArray[np.float32]:
         model = self._load()
+        self.encoded += len(texts)
         vectors = model.encode(
             list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True
         )
