@@ -24,6 +24,7 @@ _HIDDEN_STYLE = re.compile(
     re.IGNORECASE,
 )
 _DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed")
+_CHROME_TAGS = ("nav", "header", "footer", "aside", "form", "button", "menu", "select")
 _HIDDEN_CLASSES = {"hidden", "d-none", "is-hidden", "visually-hidden-all"}
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 
@@ -159,6 +160,8 @@ def _blocks_from_tree(tree: Any) -> list[Block]:
     body = tree.find("body")
     if body is None:
         return []
+    for el in body.xpath("|".join(f".//{t}" for t in _CHROME_TAGS)):
+        _drop(el)
     blocks: list[Block] = []
     for el in body.iter("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "blockquote", "td"):
         kind = "heading" if el.tag.startswith("h") and len(el.tag) == 2 else "paragraph"

@@ -75,4 +75,5 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         lifespan=lifespan,
     )
     app.state.services = Services(settings, store, keys, router)
+    app.state.assistant = assistant
     return app
