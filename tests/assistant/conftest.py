@@ -57,9 +57,13 @@ def post_events(
 def call(
     server: ServerThread, method: str, path: str, body: Any = None, key: str | None = None
 ) -> tuple[int, Any]:
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    data = (
+        None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    )
     request = urllib.request.Request(
-        server.url + path, data=data, method=method,
+        server.url + path,
+        data=data,
+        method=method,
         headers={"Authorization": f"Bearer {key or server.api_key}"},
     )
     try:

@@ -31,7 +31,8 @@ class InjectionPage:
 
 
 def page(body: str) -> str:
-    return f"<html><head><title>Balcony tomatoes</title></head><body><article>{body}</article></body></html>"
+    head = "<html><head><title>Balcony tomatoes</title></head>"
+    return f"{head}<body><article>{body}</article></body></html>"
 
 
 def _cases() -> list[InjectionPage]:

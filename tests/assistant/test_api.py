@@ -37,8 +37,12 @@ def test_stream_events_come_in_order_with_valid_citations(assistant_server: Serv
 
 
 def test_json_answer_when_not_streaming(assistant_server: ServerThread) -> None:
-    status, body = call(assistant_server, "POST", "/v1/assistant/chat",
-                        ask("Where do sea otters live?", stream=False))
+    status, body = call(
+        assistant_server,
+        "POST",
+        "/v1/assistant/chat",
+        ask("Where do sea otters live?", stream=False),
+    )
     assert status == 200
     assert "northern Pacific" in body["answer"]
     assert body["citations"] and body["invalid_citations"] == []
@@ -46,8 +50,9 @@ def test_json_answer_when_not_streaming(assistant_server: ServerThread) -> None:
 
 
 def test_extract_returns_the_reader_view(assistant_server: ServerThread) -> None:
-    status, body = call(assistant_server, "POST", "/v1/assistant/extract",
-                        {"url": "u", "html": OTTERS})
+    status, body = call(
+        assistant_server, "POST", "/v1/assistant/extract", {"url": "u", "html": OTTERS}
+    )
     assert status == 200
     assert body["title"] == "Sea otters"
     assert "Home" not in body["text"] and "densest" in body["text"]
@@ -56,12 +61,24 @@ def test_extract_returns_the_reader_view(assistant_server: ServerThread) -> None
 
 
 def test_pdf_citations_point_to_pdf_pages(assistant_server: ServerThread) -> None:
-    pdf = make_pdf([["Otters sleep floating on their backs."],
-                    ["Otters hold hands while sleeping so they do not drift apart."]])
+    pdf = make_pdf(
+        [
+            ["Otters sleep floating on their backs."],
+            ["Otters hold hands while sleeping so they do not drift apart."],
+        ]
+    )
     page = {"url": "f.pdf", "title": "f.pdf", "pdf_base64": base64.b64encode(pdf).decode()}
-    status, body = call(assistant_server, "POST", "/v1/assistant/chat", {
-        "model": "local/extractive", "question": "Why do otters hold hands?", "pages": [page],
-        "stream": False})
+    status, body = call(
+        assistant_server,
+        "POST",
+        "/v1/assistant/chat",
+        {
+            "model": "local/extractive",
+            "question": "Why do otters hold hands?",
+            "pages": [page],
+            "stream": False,
+        },
+    )
     assert status == 200
     by_page = {s["page_no"]: s for s in body["sources"]}
     assert "hold hands" in by_page[2]["text"] and "hold hands" not in by_page[1]["text"]
@@ -69,41 +86,80 @@ def test_pdf_citations_point_to_pdf_pages(assistant_server: ServerThread) -> Non
 
 
 def test_a_bad_page_is_an_error_event_naming_it(assistant_server: ServerThread) -> None:
-    pages = [{"url": "a", "html": OTTERS},
-             {"url": "b.pdf", "pdf_base64": base64.b64encode(b"%PDF-1.4 garbage").decode()}]
-    events = post_events(assistant_server, {"model": "local/extractive", "question": "otters?",
-                                            "pages": pages})
+    pages = [
+        {"url": "a", "html": OTTERS},
+        {"url": "b.pdf", "pdf_base64": base64.b64encode(b"%PDF-1.4 garbage").decode()},
+    ]
+    events = post_events(
+        assistant_server, {"model": "local/extractive", "question": "otters?", "pages": pages}
+    )
     assert [n for n, _ in events] == ["status", "error"]
     assert events[1][1]["page"] == 1 and events[1][1]["code"] == "invalid_pdf"
 
 
 def test_an_empty_page_is_an_error_not_an_empty_answer(assistant_server: ServerThread) -> None:
     page = {"url": "a", "html": "<html><body><nav>Home</nav><script>x()</script></body></html>"}
-    events = post_events(assistant_server, {"model": "local/extractive", "question": "q",
-                                            "pages": [{"url": "z", "html": "   "}]})
+    events = post_events(
+        assistant_server,
+        {"model": "local/extractive", "question": "q", "pages": [{"url": "z", "html": "   "}]},
+    )
     assert events[-1] == ("error", events[-1][1]) and events[-1][1]["code"] == "empty_page"
-    status, body = call(assistant_server, "POST", "/v1/assistant/chat", {
-        "model": "local/extractive", "question": "q", "pages": [page], "stream": False})
+    status, body = call(
+        assistant_server,
+        "POST",
+        "/v1/assistant/chat",
+        {"model": "local/extractive", "question": "q", "pages": [page], "stream": False},
+    )
     assert status == 400 and body["error"]["param"] == "pages[0]"
 
 
 def test_bounds_give_clear_400_and_413(
     make_settings: Callable[..., Settings], serve: Callable[[Settings], ServerThread]
 ) -> None:
-    server = serve(make_settings([EXTRACTIVE], assistant={
-        "embeddings": False, "max_pages": 2, "max_question_chars": 50, "max_page_bytes": 1000}))
+    server = serve(
+        make_settings(
+            [EXTRACTIVE],
+            assistant={
+                "embeddings": False,
+                "max_pages": 2,
+                "max_question_chars": 50,
+                "max_page_bytes": 1000,
+            },
+        )
+    )
     page = {"url": "a", "text": "Otters."}
     cases = [
         ({"model": "local/extractive", "question": "q", "pages": [page] * 3}, 413, "pages"),
         ({"model": "local/extractive", "question": "q" * 51, "pages": [page]}, 413, "question"),
-        ({"model": "local/extractive", "question": "q", "pages": [{"url": "a", "text": "x" * 1001}]},
-         413, "pages[0].text"),
-        ({"model": "local/extractive", "question": "q", "pages": [{"url": "https://a.test/"}]},
-         400, "pages[0]"),
-        ({"model": "local/extractive", "question": "q", "mode": "poem", "pages": [page]}, 400, "mode"),
+        (
+            {
+                "model": "local/extractive",
+                "question": "q",
+                "pages": [{"url": "a", "text": "x" * 1001}],
+            },
+            413,
+            "pages[0].text",
+        ),
+        (
+            {"model": "local/extractive", "question": "q", "pages": [{"url": "https://a.test/"}]},
+            400,
+            "pages[0]",
+        ),
+        (
+            {"model": "local/extractive", "question": "q", "mode": "poem", "pages": [page]},
+            400,
+            "mode",
+        ),
         ({"model": "local/extractive", "question": "", "pages": [page]}, 400, "question"),
-        ({"model": "local/extractive", "question": "q",
-          "pages": [{"url": "a", "pdf_base64": "***"}]}, 400, "pages[0].pdf_base64"),
+        (
+            {
+                "model": "local/extractive",
+                "question": "q",
+                "pages": [{"url": "a", "pdf_base64": "***"}],
+            },
+            400,
+            "pages[0].pdf_base64",
+        ),
         ({"model": "nope", "question": "q", "pages": [page]}, 404, "model"),
     ]
     for body, status, param in cases:
@@ -119,11 +175,17 @@ def test_follow_up_reuses_the_stored_passages(assistant_server: ServerThread) ->
     conversation_id = first[-1][1]["conversation_id"]
     processed = assistant.pages.processed
     # The same page sent again, then no page at all: neither is extracted again.
-    again = post_events(assistant_server, ask("How dense is their fur?",
-                                              conversation_id=conversation_id))
-    follow = post_events(assistant_server, {"model": "local/extractive",
-                                            "question": "Where do they live?",
-                                            "conversation_id": conversation_id})
+    again = post_events(
+        assistant_server, ask("How dense is their fur?", conversation_id=conversation_id)
+    )
+    follow = post_events(
+        assistant_server,
+        {
+            "model": "local/extractive",
+            "question": "Where do they live?",
+            "conversation_id": conversation_id,
+        },
+    )
     assert assistant.pages.processed == processed
     assert "densest" in "".join(d["text"] for n, d in again if n == "delta")
     assert "northern Pacific" in "".join(d["text"] for n, d in follow if n == "delta")
@@ -137,15 +199,19 @@ def test_conversations_are_listed_deleted_and_private(assistant_server: ServerTh
     done = post_events(assistant_server, ask("What do sea otters use rocks for?"))[-1][1]
     cid = done["conversation_id"]
     other = asyncio.run(create_key(assistant_server.settings, Role.MEMBER, tenant="other"))
-    status, listed = call(assistant_server, "GET", "/v1/assistant/conversations")
+    _, listed = call(assistant_server, "GET", "/v1/assistant/conversations")
     assert [c["id"] for c in listed["data"]] == [cid]
     assert call(assistant_server, "GET", "/v1/assistant/conversations", key=other)[1]["data"] == []
     assert call(assistant_server, "GET", f"/v1/assistant/conversations/{cid}", key=other)[0] == 404
-    assert call(assistant_server, "DELETE", f"/v1/assistant/conversations/{cid}", key=other)[0] == 404
+    assert (
+        call(assistant_server, "DELETE", f"/v1/assistant/conversations/{cid}", key=other)[0] == 404
+    )
     follow = {"model": "local/extractive", "question": "fur?", "conversation_id": cid}
     assert call(assistant_server, "POST", "/v1/assistant/chat", follow, key=other)[0] == 404
     assert call(assistant_server, "DELETE", f"/v1/assistant/conversations/{cid}") == (
-        200, {"id": cid, "deleted": True})
+        200,
+        {"id": cid, "deleted": True},
+    )
     assert call(assistant_server, "GET", "/v1/assistant/conversations")[1]["data"] == []
     assert call(assistant_server, "GET", f"/v1/assistant/conversations/{cid}")[0] == 404
 

@@ -91,8 +91,9 @@ async def test_budget_is_never_exceeded_and_usage_reports_the_share() -> None:
 async def test_short_page_goes_in_whole_next_to_a_long_one() -> None:
     long_page = chunk(extract_text(long_text()))
     short_page = chunk(extract_html(OTTERS))
-    ranked = await rank_passages("secret ingredient", [long_page, short_page], encoder=None,
-                                 dense_candidates=0)
+    ranked = await rank_passages(
+        "secret ingredient", [long_page, short_page], encoder=None, dense_candidates=0
+    )
     selection = fit_budget([long_page, short_page], ranked, 600, whole_page_tokens=300)
     assert selection.usage[1].whole and selection.usage[1].share == 1.0
     assert not selection.usage[0].whole
@@ -101,8 +102,14 @@ async def test_short_page_goes_in_whole_next_to_a_long_one() -> None:
 async def test_prompt_fences_and_datamarks_page_text() -> None:
     page = process_page(PageInput("https://x.test/otters", "", html=OTTERS), 0)
     context = await build_context(
-        "What do otters use rocks for?", "chat", [page], [], settings=AssistantSettings(),
-        model="m", prompt=None, encoder=None,
+        "What do otters use rocks for?",
+        "chat",
+        [page],
+        [],
+        settings=AssistantSettings(),
+        model="m",
+        prompt=None,
+        encoder=None,
     )
     system = context.messages[0]["content"]
     boundary = re.search(r"<<<PAGES ([0-9a-f]{16})>>>", system).group(1)  # type: ignore[union-attr]
@@ -118,8 +125,16 @@ async def test_prompt_fences_and_datamarks_page_text() -> None:
 @pytest.mark.parametrize("version", versions())
 async def test_every_prompt_version_renders(version: str) -> None:
     page = process_page(PageInput("u", "", text="Otters use rocks."), 0)
-    context = await build_context("q", "chat", [page], [], settings=AssistantSettings(),
-                                  model="m", prompt=version, encoder=None)
+    context = await build_context(
+        "q",
+        "chat",
+        [page],
+        [],
+        settings=AssistantSettings(),
+        model="m",
+        prompt=version,
+        encoder=None,
+    )
     assert "[1] ^Otters ^use ^rocks." in context.messages[0]["content"]
     assert context.prompt_version == version
 
@@ -127,8 +142,16 @@ async def test_every_prompt_version_renders(version: str) -> None:
 async def test_unknown_prompt_version_is_a_clear_error() -> None:
     page = process_page(PageInput("u", "", text="Otters."), 0)
     with pytest.raises(InvalidRequest, match="unknown prompt version 'nope'"):
-        await build_context("q", "chat", [page], [], settings=AssistantSettings(), model="m",
-                            prompt="nope", encoder=None)
+        await build_context(
+            "q",
+            "chat",
+            [page],
+            [],
+            settings=AssistantSettings(),
+            model="m",
+            prompt="nope",
+            encoder=None,
+        )
 
 
 def test_datamarks_round_trip() -> None:

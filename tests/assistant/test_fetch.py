@@ -17,10 +17,19 @@ from tests.assistant.conftest import EXTRACTIVE, call
 @pytest.mark.parametrize(
     ("address", "public"),
     [
-        ("127.0.0.1", False), ("10.1.2.3", False), ("172.16.0.1", False), ("192.168.1.1", False),
-        ("169.254.169.254", False), ("::1", False), ("fe80::1", False), ("fd00::1", False),
-        ("0.0.0.0", False), ("::ffff:127.0.0.1", False), ("100.64.0.1", False),
-        ("8.8.8.8", True), ("2606:4700:4700::1111", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fd00::1", False),
+        ("0.0.0.0", False),
+        ("::ffff:127.0.0.1", False),
+        ("100.64.0.1", False),
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
     ],
 )
 def test_address_classification(address: str, public: bool) -> None:
@@ -60,7 +69,8 @@ async def test_loopback_page_is_refused_before_any_redirect(redirector: str) -> 
 
 
 def test_url_only_pages_are_refused_when_fetching_is_off(
-    make_settings: Callable[..., Settings], serve: Callable[[Settings], ServerThread],
+    make_settings: Callable[..., Settings],
+    serve: Callable[[Settings], ServerThread],
     redirector: str,
 ) -> None:
     off = serve(make_settings([EXTRACTIVE], assistant={"embeddings": False}))

@@ -65,7 +65,7 @@ def check_page(srv: ServerThread, upstream: FakeUpstream, case: InjectionPage) -
     body = upstream.record.last_body
     assert body is not None and set(body) == {"model", "messages", "stream"}, case.name
     system = body["messages"][0]["content"]
-    rules, data = fence(system)
+    _, data = fence(system)
     words = case.attack.split()
     raw_run = " ".join(words[:4])
     assert raw_run not in system, case.name  # never verbatim, inside or outside the fence

@@ -170,6 +170,7 @@ async def _rank(
         pages,
         encoder=encoder if settings.embeddings else None,
         dense_candidates=settings.dense_candidates,
+        wait_for_vectors=settings.embed_before_answer,
     )
 
 

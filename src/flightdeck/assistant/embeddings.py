@@ -1,14 +1,15 @@
 """The local MiniLM encoder, loaded once on first use, with a cache of passage vectors.
 
 Vectors are cached by passage id (content hash + position), so a follow-up question on the
-same page encodes only the question. Encoding runs off the event loop.
+same page encodes only the question. Encoding runs off the event loop; whole pages are encoded
+in the background (one batch at a time) so a first question is not held up by the model.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from numpy.typing import NDArray
 from flightdeck.core.errors import ConfigError
 
 Vector = NDArray[np.float32]
+BACKGROUND_BATCH = 32
 
 
 class PassageEncoder:
@@ -30,6 +32,8 @@ class PassageEncoder:
         self.max_cached = max_cached
         self.encoded = 0  # texts encoded so far (cache misses)
         self._warming: asyncio.Future[None] | None = None
+        self._pending: deque[tuple[str, str]] = deque()
+        self._worker: asyncio.Future[None] | None = None
 
     def _load(self) -> Any:
         with self._lock:
@@ -70,6 +74,30 @@ class PassageEncoder:
 
     async def vectors(self, items: Sequence[tuple[str, str]]) -> list[Vector]:
         return await asyncio.to_thread(self.vectors_now, items)
+
+    def has_all(self, keys: Sequence[str]) -> bool:
+        return all(k in self._cache for k in keys)
+
+    def schedule(self, items: Sequence[tuple[str, str]]) -> None:
+        """Encode these (key, text) items in the background, one batch at a time."""
+        self._pending.extend((k, t) for k, t in items if k not in self._cache)
+        if self._pending and (self._worker is None or self._worker.done()):
+            self._worker = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch: list[tuple[str, str]] = []
+            while self._pending and len(batch) < BACKGROUND_BATCH:
+                key, text = self._pending.popleft()
+                if key not in self._cache:
+                    batch.append((key, text))
+            if batch:
+                await asyncio.to_thread(self.vectors_now, batch)
+
+    async def idle(self) -> None:
+        """Wait until the background work is done (tests and benchmarks)."""
+        while self._worker is not None and not self._worker.done():
+            await asyncio.shield(self._worker)
 
     @property
     def loaded(self) -> bool:

@@ -32,29 +32,38 @@ async def rank_passages(
     *,
     encoder: PassageEncoder | None,
     dense_candidates: int,
+    wait_for_vectors: bool = True,
 ) -> list[Ranked]:
-    """Every passage of every page with a score in [0, 1], best first."""
+    """Every passage of every page with a score in [0, 1], best first.
+
+    Dense scores cover every passage when the page's vectors are all cached (a follow-up),
+    else the BM25 top ``dense_candidates`` plus each page's opening. With
+    ``wait_for_vectors=False`` a page whose vectors are missing is ranked by BM25 alone and
+    encoded in the background, so the first question never waits for the model.
+    """
     flat = [(i, p) for i, passages in enumerate(pages) for p in passages]
     if not flat:
         return []
     lexical = _normalise(bm25_scores(question, [p.terms for _, p in flat]))
     scores = list(lexical)
     if encoder is not None and dense_candidates > 0 and question.strip():
-        order = sorted(range(len(flat)), key=lambda k: -lexical[k])
-        # Candidates: the best lexical matches plus each page's opening (pages with no shared
-        # words still get a chance).
-        chosen = list(dict.fromkeys(order[:dense_candidates] + _openings(flat)))
-        items = [("q:" + question, question)] + [
-            (flat[k][1].id, _embed_text(flat[k][1])) for k in chosen
-        ]
-        vectors = await encoder.vectors(items)
-        q = vectors[0]
-        dense = _normalise([float(np.dot(q, v)) for v in vectors[1:]])
-        for k, d in zip(chosen, dense, strict=True):
-            scores[k] = (1 - DENSE_WEIGHT) * lexical[k] + DENSE_WEIGHT * d
-        others = set(range(len(flat))) - set(chosen)
-        for k in others:
-            scores[k] = (1 - DENSE_WEIGHT) * lexical[k]
+        everything = [(p.id, _embed_text(p)) for _, p in flat]
+        if encoder.has_all([k for k, _ in everything]):
+            chosen = list(range(len(flat)))
+        else:
+            order = sorted(range(len(flat)), key=lambda k: -lexical[k])
+            chosen = list(dict.fromkeys(order[:dense_candidates] + _openings(flat)))
+        if wait_for_vectors or encoder.has_all([everything[k][0] for k in chosen]):
+            vectors = await encoder.vectors(
+                [("q:" + question, question)] + [everything[k] for k in chosen]
+            )
+            dense = _normalise([float(v) for v in np.stack(vectors[1:]) @ vectors[0]])
+            for k in range(len(flat)):
+                scores[k] = (1 - DENSE_WEIGHT) * lexical[k]
+            for k, d in zip(chosen, dense, strict=True):
+                scores[k] += DENSE_WEIGHT * d
+        if not encoder.has_all([k for k, _ in everything]):
+            encoder.schedule(everything)
     ranked = [Ranked(p, i, s) for (i, p), s in zip(flat, scores, strict=True)]
     ranked.sort(key=lambda r: (-r.score, r.page, r.passage.index))
     return ranked

@@ -11,9 +11,7 @@ import re
 import secrets
 
 DATAMARK = "^"
-_WORD_START = re.compile(r"(?<!\S)(?=\S)")
 _MARKED_WORD = re.compile(r"(?<!\S)\^(?=\S)")
-_SPACE = re.compile(r"\s+")
 
 
 def new_boundary() -> str:
@@ -22,7 +20,8 @@ def new_boundary() -> str:
 
 def datamark(text: str) -> str:
     """One line of page text with every word marked: ``^every ^word ^marked``."""
-    return _WORD_START.sub(DATAMARK, _SPACE.sub(" ", text).strip())
+    words = text.split()
+    return DATAMARK + (" " + DATAMARK).join(words) if words else ""
 
 
 def strip_datamarks(text: str) -> str:

@@ -103,6 +103,9 @@ class AssistantSettings(_Section):
     whole_page_tokens: int = Field(1500, gt=0, description="pages this short go in whole")
     dense_candidates: int = Field(24, ge=0, description="BM25 top-k re-scored by embeddings")
     embeddings: bool = Field(True, description="hybrid ranking with local MiniLM embeddings")
+    embed_before_answer: bool = Field(
+        False, description="encode a new page's candidates before answering (else BM25 first)"
+    )
     fetch_urls: bool = Field(False, description="fetch pages sent with only a url (public only)")
     fetch_timeout_seconds: float = Field(10.0, gt=0)
     models: dict[str, AssistantModelSettings] = Field(default_factory=dict)
