@@ -160,7 +160,7 @@ async def context_latency(runs: int, follow_ups: int, tokens: int) -> dict[str, 
                 start = time.perf_counter()
                 processed = await asyncio.to_thread(cache.process, page, 0)
                 await build_context(
-                    f"What changed in section {k * 13}?",
+                    f"What changed in section {k * 13} of report {n}?",
                     "chat",
                     [processed],
                     [],
@@ -179,6 +179,7 @@ async def context_latency(runs: int, follow_ups: int, tokens: int) -> dict[str, 
             },
             "runs": len(cold),
             "follow_ups": len(follow),
+            "background_encode_s": statistics.median(background) if background else None,
         }
     table = Table(title=f"Pre-model server work, {tokens}-token page (ms)")
     for col in ("ranking", "cold p50", "cold p95", "follow-up p50", "follow-up p95"):

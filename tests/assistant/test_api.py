@@ -232,3 +232,19 @@ def test_invalid_citations_from_the_model_are_dropped(
     assert events[-1][1]["invalid_citations"] == [7, 42]
     sent = upstream.record.last_body
     assert sent is not None and set(sent) == {"model", "messages", "stream"}
+
+
+def test_a_failing_model_is_an_error_event(
+    make_settings: Callable[..., Settings],
+    serve: Callable[[Settings], ServerThread],
+    upstream: FakeUpstream,
+) -> None:
+    upstream.behaviour.failure_rate = 1.0
+    model = {"name": "down", "provider": "openai", "base_url": upstream.base_url, "api_key": "k"}
+    server = serve(
+        make_settings([model], router={"max_retries": 0}, assistant={"embeddings": False})
+    )
+    events = post_events(server, ask("Where do sea otters live?", model="down"))
+    names = [n for n, _ in events]
+    assert names[:3] == ["status", "status", "sources"]
+    assert names[-1] == "error" and "delta" not in names

@@ -15,7 +15,7 @@ from flightdeck.assistant.extract import extract_html, extract_text
 from flightdeck.assistant.pages import PageInput
 from flightdeck.assistant.prompts import versions
 from flightdeck.assistant.ranking import rank_passages
-from flightdeck.assistant.spotlight import datamark, strip_datamarks
+from flightdeck.assistant.spotlight import datamark, marked_token_count, strip_datamarks
 from flightdeck.core.errors import InvalidRequest
 from flightdeck.core.settings import AssistantSettings
 from flightdeck.core.tokens import count_tokens
@@ -152,6 +152,20 @@ async def test_unknown_prompt_version_is_a_clear_error() -> None:
             prompt="nope",
             encoder=None,
         )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hello,   world! (quoted) «guillemets» 東京 🎉 tabs\tand\nnewlines 3.14 x^2 don't",
+        OTTERS,
+        long_text(3),
+        "",
+        "   one   ",
+    ],
+)
+def test_marked_token_count_is_exact(text: str) -> None:
+    assert marked_token_count(text) == (count_tokens(datamark(text)) if text.strip() else 0)
 
 
 def test_datamarks_round_trip() -> None:

@@ -101,8 +101,9 @@ async def test_page_vectors_are_computed_once_and_reused_by_follow_ups() -> None
     settings = AssistantSettings()
 
     async def best_passage(question: str) -> str:
-        context = await build_context(question, "chat", [page], [], settings=settings,
-                                      model="m", prompt=None, encoder=encoder)
+        context = await build_context(
+            question, "chat", [page], [], settings=settings, model="m", prompt=None, encoder=encoder
+        )
         return max(context.sources, key=lambda s: s.score).passage.text
 
     # The first question is ranked by BM25 at once; the page is encoded in the background.

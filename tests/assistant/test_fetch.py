@@ -68,6 +68,15 @@ async def test_loopback_page_is_refused_before_any_redirect(redirector: str) -> 
         await fetch_html(redirector, max_bytes=1000, timeout_seconds=5)
 
 
+async def test_a_redirect_to_a_private_address_is_refused(redirector: str) -> None:
+    # Let the first hop (this loopback test server) through: the redirect must still be caught.
+    def loopback_ok(address: str) -> bool:
+        return address == "127.0.0.1" or is_public(address)
+
+    with pytest.raises(BlockedAddress, match=r"169\.254\.169\.254"):
+        await fetch_html(redirector, max_bytes=1000, timeout_seconds=5, allow=loopback_ok)
+
+
 def test_url_only_pages_are_refused_when_fetching_is_off(
     make_settings: Callable[..., Settings],
     serve: Callable[[Settings], ServerThread],

@@ -12,8 +12,7 @@ import re
 
 from flightdeck.assistant.bm25 import term_counts
 from flightdeck.assistant.pages import Block, Extracted, Passage
-from flightdeck.assistant.spotlight import datamark
-from flightdeck.core.tokens import count_tokens
+from flightdeck.assistant.spotlight import marked_token_count
 
 TARGET_CHARS = 700  # about 150 tokens: small enough to rank, big enough to read
 MAX_CHARS = 1400
@@ -61,7 +60,7 @@ def chunk(extracted: Extracted) -> list[Passage]:
         group.append((start, end, block))
     flush()
     for p in passages:
-        p.tokens = count_tokens(datamark(p.text)) + PASSAGE_OVERHEAD
+        p.tokens = marked_token_count(p.text) + PASSAGE_OVERHEAD
         p.terms = term_counts(f"{p.heading} {p.text}" if p.heading not in p.text else p.text)
     return passages
 

@@ -56,17 +56,20 @@ def extract_html(html: str, title: str = "") -> Extracted:
         return Extracted(title.strip(), ())
     page_title = title.strip() or _title_of(tree)
     remove_invisible(tree)
-    xml = trafilatura.extract(
+    document = trafilatura.bare_extraction(
         tree,
-        output_format="xml",
         include_comments=False,
         include_tables=True,
         include_images=False,
         include_links=False,
         favor_recall=True,
         deduplicate=False,
+        with_metadata=False,
     )
-    blocks = _blocks_from_xml(xml) if xml else []
+    body = getattr(document, "body", None)
+    blocks: list[Block] = []
+    if body is not None:
+        _walk_xml(body, blocks)
     if not blocks:  # trafilatura may have changed the tree: start again from the source
         fresh = _parse(html)
         remove_invisible(fresh)
@@ -123,16 +126,6 @@ def _parse(html: str) -> Any:
 def _title_of(tree: Any) -> str:
     found = tree.xpath("//title/text()")
     return _normalize(str(found[0])) if found else ""
-
-
-def _blocks_from_xml(xml: str) -> list[Block]:
-    root = lxml.etree.fromstring(xml.encode())
-    main = root.find("main")
-    if main is None:
-        return []
-    blocks: list[Block] = []
-    _walk_xml(main, blocks)
-    return blocks
 
 
 def _walk_xml(node: Any, blocks: list[Block]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -43,6 +44,9 @@ def is_public(address: str) -> bool:
 class PublicOnlyResolver(AbstractResolver):
     """Resolves like the system, and refuses hosts with any non-public address."""
 
+    def __init__(self, allow: Callable[[str], bool] = is_public) -> None:
+        self.allow = allow
+
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
@@ -54,7 +58,7 @@ class PublicOnlyResolver(AbstractResolver):
         results: list[ResolveResult] = []
         for fam, _, proto, _, sockaddr in infos:
             address = str(sockaddr[0])
-            if not is_public(address):
+            if not self.allow(address):
                 raise BlockedAddress(f"{host} resolves to a non-public address", param="url")
             results.append(
                 {
@@ -72,13 +76,22 @@ class PublicOnlyResolver(AbstractResolver):
         return None
 
 
-async def fetch_html(url: str, *, max_bytes: int, timeout_seconds: float) -> str:
-    """The HTML at ``url``, following redirects by hand so every hop is checked."""
+async def fetch_html(
+    url: str,
+    *,
+    max_bytes: int,
+    timeout_seconds: float,
+    allow: Callable[[str], bool] = is_public,
+) -> str:
+    """The HTML at ``url``, following redirects by hand so every hop is checked.
+
+    ``allow`` decides which IP addresses may be connected to (tests widen it to loopback).
+    """
     timeouts = aiohttp.ClientTimeout(total=timeout_seconds)
-    connector = aiohttp.TCPConnector(resolver=PublicOnlyResolver(), use_dns_cache=False)
+    connector = aiohttp.TCPConnector(resolver=PublicOnlyResolver(allow), use_dns_cache=False)
     async with aiohttp.ClientSession(connector=connector, timeout=timeouts) as session:
         for _ in range(MAX_REDIRECTS + 1):
-            _check_url(url)
+            _check_url(url, allow)
             try:
                 async with session.get(url, allow_redirects=False) as response:
                     if response.status in (301, 302, 303, 307, 308):
@@ -94,7 +107,7 @@ async def fetch_html(url: str, *, max_bytes: int, timeout_seconds: float) -> str
     raise InvalidRequest(f"more than {MAX_REDIRECTS} redirects", param="url")
 
 
-def _check_url(url: str) -> None:
+def _check_url(url: str, allow: Callable[[str], bool]) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidRequest("only http and https urls can be fetched", param="url")
@@ -102,7 +115,7 @@ def _check_url(url: str) -> None:
         literal = ipaddress.ip_address(parts.hostname)
     except ValueError:
         return
-    if not is_public(str(literal)):
+    if not allow(str(literal)):
         raise BlockedAddress(f"{parts.hostname} is not a public address", param="url")
 
 

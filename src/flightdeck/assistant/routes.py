@@ -259,6 +259,10 @@ class Assistant:
             ]
         assert req.conversation_id is not None
         stored = await self.conversations.pages(req.conversation_id)
+        if not stored:
+            raise InvalidRequest(
+                "this conversation has no stored pages: send 'pages'", param="pages"
+            )
         cached = [self.pages.get(p.key) or p for p in stored]
         for page in cached:
             self.pages.put(page)

@@ -7,8 +7,11 @@ instructions. The boundary is random per request, so a page cannot close the fen
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
+
+from flightdeck.core.tokens import encoding
 
 DATAMARK = "^"
 _MARKED_WORD = re.compile(r"(?<!\S)\^(?=\S)")
@@ -32,3 +35,22 @@ def strip_datamarks(text: str) -> str:
 def defang(text: str, boundary: str) -> str:
     """Page text that cannot contain the fence's boundary (vanishingly unlikely anyway)."""
     return text.replace(boundary, "[boundary removed]")
+
+
+def marked_token_count(text: str) -> int:
+    """``count_tokens(datamark(text))``, exactly, about three times faster.
+
+    cl100k never merges across the space before a ``^``, so the count is a sum over words,
+    and each word's count is cached (page text repeats its words a lot).
+    """
+    words = text.split()
+    if not words:
+        return 0
+    return len(encoding().encode_ordinary(DATAMARK + words[0])) + sum(
+        _marked_word_tokens(w) for w in words[1:]
+    )
+
+
+@functools.lru_cache(maxsize=100_000)
+def _marked_word_tokens(word: str) -> int:
+    return len(encoding().encode_ordinary(" " + DATAMARK + word))
