@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flightdeck.core.settings import Settings
+from flightdeck.testing.pdf import make_pdf
 from flightdeck.testing.server import ServerThread
 from tests.assistant.conftest import EXTRACTIVE, OTTERS
 
@@ -51,3 +53,27 @@ def test_question_to_highlighted_citation(server: ServerThread, browser: Any) ->
     page.click("#ask-button")
     page.wait_for_selector("#status.error", timeout=30_000)
     assert "page 1" in page.inner_text("#status")
+
+
+def test_pdf_upload_answers_with_a_page_numbered_citation(
+    server: ServerThread, browser: Any, tmp_path: Path
+) -> None:
+    pdf = tmp_path / "otters.pdf"
+    pdf.write_bytes(
+        make_pdf(
+            [
+                ["Otters sleep floating on their backs."],
+                ["Otters hold hands while sleeping so they do not drift apart."],
+            ]
+        )
+    )
+    page = browser.new_page()
+    page.goto(server.url + "/app/")
+    page.fill("#api-key", server.api_key)
+    page.click("button[data-kind=pdf]")
+    page.set_input_files("#page-pdf", str(pdf))
+    page.fill("#question", "Why do otters hold hands?")
+    page.click("#ask-button")
+    page.wait_for_selector("#status:has-text('Done.')", timeout=30_000)
+    assert "drift apart" in page.inner_text("#answer")
+    assert "(PDF page 2)" in page.inner_text("#sources")
