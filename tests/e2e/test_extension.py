@@ -82,6 +82,9 @@ def test_side_panel_answers_from_the_page_and_highlights_the_citation(
     panel.wait_for_selector("#status:has-text('Done.')", timeout=30_000)
     answer = panel.inner_text("#answer")
     assert "northern Pacific" in answer and "PWNED" not in answer
+    [sent] = [p.text for p in server.app.state.assistant.pages._pages.values()]
+    assert "Kelp forests" in sent
+    assert "PWNED" not in sent and "STYLESHEET-HIDDEN" not in sent
     citations = panel.locator("#answer a.cite")
     assert citations.count() >= 1
     marked = []
