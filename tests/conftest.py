@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from flightdeck.core.settings import Settings, load_settings
+from flightdeck.core.settings import Settings, default_local_models, load_settings
 from flightdeck.testing import Behaviour, FakeUpstream
 from flightdeck.testing.server import ServerThread
 
@@ -37,6 +37,22 @@ def make_settings(tmp_path: Path) -> MakeSettings:
         return load_settings(None, {}, defaults=data)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """One server with the embedded local models, shared by the tests that need them."""
+    settings = load_settings(
+        None,
+        {},
+        defaults={
+            "home": str(tmp_path_factory.mktemp("local")),
+            "server": {"port": 0},
+            "models": default_local_models(),
+        },
+    )
+    with ServerThread(settings) as server:
+        yield server
 
 
 @pytest.fixture

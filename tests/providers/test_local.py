@@ -7,29 +7,14 @@ import openai
 import pytest
 
 from flightdeck.providers.local_extractive import NO_CONTEXT, answer
+from flightdeck.testing.server import ServerThread
 
 
-@pytest.fixture(scope="module")
-def local_client(tmp_path_factory, request) -> openai.OpenAI:  # type: ignore[no-untyped-def]
-    from flightdeck.core.settings import load_settings
-    from flightdeck.testing.server import ServerThread
-
-    home = tmp_path_factory.mktemp("local")
-    settings = load_settings(
-        None,
-        {},
-        defaults={
-            "home": str(home),
-            "server": {"port": 0},
-            "models": [
-                {"name": "local/minilm", "provider": "local-embeddings"},
-                {"name": "local/extractive", "provider": "local-extractive"},
-            ],
-        },
+@pytest.fixture
+def local_client(local_server: ServerThread) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=local_server.url + "/v1", api_key=local_server.api_key, max_retries=0
     )
-    server = ServerThread(settings).__enter__()
-    request.addfinalizer(lambda: server.__exit__(None, None, None))
-    return openai.OpenAI(base_url=server.url + "/v1", api_key=server.api_key, max_retries=0)
 
 
 def test_minilm_embeddings_are_real_and_semantic(local_client: openai.OpenAI) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -108,7 +107,7 @@ def _serve(settings: Settings) -> None:
             timeout_graceful_shutdown=10,
         )
     )
-    asyncio.run(server.serve())
+    server.run()  # sets up uvloop as configured
 
 
 def main() -> None:

@@ -81,7 +81,6 @@ class StoreSettings(_Section):
 
 
 class AuthSettings(_Section):
-    enabled: bool = True
     key_cache_seconds: float = Field(5.0, ge=0, description="how long a key lookup is cached")
 
 

@@ -52,14 +52,22 @@ class ModelGroup:
     deployments: list[Deployment]
     fallbacks: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.capable: dict[Operation, list[Deployment]] = {
+            "chat": [d for d in self.deployments if d.provider.supports_chat],
+            "embeddings": [d for d in self.deployments if d.provider.supports_embeddings],
+        }
+
+    def add(self, deployment: Deployment) -> None:
+        self.deployments.append(deployment)
+        self.__post_init__()
+
     def supports(self, op: Operation) -> bool:
-        attr = "supports_chat" if op == "chat" else "supports_embeddings"
-        return any(getattr(d.provider, attr) for d in self.deployments)
+        return bool(self.capable[op])
 
     def pick(self, op: Operation, tried: set[Deployment], rng: random.Random) -> Deployment | None:
         """Weighted choice among available deployments, untried ones first."""
-        attr = "supports_chat" if op == "chat" else "supports_embeddings"
-        ready = [d for d in self.deployments if getattr(d.provider, attr) and d.circuit.available()]
+        ready = [d for d in self.capable[op] if d.circuit.available()]
         waiting = {d for d in ready if d.circuit.deferred()}
         fresh = (
             [d for d in ready if d not in tried and d not in waiting]
@@ -122,7 +130,7 @@ class Router:
             provider = registry.get(cfg.provider)(cfg)
             dep_id = cfg.id or f"{cfg.name}#{len(group.deployments)}"
             circuit = Circuit(settings.router.cooldown_failures, settings.router.cooldown_seconds)
-            group.deployments.append(Deployment(dep_id, cfg, provider, circuit))
+            group.add(Deployment(dep_id, cfg, provider, circuit))
             for fb in cfg.fallbacks:
                 if fb not in group.fallbacks:
                     group.fallbacks.append(fb)
