@@ -24,10 +24,10 @@ from typing import Any
 
 import lxml.html
 import trafilatura
-from bench.assistant.labelled import labelled_pages
 from rich.console import Console
 from rich.table import Table
 
+from bench.assistant.labelled import labelled_pages
 from flightdeck.assistant.context import PageCache, build_context
 from flightdeck.assistant.embeddings import PassageEncoder
 from flightdeck.assistant.extract import extract_html
