@@ -248,3 +248,46 @@ def test_a_failing_model_is_an_error_event(
     names = [n for n, _ in events]
     assert names[:3] == ["status", "status", "sources"]
     assert names[-1] == "error" and "delta" not in names
+
+
+def test_compare_mode_gives_every_page_a_share_of_a_tight_budget(
+    make_settings: Callable[..., Settings], serve: Callable[[Settings], ServerThread]
+) -> None:
+    server = serve(
+        make_settings(
+            [EXTRACTIVE],
+            assistant={
+                "embeddings": False,
+                "whole_page_tokens": 50,
+                "models": {"local/extractive": {"token_budget": 600}},
+            },
+        )
+    )
+    long_page = "\n\n".join(
+        f"Section {i}\n\nOtters paragraph {i} about kelp. " * 6 for i in range(30)
+    )
+    pages = [{"url": "a", "text": long_page}, {"url": "b", "html": OTTERS}]
+    status, body = call(
+        server,
+        "POST",
+        "/v1/assistant/chat",
+        {"model": "local/extractive", "mode": "compare", "pages": pages, "stream": False},
+    )
+    assert status == 200
+    usage = body["usage"]["pages"]
+    assert [u["page"] for u in usage] == [0, 1]
+    assert all(u["passages_used"] >= 1 for u in usage)
+    assert usage[0]["share"] < 1
+    assert sum(u["tokens_used"] for u in usage) <= 600
+    assert {s["page"] for s in body["sources"]} == {0, 1}
+
+
+def test_summarize_needs_no_question(assistant_server: ServerThread) -> None:
+    page = {"url": "https://otters.test/", "html": OTTERS}
+    status, body = call(
+        assistant_server,
+        "POST",
+        "/v1/assistant/chat",
+        {"model": "local/extractive", "mode": "summarize", "pages": [page], "stream": False},
+    )
+    assert status == 200 and body["answer"] and body["citations"]
