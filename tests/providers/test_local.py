@@ -80,3 +80,17 @@ def test_extractive_streams_with_usage(local_client: openai.OpenAI) -> None:
 
 def test_extractive_is_honest_without_context() -> None:
     assert answer([{"role": "user", "content": "What is the meaning of life?"}]) == NO_CONTEXT
+
+
+def test_extractive_quotes_only_numbered_passages_never_the_instructions() -> None:
+    system = (
+        "Rules: use only the passages below. Cite the passages you use.\n\n"
+        "[1] ^The ^rules ^of ^chess ^were ^standardised ^in ^the ^19th ^century. "
+        "^Castling ^came ^later.\n\n"
+        "[2] ^Bananas ^are ^yellow."
+    )
+    reply = answer(
+        [{"role": "system", "content": system}, {"role": "user", "content": "What are the rules?"}]
+    )
+    assert reply.startswith("^The ^rules ^of ^chess")
+    assert reply.endswith("[1]") and "Cite the passages" not in reply

@@ -3,8 +3,9 @@
 It treats every message before the last user message as context and the last user message as
 the question, scores the context's sentences against the question with BM25, and answers with
 the best few sentences, verbatim, in their original order. It never invents text. When the
-context holds numbered passages (paragraphs that begin with ``[n]``), each quoted sentence is
-followed by the ``[n]`` of its passage, so callers can check citations.
+context holds numbered passages (paragraphs that begin with ``[n]``), it quotes only from
+them, and each quoted sentence is followed by the ``[n]`` of its passage, so callers can
+check citations.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ NO_CONTEXT = (
 NO_MATCH = "The provided text does not appear to answer this question."
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+# A sentence ends at . ! or ? followed by a capital or digit, possibly datamarked (``^The``).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\^?[\"'(\[]?[A-Z0-9])")
 _MARKER = re.compile(r"^\s*\[(\d{1,6})\]\s*")
 _STOPWORDS = frozenset(
     """a an and are as at be by did do does for from had has have how i in is it its me my of on
@@ -102,6 +104,9 @@ def answer(messages: list[dict[str, Any]], max_sentences: int = 3) -> str:
     question = message_text(messages[last_user].get("content"))
     context = "\n\n".join(message_text(m.get("content")) for m in messages[:last_user])
     sentences = split_sentences(context)
+    if any(s.passage is not None for s in sentences):
+        # Numbered passages are the sources; the text around them (instructions) is not.
+        sentences = [s for s in sentences if s.passage is not None]
     if not sentences:
         return NO_CONTEXT
     ranked = rank_sentences(sentences, question)
