@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/flightdeck up
 
-test: $(STAMP)
+test: $(STAMP) tools-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -49,3 +49,13 @@ clean:
 
 bench-media: $(STAMP)
 	$(BIN)/python -m bench.media.run $(BENCH_ARGS)
+
+# Real Chromium for the e2e tests, from Debian (as root on a fresh machine; sudo otherwise).
+.PHONY: tools-chromium bench-assistant
+tools-chromium:
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }
+
+bench-assistant: $(STAMP)
+	$(BIN)/python -m bench.assistant.run $(BENCH_ARGS)

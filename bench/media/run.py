@@ -24,8 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from bench.media.photos import ensure_photos
 from PIL import Image
+
+from bench.media.photos import ensure_photos
 
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / "bench" / ".peers"

@@ -7,6 +7,7 @@ and embedders build settings from plain data. ``FLIGHTDECK_SERVER__PORT=9090`` o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tomllib
 from collections.abc import Mapping
@@ -80,8 +81,38 @@ class StoreSettings(_Section):
 
 
 class AuthSettings(_Section):
-    enabled: bool = True
     key_cache_seconds: float = Field(5.0, ge=0, description="how long a key lookup is cached")
+
+
+class AssistantModelSettings(_Section):
+    """Assistant options for one model group."""
+
+    token_budget: int = Field(6000, gt=0, description="prompt tokens the page passages may use")
+    prompt: str = Field("grounded-v1", min_length=1, description="prompt template version")
+
+
+class AssistantSettings(_Section):
+    """The browser assistant: input limits, context budgets and prompt versions."""
+
+    max_pages: int = Field(8, ge=1, description="tabs per request")
+    max_page_bytes: int = Field(3 * 1024 * 1024, gt=0, description="html/text/pdf per page")
+    max_question_chars: int = Field(4000, gt=0)
+    token_budget: int = Field(6000, gt=0, description="default passage budget per request")
+    prompt: str = Field("grounded-v1", min_length=1, description="default template version")
+    whole_page_tokens: int = Field(1500, gt=0, description="pages this short go in whole")
+    dense_candidates: int = Field(24, ge=0, description="BM25 top-k re-scored by embeddings")
+    embeddings: bool = Field(True, description="hybrid ranking with local MiniLM embeddings")
+    embed_before_answer: bool = Field(
+        False, description="encode a new page's candidates before answering (else BM25 first)"
+    )
+    fetch_urls: bool = Field(False, description="fetch pages sent with only a url (public only)")
+    fetch_timeout_seconds: float = Field(10.0, gt=0)
+    models: dict[str, AssistantModelSettings] = Field(default_factory=dict)
+
+    def for_model(self, group: str) -> AssistantModelSettings:
+        return self.models.get(group) or AssistantModelSettings(
+            token_budget=self.token_budget, prompt=self.prompt
+        )
 
 
 class Settings(_Section):
@@ -91,6 +122,7 @@ class Settings(_Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     models: list[ModelDeployment] = Field(default_factory=list)
+    assistant: AssistantSettings = Field(default_factory=AssistantSettings)
 
     @model_validator(mode="after")
     def _fallbacks_known(self) -> Settings:
@@ -165,10 +197,8 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         if parts[0] not in Settings.model_fields:
             continue  # other FLIGHTDECK_* variables (FLIGHTDECK_CONFIG, ...) are not settings
         value: Any = raw
-        try:
+        with contextlib.suppress(ValueError):
             value = json.loads(raw)
-        except ValueError:
-            pass
         node = out
         for p in parts[:-1]:
             node = node.setdefault(p, {})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 
 
-class CircuitState(str, Enum):
+class CircuitState(StrEnum):
     CLOSED = "closed"  # taking traffic
     OPEN = "open"  # cooling down: no traffic
     HALF_OPEN = "half_open"  # cooldown over: one probe request at a time
@@ -21,8 +21,15 @@ class Circuit:
     away until a time an upstream asked for (``Retry-After``) without counting as a cooldown.
     """
 
-    __slots__ = ("_clock", "cooldown", "failures", "failures_to_open", "not_before", "open_until",
-                 "probing")
+    __slots__ = (
+        "_clock",
+        "cooldown",
+        "failures",
+        "failures_to_open",
+        "not_before",
+        "open_until",
+        "probing",
+    )
 
     def __init__(
         self,
@@ -48,15 +55,19 @@ class Circuit:
 
     def available(self) -> bool:
         """Whether a request may be sent now (a half-open circuit admits one probe)."""
+        if self.failures < self.failures_to_open:  # the hot path: closed, no clock read
+            return True
         state = self.state
-        return state is CircuitState.CLOSED or (state is CircuitState.HALF_OPEN and not self.probing)
+        return state is CircuitState.CLOSED or (
+            state is CircuitState.HALF_OPEN and not self.probing
+        )
 
     def deferred(self) -> bool:
         """Whether the upstream asked us (``Retry-After``) to wait before sending again."""
         return self._clock() < self.not_before
 
     def on_send(self) -> None:
-        if self.state is CircuitState.HALF_OPEN:
+        if self.failures >= self.failures_to_open and self.state is CircuitState.HALF_OPEN:
             self.probing = True
 
     def record_success(self) -> None:

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from flightdeck.assistant.routes import Assistant
 from flightdeck.auth.keys import Authenticator, KeyStore
 from flightdeck.core.errors import FlightdeckError
 from flightdeck.core.settings import Settings
@@ -24,6 +25,7 @@ from flightdeck.server.errors import (
 )
 from flightdeck.server.health import Health
 from flightdeck.store.database import Store
+from flightdeck.web import web_routes
 
 
 @dataclass
@@ -47,11 +49,15 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     router = Router.from_settings(settings, registry)
     gateway = Gateway(settings, router, Authenticator(keys, settings.auth.key_cache_seconds))
     health = Health(store, router)
+    assistant = Assistant(
+        settings, router, Authenticator(keys, settings.auth.key_cache_seconds), store
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.migrate()
         await router.start()
+        await assistant.start()
         try:
             yield
         finally:
@@ -59,7 +65,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
             await store.close()
 
     app = Starlette(
-        routes=[*gateway.routes(), *health.routes()],
+        routes=[*gateway.routes(), *assistant.routes(), *web_routes(), *health.routes()],
         exception_handlers={
             FlightdeckError: handle_flightdeck_error,
             ClientGone: _client_gone,
@@ -69,4 +75,5 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         lifespan=lifespan,
     )
     app.state.services = Services(settings, store, keys, router)
+    app.state.assistant = assistant
     return app
