@@ -1,0 +1,135 @@
+"""Limits shared by every gateway replica: Redis, with each check-and-reserve one Lua script.
+
+The script reads Redis's own clock (``TIME``), so replicas with skewed clocks still agree.
+Keys are ``{prefix}{scope}:{log|amt|tot|lease}`` and ``{prefix}{scope}:spend:{YYYYMM}``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from importlib.resources import files
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from flightdeck.limits.backend import (
+    WINDOW_SECONDS,
+    SpendLoader,
+    month_of,
+    no_spend,
+    seconds_to_month_end,
+)
+from flightdeck.limits.scopes import Decision, Demand, Reason, Remaining, Scope
+
+SPEND_TTL_SECONDS = 40 * 24 * 3600
+ACQUIRE = files("flightdeck.limits").joinpath("acquire.lua").read_text()
+SETTLE = files("flightdeck.limits").joinpath("settle.lua").read_text()
+
+
+def connect(url: str, timeout: float) -> Redis:
+    """A client that fails fast (no retries): the limiter decides what an outage means."""
+    return Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
+
+
+class RedisBackend:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        prefix: str = "fd:lim:",
+        spend_loader: SpendLoader = no_spend,
+        lease_seconds: float = 900.0,
+        window_seconds: float = WINDOW_SECONDS,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.spend_loader = spend_loader
+        self.lease_ms = int(lease_seconds * 1000)
+        self.window_ms = int(window_seconds * 1000)
+        self._acquire = client.register_script(ACQUIRE)
+        self._settle = client.register_script(SETTLE)
+
+    def keys(self, scope: str, month: str) -> list[str]:
+        base = f"{self.prefix}{scope}:"
+        return [base + "log", base + "amt", base + "tot", base + "lease", f"{base}spend:{month}"]
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    async def acquire(
+        self, scopes: Sequence[Scope], reservation_id: str, demand: Demand
+    ) -> Decision:
+        month = month_of(time.time())
+        keys = [k for s in scopes for k in self.keys(s.name, month)]
+        args: list[int | str] = [
+            reservation_id,
+            demand.tokens,
+            demand.cost_micros,
+            self.window_ms,
+            self.lease_ms,
+            SPEND_TTL_SECONDS,
+            len(scopes),
+        ]
+        for s in scopes:
+            args += [
+                s.requests_per_minute,
+                s.tokens_per_minute,
+                s.concurrent_requests,
+                s.monthly_budget_micros,
+            ]
+        for _ in range(3):
+            out = await self._acquire(keys=keys, args=args)
+            if int(out[0]) != -2:
+                return self._decision(scopes, out)
+            scope = scopes[int(out[1])]  # month spend unknown here: seed it once, then retry
+            spent = await self.spend_loader(scope.name, month)
+            await self.client.set(keys[int(out[1]) * 5 + 4], spent, nx=True, ex=SPEND_TTL_SECONDS)
+        raise RuntimeError("month spend could not be seeded")  # pragma: no cover
+
+    def _decision(self, scopes: Sequence[Scope], out: list[object]) -> Decision:
+        if int(str(out[0])) == 1:
+            remaining = [
+                Remaining(
+                    s.name,
+                    s.requests_per_minute,
+                    int(str(out[1 + 2 * i])),
+                    s.tokens_per_minute,
+                    int(str(out[2 + 2 * i])),
+                )
+                for i, s in enumerate(scopes)
+            ]
+            return Decision(True, remaining=remaining)
+        scope = scopes[int(str(out[1]))]
+        raw = out[2]
+        reason = Reason(raw.decode() if isinstance(raw, bytes) else str(raw))
+        retry_ms = int(str(out[3]))
+        retry: float | None = max(retry_ms, 1) / 1000 if retry_ms >= 0 else None
+        limit = {
+            Reason.REQUESTS: scope.requests_per_minute,
+            Reason.TOKENS: scope.tokens_per_minute,
+            Reason.TOO_LARGE: scope.tokens_per_minute,
+            Reason.CONCURRENCY: scope.concurrent_requests,
+            Reason.BUDGET: scope.monthly_budget_micros,
+        }[reason]
+        if reason is Reason.BUDGET:
+            retry = seconds_to_month_end(time.time())
+        return Decision(False, scope.name, reason, retry, limit)
+
+    async def settle(
+        self, scopes: Sequence[Scope], reservation_id: str, reserved: Demand, actual: Demand
+    ) -> None:
+        month = month_of(time.time())
+        keys = [k for s in scopes for k in self.keys(s.name, month)]
+        delta = actual.cost_micros - reserved.cost_micros
+        await self._settle(keys=keys, args=[reservation_id, actual.tokens, delta, len(scopes)])
+
+    async def close(self) -> None:
+        await self.client.aclose()
