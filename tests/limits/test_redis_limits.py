@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -49,18 +48,22 @@ async def test_two_processes_sharing_redis_stay_within_limit_plus_one_reservatio
     redis_prefix: str,
 ) -> None:
     worker = Path(__file__).with_name("burst_worker.py")
-    start_at = str(time.time() + 3.0)  # both start their burst at the same moment
-    args = [str(worker), REDIS_URL, redis_prefix, "10000", "200", start_at]
+    args = [str(worker), REDIS_URL, redis_prefix, "12000", "200"]
     procs = [
-        await asyncio.create_subprocess_exec(sys.executable, *args, stdout=subprocess.PIPE)
+        await asyncio.create_subprocess_exec(
+            sys.executable, *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
         for _ in range(2)
     ]
-    outs = [await asyncio.wait_for(p.communicate(), 60) for p in procs]
+    for p in procs:  # both connected: start their bursts at the same moment
+        assert p.stdout is not None
+        assert (await asyncio.wait_for(p.stdout.readline(), 60)).strip() == b"ready"
+    outs = await asyncio.gather(*(asyncio.wait_for(p.communicate(b"go\n"), 60) for p in procs))
     totals = [int(out.decode().strip()) for out, _ in outs]
     assert all(p.returncode == 0 for p in procs)
     assert all(t > 0 for t in totals), totals  # both really took part
-    assert sum(totals) <= 10_000 + 249  # the largest single reservation is 249 tokens
-    assert sum(totals) > 9_500
+    assert sum(totals) <= 12_000 + 249  # the largest single reservation is 249 tokens
+    assert sum(totals) > 11_500
 
 
 async def test_reconcile_returns_unused_tokens_across_clients(redis_prefix: str) -> None:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from importlib.resources import files
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -28,15 +28,22 @@ ACQUIRE = files("flightdeck.limits").joinpath("acquire.lua").read_text()
 SETTLE = files("flightdeck.limits").joinpath("settle.lua").read_text()
 
 
-def connect(url: str, timeout: float) -> Redis:
-    """A client that fails fast (no retries): the limiter decides what an outage means."""
-    return Redis.from_url(
+def connect(url: str, timeout: float, max_connections: int = 64) -> Redis:
+    """A client that fails fast (no retries): the limiter decides what an outage means.
+
+    A burst larger than the pool waits for a free connection (up to ``timeout``) instead of
+    failing, so a busy replica is not mistaken for an unreachable Redis.
+    """
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=timeout,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
     )
+    return Redis(connection_pool=pool)
 
 
 class RedisBackend:
@@ -133,3 +140,4 @@ class RedisBackend:
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.client.connection_pool.disconnect()
