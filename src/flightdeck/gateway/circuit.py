@@ -21,8 +21,15 @@ class Circuit:
     away until a time an upstream asked for (``Retry-After``) without counting as a cooldown.
     """
 
-    __slots__ = ("_clock", "cooldown", "failures", "failures_to_open", "not_before", "open_until",
-                 "probing")
+    __slots__ = (
+        "_clock",
+        "cooldown",
+        "failures",
+        "failures_to_open",
+        "not_before",
+        "open_until",
+        "probing",
+    )
 
     def __init__(
         self,
@@ -49,7 +56,9 @@ class Circuit:
     def available(self) -> bool:
         """Whether a request may be sent now (a half-open circuit admits one probe)."""
         state = self.state
-        return state is CircuitState.CLOSED or (state is CircuitState.HALF_OPEN and not self.probing)
+        return state is CircuitState.CLOSED or (
+            state is CircuitState.HALF_OPEN and not self.probing
+        )
 
     def deferred(self) -> bool:
         """Whether the upstream asked us (``Retry-After``) to wait before sending again."""

@@ -177,7 +177,9 @@ class Router:
     ) -> Routed[T]:
         primary = self.group(model, op)
         deadline = self._clock() + self.settings.total_timeout_seconds
-        chain = [primary] + [self.groups[f] for f in primary.fallbacks if self.groups[f].supports(op)]
+        chain = [primary] + [
+            self.groups[f] for f in primary.fallbacks if self.groups[f].supports(op)
+        ]
         last: UpstreamError | None = None
         attempts = 0
         for group in chain:

@@ -14,8 +14,12 @@ from flightdeck.core.errors import FlightdeckError, RateLimited, UpstreamError
 log = logging.getLogger("flightdeck.server")
 
 
-def error_body(message: str, type_: str, code: str | None = None, param: str | None = None) -> bytes:
-    return orjson.dumps({"error": {"message": message, "type": type_, "param": param, "code": code}})
+def error_body(
+    message: str, type_: str, code: str | None = None, param: str | None = None
+) -> bytes:
+    return orjson.dumps(
+        {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    )
 
 
 def error_response(exc: FlightdeckError) -> Response:

@@ -36,4 +36,6 @@ class Health:
         checks["deployments"] = deployments
         ok = checks["store"] == "ok"
         body = {"status": "ready" if ok else "not_ready", "checks": checks}
-        return Response(orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json")
+        return Response(
+            orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json"
+        )

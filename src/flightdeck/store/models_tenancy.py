@@ -66,7 +66,20 @@ class UsageRow(Base):
 
     __tablename__ = "usage_records"
     __table_args__ = (
-        Index("ix_usage_records_tenant_ts", "tenant", "ts"),
+        Index(
+            "ix_usage_records_tenant_ts",
+            "tenant",
+            "ts",
+            postgresql_include=[
+                "model_group",
+                "key_id",
+                "status",
+                "input_tokens",
+                "output_tokens",
+                "cached_tokens",
+                "cost",
+            ],
+        ),  # fmt: skip
         Index("ix_usage_records_ts", "ts"),
     )
 
