@@ -66,7 +66,7 @@ async def test_graceful_shutdown_writes_everything(
 ) -> None:
     writer = LedgerWriter(store.engine, Spool(tmp_path / "spool"), flush_interval=60)
     await writer.start()
-    for i in range(1234):
+    for _ in range(1234):
         writer.record(usage(tenant, 1))
     await writer.close()
     assert await stored(store, tenant) == (1234, 1234, 1234)

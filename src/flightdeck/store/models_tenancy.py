@@ -79,7 +79,7 @@ class UsageRow(Base):
                 "cached_tokens",
                 "cost",
             ],
-        ),  # fmt: skip
+        ),
         Index("ix_usage_records_ts", "ts"),
     )
 
