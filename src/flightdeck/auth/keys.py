@@ -26,12 +26,13 @@ class Role(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request runs as."""
+    """Who a request runs as: an API key (``key_id``) or an OAuth user (``user``, no key)."""
 
-    key_id: int
+    key_id: int | None
     name: str
     tenant: str
     role: Role
+    user: str | None = None
 
 
 def generate_key() -> str:
