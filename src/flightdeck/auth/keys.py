@@ -7,7 +7,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import select, update
 
@@ -18,7 +18,7 @@ from flightdeck.store.models import ApiKey, utcnow
 KEY_PREFIX = "fd-"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ADMIN = "admin"
     MEMBER = "member"
     VIEWER = "viewer"

@@ -7,6 +7,7 @@ and embedders build settings from plain data. ``FLIGHTDECK_SERVER__PORT=9090`` o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tomllib
 from collections.abc import Mapping
@@ -81,7 +82,6 @@ class StoreSettings(_Section):
 
 
 class AuthSettings(_Section):
-    enabled: bool = True
     key_cache_seconds: float = Field(5.0, ge=0, description="how long a key lookup is cached")
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
     platform_tenant: str = Field("default", description="its admins manage every tenant")
@@ -170,10 +170,8 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         if parts[0] not in Settings.model_fields:
             continue  # other FLIGHTDECK_* variables (FLIGHTDECK_CONFIG, ...) are not settings
         value: Any = raw
-        try:
+        with contextlib.suppress(ValueError):
             value = json.loads(raw)
-        except ValueError:
-            pass
         node = out
         for p in parts[:-1]:
             node = node.setdefault(p, {})

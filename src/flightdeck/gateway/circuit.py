@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 
 
-class CircuitState(str, Enum):
+class CircuitState(StrEnum):
     CLOSED = "closed"  # taking traffic
     OPEN = "open"  # cooling down: no traffic
     HALF_OPEN = "half_open"  # cooldown over: one probe request at a time

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -52,14 +52,22 @@ class ModelGroup:
     deployments: list[Deployment]
     fallbacks: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.capable: dict[Operation, list[Deployment]] = {
+            "chat": [d for d in self.deployments if d.provider.supports_chat],
+            "embeddings": [d for d in self.deployments if d.provider.supports_embeddings],
+        }
+
+    def add(self, deployment: Deployment) -> None:
+        self.deployments.append(deployment)
+        self.__post_init__()
+
     def supports(self, op: Operation) -> bool:
-        attr = "supports_chat" if op == "chat" else "supports_embeddings"
-        return any(getattr(d.provider, attr) for d in self.deployments)
+        return bool(self.capable[op])
 
     def pick(self, op: Operation, tried: set[Deployment], rng: random.Random) -> Deployment | None:
         """Weighted choice among available deployments, untried ones first."""
-        attr = "supports_chat" if op == "chat" else "supports_embeddings"
-        ready = [d for d in self.deployments if getattr(d.provider, attr) and d.circuit.available()]
+        ready = [d for d in self.capable[op] if d.circuit.available()]
         waiting = {d for d in ready if d.circuit.deferred()}
         fresh = (
             [d for d in ready if d not in tried and d not in waiting]
@@ -88,6 +96,7 @@ class OpenedStream:
     """A stream whose first event already arrived: from here on it is committed."""
 
     stream: ChatStream
+    events: AsyncIterator[bytes]
     first_event: bytes
 
 
@@ -110,7 +119,7 @@ class Router:
     ) -> None:
         self.settings = settings
         self.groups = groups
-        self._rng = rng or random.Random()  # noqa: S311 - load spreading, not security
+        self._rng = rng or random.Random()
         self._clock = clock
 
     @classmethod
@@ -121,7 +130,7 @@ class Router:
             provider = registry.get(cfg.provider)(cfg)
             dep_id = cfg.id or f"{cfg.name}#{len(group.deployments)}"
             circuit = Circuit(settings.router.cooldown_failures, settings.router.cooldown_seconds)
-            group.deployments.append(Deployment(dep_id, cfg, provider, circuit))
+            group.add(Deployment(dep_id, cfg, provider, circuit))
             for fb in cfg.fallbacks:
                 if fb not in group.fallbacks:
                     group.fallbacks.append(fb)
@@ -160,15 +169,16 @@ class Router:
 
         async def attempt(provider: Provider) -> OpenedStream:
             stream = await provider.open_chat_stream(body)
+            events = aiter(stream)
             try:
-                first = await anext(aiter(stream))
+                first = await anext(events)
             except StopAsyncIteration:
                 await stream.aclose()
                 raise UpstreamError("upstream closed the stream before any event") from None
             except BaseException:
                 await stream.aclose()
                 raise
-            return OpenedStream(stream, first)
+            return OpenedStream(stream, events, first)
 
         return await self._route(model, "chat", attempt)
 

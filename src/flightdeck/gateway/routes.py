@@ -6,7 +6,6 @@ authenticate -> read and check the body -> route (retries, fallbacks) -> respond
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -163,19 +162,26 @@ def json_reply(routed: Routed[Any]) -> Response:
 
 
 async def until_disconnect(request: Request, call: Awaitable[T]) -> T:
-    """Await ``call``, cancelling it if the client disconnects first."""
-    task = asyncio.ensure_future(call)
-    watch = asyncio.ensure_future(_disconnected(request.receive))
+    """Await ``call``, cancelling it (and so the upstream request) if the client disconnects."""
+    me = asyncio.current_task()
+    assert me is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await _disconnected(request.receive)
+        gone = True
+        me.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        done, _ = await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+        return await call
+    except asyncio.CancelledError:
+        if gone:
+            raise ClientGone from None
+        raise
     finally:
-        watch.cancel()
-    if task in done:
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
-    raise ClientGone
+        watcher.cancel()
 
 
 async def _disconnected(receive: Receive) -> None:

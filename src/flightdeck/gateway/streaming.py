@@ -15,8 +15,8 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from flightdeck.core.errors import UpstreamError
-from flightdeck.providers.base import sse_event
 from flightdeck.gateway.router import OpenedStream
+from flightdeck.providers.base import sse_event
 
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -72,7 +72,7 @@ class EventStreamResponse:
         """Send every event; returns None when the stream ended well, else an error code."""
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
         await self._send_event(send, self.opened.first_event)
-        events = aiter(self.opened.stream)
+        events = self.opened.events
         outcome: str | None = None
         while True:
             try:

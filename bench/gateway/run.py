@@ -1,0 +1,216 @@
+"""Gateway overhead, side by side with the LiteLLM proxy, in one run.
+
+    make bench-gateway            # or: .venv/bin/python -m bench.gateway.run [--no-peer]
+
+Both gateways run pinned to CPU 0 in front of the same fake upstream; the fake upstream and
+the load generator share CPU 1. Measured for each: added latency at 1 concurrent request
+(p50/p99 through the gateway minus the same straight to the upstream), and sustained
+requests/s at 64 concurrent requests, with every error counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[2]
+PEERS = ROOT / "bench" / ".peers"
+RESULTS = ROOT / "bench" / "results"
+LITELLM_VERSION = "1.106.10"
+GATEWAY_CPU, LOAD_CPU = "0", "1"
+console = Console()
+
+
+def pinned(cpu: str, *argv: str) -> list[str]:
+    return ["taskset", "-c", cpu, *argv] if shutil.which("taskset") else list(argv)
+
+
+def wait_until_up(url: str, headers: dict[str, str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not come up in {timeout}s")
+
+
+@contextmanager
+def process(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[None]:
+    with log.open("w") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def load(url: str, key: str | None, concurrency: int, duration: float, requests: int = 0) -> dict:
+    argv = pinned(
+        LOAD_CPU,
+        sys.executable,
+        "-m",
+        "bench.gateway.loadgen",
+        url,
+        "--concurrency",
+        str(concurrency),
+        "--duration",
+        str(duration),
+        "--requests",
+        str(requests),
+    )
+    if key:
+        argv += ["--key", key]
+    out = subprocess.run(argv, check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(out.stdout)
+
+
+def ensure_litellm() -> Path:
+    venv = PEERS / "litellm"
+    exe = venv / "bin" / "litellm"
+    if not exe.exists():
+        console.print(f"installing LiteLLM {LITELLM_VERSION} into {venv} (once)...")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"],
+            check=True,
+        )
+    return exe
+
+
+def measure(name: str, url: str, key: str, args: argparse.Namespace, baseline: dict) -> dict:
+    load(url, key, 8, 3)  # warm up
+    latency = load(url, key, 1, 60, args.latency_requests)
+    throughput = load(url, key, 64, args.duration)
+    return {
+        "name": name,
+        "added_p50_ms": round(latency["p50_ms"] - baseline["p50_ms"], 3),
+        "added_p99_ms": round(latency["p99_ms"] - baseline["p99_ms"], 3),
+        "latency": latency,
+        "throughput": throughput,
+    }
+
+
+def run_flightdeck(upstream: str, work: Path, args: argparse.Namespace, baseline: dict) -> dict:
+    config = work / "flightdeck.toml"
+    config.write_text(
+        f'home = "{work / "fd-home"}"\n[server]\nport = 18080\n'
+        f'[[models]]\nname = "bench"\nbase_url = "{upstream}/v1"\nmodel = "gpt-4o-mini"\n'
+        'api_key = "sk-fake"\n'
+    )
+    fd = [str(ROOT / ".venv" / "bin" / "flightdeck")]
+    made = subprocess.run(
+        [*fd, "keys", "create", "--name", "bench", "--config", str(config)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    key = made.stdout.strip().splitlines()[-1]
+    argv = pinned(GATEWAY_CPU, *fd, "serve", "--config", str(config))
+    with process(argv, work / "flightdeck.log"):
+        wait_until_up("http://127.0.0.1:18080/healthz", {})
+        return measure(
+            "Flightdeck", "http://127.0.0.1:18080/v1/chat/completions", key, args, baseline
+        )
+
+
+def run_litellm(upstream: str, work: Path, args: argparse.Namespace, baseline: dict) -> dict:
+    exe = ensure_litellm()
+    config = work / "litellm.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: bench\n    litellm_params:\n"
+        f"      model: openai/gpt-4o-mini\n      api_base: {upstream}/v1\n"
+        "      api_key: sk-fake\ngeneral_settings:\n  master_key: sk-bench\n"
+    )
+    argv = pinned(GATEWAY_CPU, str(exe), "--config", str(config), "--port", "18081")
+    env = {**os.environ, "LITELLM_LOG": "ERROR"}
+    with process(argv, work / "litellm.log", env):
+        wait_until_up(
+            "http://127.0.0.1:18081/health/liveliness", {"Authorization": "Bearer sk-bench"}, 300
+        )
+        return measure(
+            "LiteLLM proxy",
+            "http://127.0.0.1:18081/v1/chat/completions",
+            "sk-bench",
+            args,
+            baseline,
+        )
+
+
+def report(results: list[dict], baseline: dict) -> str:
+    table = Table(title="Gateway overhead (gateway on 1 core; fake upstream + load on the other)")
+    for col in ("gateway", "added p50 (ms)", "added p99 (ms)", "req/s @64", "errors @64"):
+        table.add_column(col, justify="right")
+    lines = [
+        "| gateway | added p50 (ms) | added p99 (ms) | requests/s at 64 concurrent | errors |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        errors = sum(r["throughput"]["errors"].values())
+        row = [
+            r["name"],
+            f"{r['added_p50_ms']:.2f}",
+            f"{r['added_p99_ms']:.2f}",
+            f"{r['throughput']['rps']:.0f}",
+            str(errors),
+        ]
+        table.add_row(*row)
+        lines.append("| " + " | ".join(row) + " |")
+    console.print(table)
+    console.print(
+        f"upstream alone at 1 concurrent: p50 {baseline['p50_ms']:.2f} ms, "
+        f"p99 {baseline['p99_ms']:.2f} ms"
+    )
+    if len(results) == 2 and results[1]["throughput"]["rps"]:
+        ratio = results[0]["throughput"]["rps"] / results[1]["throughput"]["rps"]
+        console.print(f"Flightdeck / LiteLLM requests/s: {ratio:.1f}x")
+        lines.append(f"\nFlightdeck / LiteLLM requests/s: **{ratio:.1f}x**")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds at 64 concurrent")
+    parser.add_argument("--latency-requests", type=int, default=2000)
+    parser.add_argument("--no-peer", action="store_true", help="skip LiteLLM")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        upstream = "http://127.0.0.1:19000"
+        fake = pinned(
+            LOAD_CPU, sys.executable, "-m", "flightdeck.testing.fake_upstream", "--port", "19000"
+        )
+        with process(fake, work / "upstream.log"):
+            wait_until_up(upstream + "/v1/models", {})
+            load(upstream + "/v1/chat/completions", None, 8, 2)
+            baseline = load(upstream + "/v1/chat/completions", None, 1, 60, args.latency_requests)
+            results = [run_flightdeck(upstream, work, args, baseline)]
+            if not args.no_peer:
+                results.append(run_litellm(upstream, work, args, baseline))
+    table = report(results, baseline)
+    out = {"baseline": baseline, "results": results, "markdown": table}
+    (RESULTS / "gateway.json").write_text(json.dumps(out, indent=2))
+    console.print(f"saved {RESULTS / 'gateway.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The ``flightdeck`` command line (typer)."""

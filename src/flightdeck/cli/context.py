@@ -1,0 +1,83 @@
+"""What every command needs: settings from ``--config``, errors as one line, a store to use."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from flightdeck.core.errors import FlightdeckError
+from flightdeck.core.settings import Settings, default_local_models, load_settings
+from flightdeck.store.database import Store
+
+P = ParamSpec("P")
+T = TypeVar("T")
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def one_line_errors(fn: Callable[P, T]) -> Callable[P, T]:
+    """Turn Flightdeck errors into one line on stderr and exit status 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except FlightdeckError as exc:
+            raise fail(exc.message) from None
+        except OSError as exc:
+            raise fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+
+    return wrapper
+
+
+def config_path(path: Path | None) -> Path | None:
+    if path is not None:
+        return path
+    env = os.environ.get("FLIGHTDECK_CONFIG")
+    return Path(env) if env else None
+
+
+def settings_for(path: Path | None, *, embedded: bool = False) -> Settings:
+    """Settings from the file (or ``FLIGHTDECK_CONFIG``); ``embedded`` adds the local models."""
+    defaults: dict[str, Any] = {}
+    path = config_path(path)
+    settings = load_settings(path, os.environ, defaults=defaults)
+    if embedded:
+        have = {m.name for m in settings.models}
+        extra = [m for m in default_local_models() if m["name"] not in have]
+        if extra:
+            data = settings.model_dump(mode="python")
+            data["models"] = [*data["models"], *extra]
+            for m in data["models"]:  # SecretStr values survive the round trip
+                if m.get("api_key") is not None:
+                    m["api_key"] = m["api_key"].get_secret_value()
+            settings = Settings.model_validate(data)
+    return settings
+
+
+def run_with_store(settings: Settings, job: Callable[[Store], Awaitable[T]]) -> T:
+    async def main() -> T:
+        store = Store(settings.store_url)
+        try:
+            await store.migrate()
+            return await job(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,72 @@
+"""Run a real Flightdeck server (uvicorn on a loopback port) in a thread, for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import uvicorn
+from starlette.applications import Starlette
+
+from flightdeck.auth.keys import KeyStore, Role
+from flightdeck.core.settings import Settings
+from flightdeck.server.app import create_app
+from flightdeck.store.database import Store
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def create_key(settings: Settings, role: Role = Role.ADMIN, tenant: str = "default") -> str:
+    store = Store(settings.store_url)
+    try:
+        await store.migrate()
+        _, key = await KeyStore(store).create("test", role=role, tenant=tenant)
+        return key
+    finally:
+        await store.close()
+
+
+class ServerThread:
+    """``with ServerThread(settings) as server: server.url ...``"""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.server.port == 0:
+            settings.server.port = free_port()
+        self.settings = settings
+        self.app: Starlette = create_app(settings)
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                host="127.0.0.1",
+                port=settings.server.port,
+                loop="asyncio",
+                lifespan="on",
+                log_level="warning",
+                timeout_graceful_shutdown=2,
+            )
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name="flightdeck")
+        self.api_key = asyncio.run(create_key(settings))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.server.port}"
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("flightdeck test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
