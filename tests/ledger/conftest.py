@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flightdeck.store.database import Store
-from tenancy_support.services import pg_database, pg_url  # noqa: F401
+from tests.tenancy_support.services import pg_database, pg_url  # noqa: F401
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -18,8 +18,8 @@ from flightdeck.ledger.spool import Spool
 from flightdeck.ledger.writer import LedgerWriter
 from flightdeck.store.database import Store
 from flightdeck.store.models_tenancy import UsageDaily, UsageRow
-from tenancy_support.services import pg_url
-from tenancy_support.tcp_proxy import TcpProxy
+from tests.tenancy_support.services import pg_url
+from tests.tenancy_support.tcp_proxy import TcpProxy
 
 
 async def stored(store: Store, tenant: str) -> tuple[int, int, int]:

@@ -1,1 +1,1 @@
-from tenancy_support.services import redis_prefix  # noqa: F401
+from tests.tenancy_support.services import redis_prefix  # noqa: F401

@@ -16,12 +16,12 @@ from flightdeck.limits.limiter import Limiter
 from flightdeck.limits.memory import MemoryBackend
 from flightdeck.limits.redis_backend import RedisBackend, connect
 from flightdeck.limits.scopes import MICROS, Demand, Scope
-from tenancy_support.services import REDIS_URL
-from tenancy_support.tcp_proxy import TcpProxy
+from tests.tenancy_support.services import REDIS_URL
+from tests.tenancy_support.tcp_proxy import TcpProxy
 
 
 def redis_limiter(prefix: str, url: str = REDIS_URL, **kw: object) -> Limiter:
-    backend = RedisBackend(connect(url, 0.5), prefix=prefix, **kw)  # type: ignore[arg-type]
+    backend = RedisBackend(connect(url, 5.0), prefix=prefix, **kw)  # type: ignore[arg-type]
     return Limiter(backend, probe_seconds=0.1)
 
 

@@ -110,7 +110,7 @@ class LimitsSettings(_Section):
     backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "fd:lim:"
-    redis_timeout_seconds: float = Field(0.5, gt=0, description="per Redis call")
+    redis_timeout_seconds: float = Field(1.0, gt=0, description="per Redis call")
     outage_policy: Literal["local", "allow", "deny"] = Field(
         "local", description="what to do while Redis is unreachable"
     )
