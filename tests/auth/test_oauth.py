@@ -134,11 +134,23 @@ def rejected_tokens(issuer: LocalIssuer) -> dict[str, str]:
 
 
 CASES = [
-    "alg_none", "alg_none_uppercase", "hs256_signed_with_rsa_public_key", "tampered_payload",
-    "wrong_audience", "wrong_issuer", "expired", "not_yet_valid", "id_token_typ_jwt", "no_typ",
-    "kid_with_path", "kid_with_sql", "signed_by_unpublished_key_with_known_kid", "missing_sub",
-    "missing_exp", "not_a_jwt",
-]  # fmt: skip
+    "alg_none",
+    "alg_none_uppercase",
+    "hs256_signed_with_rsa_public_key",
+    "tampered_payload",
+    "wrong_audience",
+    "wrong_issuer",
+    "expired",
+    "not_yet_valid",
+    "id_token_typ_jwt",
+    "no_typ",
+    "kid_with_path",
+    "kid_with_sql",
+    "signed_by_unpublished_key_with_known_kid",
+    "missing_sub",
+    "missing_exp",
+    "not_a_jwt",
+]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -117,10 +117,12 @@ async def test_budget_is_seeded_from_the_ledger_and_blocks_when_spent() -> None:
 async def test_success_carries_ratelimit_headers_of_the_tightest_scope() -> None:
     lim = limiter()
     r = await lim.reserve(
-        [Scope("key:1", requests_per_minute=10, tokens_per_minute=500),
-         Scope("tenant:a", requests_per_minute=5, tokens_per_minute=5000)],
+        [
+            Scope("key:1", requests_per_minute=10, tokens_per_minute=500),
+            Scope("tenant:a", requests_per_minute=5, tokens_per_minute=5000),
+        ],
         Demand(100),
-    )  # fmt: skip
+    )
     assert r.headers == {
         "x-ratelimit-limit-requests": "5",
         "x-ratelimit-remaining-requests": "4",

@@ -54,8 +54,18 @@ class OAuthIssuer(_Section):
     @field_validator("algorithms")
     @classmethod
     def _asymmetric_only(cls, value: list[str]) -> list[str]:
-        allowed = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
-                   "ES512", "EdDSA"}  # fmt: skip
+        allowed = {
+            "RS256",
+            "RS384",
+            "RS512",
+            "PS256",
+            "PS384",
+            "PS512",
+            "ES256",
+            "ES384",
+            "ES512",
+            "EdDSA",
+        }
         for alg in value:
             if alg not in allowed:
                 raise ValueError(f"algorithm {alg!r} is not allowed; use one of {sorted(allowed)}")

@@ -160,12 +160,16 @@ class Limiter:
         headers: dict[str, str] = {}
         if reason is Reason.REQUESTS:
             message = f"Rate limit reached for {scope}: {decision.limit} requests per minute."
-            headers = {"x-ratelimit-limit-requests": str(decision.limit),
-                       "x-ratelimit-remaining-requests": "0"}  # fmt: skip
+            headers = {
+                "x-ratelimit-limit-requests": str(decision.limit),
+                "x-ratelimit-remaining-requests": "0",
+            }
         elif reason is Reason.TOKENS:
             message = f"Rate limit reached for {scope}: {decision.limit} tokens per minute."
-            headers = {"x-ratelimit-limit-tokens": str(decision.limit),
-                       "x-ratelimit-remaining-tokens": "0"}  # fmt: skip
+            headers = {
+                "x-ratelimit-limit-tokens": str(decision.limit),
+                "x-ratelimit-remaining-tokens": "0",
+            }
         elif reason is Reason.TOO_LARGE:
             message = (
                 f"Request too large for {scope}: it needs more tokens than the limit of "

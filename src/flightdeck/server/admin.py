@@ -18,11 +18,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Mount
 
 from flightdeck.auth.caller import CallerAuthenticator
-from flightdeck.auth.keys import KeyStore, Principal, Role
+from flightdeck.auth.keys import Authenticator, KeyStore, Principal, Role
+from flightdeck.auth.oauth import OAuthValidator
 from flightdeck.auth.tenants import TenantStore
 from flightdeck.core.errors import FlightdeckError, InvalidRequest, NotFound, PermissionDenied
+from flightdeck.core.settings import Settings
 from flightdeck.core.tenancy_settings import LimitRule
 from flightdeck.ledger.queries import GroupBy, UsageQuery, query_usage
 from flightdeck.limits.policy import TENANT_SCOPE, PolicyStore
@@ -85,7 +88,7 @@ class BudgetOut(LimitRule):
     key_id: int | None
 
 
-class UsageRow(BaseModel):
+class UsageGroupOut(BaseModel):
     group: str
     requests: int
     errors: int
@@ -100,7 +103,7 @@ class UsageOut(BaseModel):
     start: datetime = Field(alias="from")
     end: datetime = Field(alias="to")
     group_by: GroupBy
-    data: list[UsageRow]
+    data: list[UsageGroupOut]
 
 
 # ---- access checks ----------------------------------------------------------------------------
@@ -127,6 +130,18 @@ class Access:
             raise PermissionDenied("Only platform admins manage tenants", code="role_forbidden")
 
 
+async def caller_access(request: Request) -> Access:
+    """Authenticates every admin route (a FastAPI dependency)."""
+    services: AdminServices = request.app.state.admin
+    principal = await services.caller.authenticate(
+        request.headers.get("authorization"), request.query_params
+    )
+    return Access(principal, services.platform_tenant)
+
+
+CallerAccess = Annotated[Access, Depends(caller_access)]
+
+
 def create_admin_app(services: AdminServices) -> FastAPI:
     app = FastAPI(
         title="Flightdeck admin API",
@@ -137,13 +152,7 @@ def create_admin_app(services: AdminServices) -> FastAPI:
         redoc_url=None,
     )
 
-    async def access(request: Request) -> Access:
-        principal = await services.caller.authenticate(
-            request.headers.get("authorization"), request.query_params
-        )
-        return Access(principal, services.platform_tenant)
-
-    CallerAccess = Annotated[Access, Depends(access)]
+    app.state.admin = services
 
     async def tenant_must_exist(name: str) -> None:
         if name != services.platform_tenant and await services.tenants.get(name) is None:
@@ -153,8 +162,10 @@ def create_admin_app(services: AdminServices) -> FastAPI:
     async def list_tenants(caller: CallerAccess) -> list[TenantOut]:
         tenants = await services.tenants.list()
         visible = [t for t in tenants if caller.platform_admin or t.name == caller.principal.tenant]
-        return [TenantOut(name=t.name, display_name=t.display_name, created_at=t.created_at)
-                for t in visible]  # fmt: skip
+        return [
+            TenantOut(name=t.name, display_name=t.display_name, created_at=t.created_at)
+            for t in visible
+        ]
 
     @app.post("/tenants", response_model=TenantOut, status_code=201, tags=["tenants"])
     async def create_tenant(body: TenantIn, caller: CallerAccess) -> TenantOut:
@@ -232,7 +243,9 @@ def create_admin_app(services: AdminServices) -> FastAPI:
             raise InvalidRequest("the range is longer than ten years", param="from")
         async with services.store.engine.connect() as conn:
             totals = await query_usage(conn, UsageQuery(name, start, end, group_by))
-        data = [UsageRow(**{f: getattr(t, f) for f in UsageRow.model_fields}) for t in totals]
+        data = [
+            UsageGroupOut(**{f: getattr(t, f) for f in UsageGroupOut.model_fields}) for t in totals
+        ]
         return UsageOut.model_validate(
             {"tenant": name, "from": start, "to": end, "group_by": group_by, "data": data}
         )
@@ -243,11 +256,39 @@ def create_admin_app(services: AdminServices) -> FastAPI:
     return app
 
 
+def admin_mount(
+    settings: Settings,
+    store: Store,
+    keys: KeyStore,
+    *,
+    caller: CallerAuthenticator | None = None,
+    policies: PolicyStore | None = None,
+) -> Mount:
+    """``/admin`` for ``create_app``; pass the app's caller and policies to share their caches."""
+    if caller is None:
+        authenticator = Authenticator(keys, settings.auth.key_cache_seconds)
+        caller = CallerAuthenticator(authenticator, OAuthValidator(settings.auth.oauth))
+    services = AdminServices(
+        store=store,
+        caller=caller,
+        keys=keys,
+        tenants=TenantStore(store),
+        policies=policies or PolicyStore(store, settings.limits),
+        platform_tenant=settings.auth.platform_tenant,
+    )
+    return Mount("/admin", app=create_admin_app(services))
+
+
 def key_out(k: ApiKey) -> KeyOut:
     return KeyOut(
-        id=k.id, name=k.name, prefix=k.prefix, tenant=k.tenant, role=Role(k.role),
-        created_at=k.created_at, revoked_at=k.revoked_at,
-    )  # fmt: skip
+        id=k.id,
+        name=k.name,
+        prefix=k.prefix,
+        tenant=k.tenant,
+        role=Role(k.role),
+        created_at=k.created_at,
+        revoked_at=k.revoked_at,
+    )
 
 
 def aware(value: datetime) -> datetime:
@@ -262,5 +303,3 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
     message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
     body = error_body(message, "invalid_request_error", "invalid_parameter", param)
     return Response(body, status_code=400, media_type="application/json")
-
-
