@@ -140,13 +140,17 @@ async def query_usage(conn: AsyncConnection, q: UsageQuery) -> list[UsageTotals]
     return sorted(totals.values(), key=lambda t: t.group)
 
 
-async def month_spend(conn: AsyncConnection, tenant: str, key_id: int | None, month: str) -> float:
-    """What a tenant (``key_id`` None) or one key spent in ``YYYYMM`` (UTC), from the rollup."""
+async def month_spend(
+    conn: AsyncConnection, tenant: str | None, key_id: int | None, month: str
+) -> float:
+    """What a tenant (or, with ``key_id``, one key) spent in ``YYYYMM`` (UTC), from the rollup."""
     first = date(int(month[:4]), int(month[4:]), 1)
     last = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     query = select(func.coalesce(func.sum(UsageDaily.cost), 0.0)).where(
-        UsageDaily.tenant == tenant, UsageDaily.day >= first, UsageDaily.day < last
+        UsageDaily.day >= first, UsageDaily.day < last
     )
+    if tenant is not None:
+        query = query.where(UsageDaily.tenant == tenant)
     if key_id is not None:
         query = query.where(UsageDaily.key_id == key_id)
     return float((await conn.execute(query)).scalar_one())
