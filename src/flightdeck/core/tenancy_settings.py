@@ -145,4 +145,3 @@ class LedgerSettings(_Section):
     )
     batch_size: int = Field(500, ge=1, le=50_000)
     spool_dir: Path | None = Field(None, description="default: <home>/ledger-spool")
-    url: str | None = Field(None, description="SQLAlchemy URL; default: the store's")
