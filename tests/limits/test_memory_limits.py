@@ -145,3 +145,18 @@ async def test_concurrent_burst_never_exceeds_the_token_limit() -> None:
 
     await asyncio.gather(*(one(100 + i % 250) for i in range(300)))
     assert 9_000 < sum(admitted) <= 10_000
+
+
+async def test_budget_is_not_enforced_while_the_spend_cannot_be_read() -> None:
+    calls = 0
+
+    async def broken(scope: str, month: str) -> int:
+        nonlocal calls
+        calls += 1
+        raise ConnectionRefusedError("ledger database down")
+
+    lim = Limiter(MemoryBackend(spend_loader=broken, clock=FakeClock()))
+    scope = [Scope("tenant:a", monthly_budget_micros=1)]
+    await lim.reserve(scope, Demand(1, cost_micros=5))  # admitted, not a 500
+    await lim.reserve(scope, Demand(1, cost_micros=5))
+    assert calls == 2  # tried again each time, never cached as zero

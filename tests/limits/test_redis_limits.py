@@ -167,3 +167,17 @@ async def test_deny_policy_answers_429_while_redis_is_down(redis_prefix: str) ->
             await lim.reserve([Scope("tenant:d", requests_per_minute=10)], Demand(1))
         assert err.value.code == "limits_unavailable"
         await lim.close()
+
+
+async def test_unreadable_spend_is_not_seeded_as_zero(redis_prefix: str) -> None:
+    async def broken(scope: str, month: str) -> int:
+        raise ConnectionRefusedError("ledger database down")
+
+    lim = redis_limiter(redis_prefix, spend_loader=broken)
+    scope = [Scope("tenant:e", monthly_budget_micros=MICROS)]
+    r = await lim.reserve(scope, Demand(1, cost_micros=10))
+    await r.reconcile(tokens=1, cost_micros=10)
+    client = Redis.from_url(REDIS_URL)
+    assert [k async for k in client.scan_iter(match=f"{redis_prefix}tenant:e:spend:*")] == []
+    await client.aclose()
+    await lim.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -12,6 +13,7 @@ from flightdeck.limits.scopes import Decision, Demand, Scope
 SpendLoader = Callable[[str, str], Awaitable[int]]
 
 WINDOW_SECONDS = 60.0
+log = logging.getLogger("flightdeck.limits")
 
 
 class LimitsBackend(Protocol):
@@ -41,3 +43,15 @@ def seconds_to_month_end(timestamp: float) -> float:
 
 async def no_spend(scope: str, month: str) -> int:
     return 0
+
+
+async def load_spend(loader: SpendLoader, scope: str, month: str) -> int | None:
+    """The month spend, or None when it cannot be read now (the ledger's database is down):
+    the budget is then not enforced for this request rather than failing it."""
+    try:
+        return await loader(scope, month)
+    except Exception as exc:  # any failure of the loader must not fail the request
+        log.warning(
+            "month spend of %s unavailable (%s); budget not checked", scope, type(exc).__name__
+        )
+        return None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from flightdeck.limits.backend import (
     WINDOW_SECONDS,
     SpendLoader,
+    load_spend,
     month_of,
     no_spend,
     seconds_to_month_end,
@@ -66,8 +67,9 @@ class MemoryBackend:
         for scope in scopes:  # load month spend first: the only await, before any check
             key = (scope.name, month)
             if scope.monthly_budget_micros != UNLIMITED and key not in self._spend:
-                loaded = await self.spend_loader(scope.name, month)
-                self._spend.setdefault(key, loaded)
+                loaded = await load_spend(self.spend_loader, scope.name, month)
+                if loaded is not None:
+                    self._spend.setdefault(key, loaded)
         now = self.clock()
         remaining: list[Remaining] = []
         for scope in scopes:
@@ -113,7 +115,8 @@ class MemoryBackend:
         if conc != UNLIMITED and len(w.leases) >= conc:
             return Decision(False, scope.name, Reason.CONCURRENCY, 1.0, conc)
         budget = scope.monthly_budget_micros
-        if budget != UNLIMITED and self._spend[(scope.name, month)] + demand.cost_micros > budget:
+        spent = self._spend.get((scope.name, month))
+        if budget != UNLIMITED and spent is not None and spent + demand.cost_micros > budget:
             retry = seconds_to_month_end(now)
             return Decision(False, scope.name, Reason.BUDGET, retry, budget)
         return None

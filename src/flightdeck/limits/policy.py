@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ from flightdeck.store.models import utcnow
 from flightdeck.store.models_tenancy import LimitPolicy
 
 TENANT_SCOPE = 0  # key_id of a tenant-wide policy
+log = logging.getLogger("flightdeck.limits")
 
 
 def tenant_scope_name(tenant: str) -> str:
@@ -110,7 +112,11 @@ class PolicyStore:
         hit = self._cache.get((tenant, key_id))
         if hit is not None and hit[0] > now:
             return hit[1]
-        rule = await self.get(tenant, key_id)
+        try:
+            rule = await self.get(tenant, key_id)
+        except Exception as exc:  # database down: keep the last known policy (or the defaults)
+            log.warning("limit policies unavailable (%s); using the last known", type(exc).__name__)
+            return hit[1] if hit is not None else None
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[(tenant, key_id)] = (now + self.ttl, rule)

@@ -17,6 +17,7 @@ from redis.backoff import NoBackoff
 from flightdeck.limits.backend import (
     WINDOW_SECONDS,
     SpendLoader,
+    load_spend,
     month_of,
     no_spend,
     seconds_to_month_end,
@@ -92,13 +93,16 @@ class RedisBackend:
                 s.concurrent_requests,
                 s.monthly_budget_micros,
             ]
-        for _ in range(3):
+        for _ in range(len(scopes) + 1):
             out = await self._acquire(keys=keys, args=args)
             if int(out[0]) != -2:
                 return self._decision(scopes, out)
-            scope = scopes[int(out[1])]  # month spend unknown here: seed it once, then retry
-            spent = await self.spend_loader(scope.name, month)
-            await self.client.set(keys[int(out[1]) * 5 + 4], spent, nx=True, ex=SPEND_TTL_SECONDS)
+            index = int(out[1])  # month spend unknown here: seed it once, then retry
+            spent = await load_spend(self.spend_loader, scopes[index].name, month)
+            if spent is None:  # unknown for now: this request goes without that budget check
+                args[7 + index * 4 + 3] = -1
+                continue
+            await self.client.set(keys[index * 5 + 4], spent, nx=True, ex=SPEND_TTL_SECONDS)
         raise RuntimeError("month spend could not be seeded")  # pragma: no cover
 
     def _decision(self, scopes: Sequence[Scope], out: list[object]) -> Decision:
