@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from flightdeck.core.errors import AuthenticationError, InvalidRequest
+from flightdeck.core.errors import AuthenticationError, InvalidRequest, UpstreamUnavailable
 from flightdeck.store.database import Store
 from flightdeck.store.models import ApiKey, utcnow
 
@@ -111,16 +112,28 @@ class Authenticator:
         if hit is not None and hit[0] > now:
             principal = hit[1]
         else:
-            record = await self.keys.find(digest)
+            try:
+                record = await self.keys.find(digest)
+            except (SQLAlchemyError, OSError, TimeoutError):
+                if hit is None:  # never seen and cannot be checked now
+                    raise UpstreamUnavailable(
+                        "API keys cannot be checked right now; try again shortly",
+                        code="auth_unavailable",
+                    ) from None
+                return _known(hit[1])  # the store is down: the last answer stands
             principal = None
             if record is not None:
                 principal = Principal(record.id, record.name, record.tenant, Role(record.role))
             if len(self._cache) > 100_000:
                 self._cache.clear()
             self._cache[digest] = (now + self.ttl, principal)
-        if principal is None:
-            raise AuthenticationError("Incorrect API key provided")
-        return principal
+        return _known(principal)
+
+
+def _known(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise AuthenticationError("Incorrect API key provided")
+    return principal
 
 
 def _bearer(authorization: str | None) -> str:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
+
 from flightdeck.auth.keys import Principal
 from flightdeck.core.settings import Settings
 from flightdeck.ledger.queries import month_spend
@@ -157,6 +159,31 @@ class Accounting:
         """For /readyz: both stay 'ready' while degraded, but say so."""
         ledger = self.ledger.health() if self.ledger is not None else {"state": "disabled"}
         return {"limits": self.limiter.health(), "ledger": ledger}
+
+
+class StreamMeter:
+    """Watches a chat stream's events for the ``usage`` chunk (sent when the client asked for
+    ``stream_options.include_usage``); without one, each content chunk counts as one token."""
+
+    def __init__(self) -> None:
+        self.usage: dict[str, Any] | None = None
+        self.chunks = 0
+
+    def see(self, event: bytes) -> None:
+        self.chunks += 1
+        if b'"usage"' not in event or not event.startswith(b"data: {"):
+            return
+        try:
+            data = orjson.loads(event[6:])
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(data, dict) and isinstance(data.get("usage"), dict):
+            self.usage = data["usage"]
+
+    def settled_usage(self, prompt_tokens: int) -> dict[str, Any]:
+        if self.usage is not None:
+            return self.usage
+        return {"prompt_tokens": prompt_tokens, "completion_tokens": max(self.chunks - 1, 0)}
 
 
 def read_usage(usage: dict[str, Any] | None) -> tuple[int, int, int]:
