@@ -87,8 +87,8 @@ async def test_failed_call_is_refunded_and_still_recorded(
     await acc.settle(ticket, status=502, error_type="upstream_error")
     await acc.admit(ALICE, "gpt", body)  # the failed call's reservation was given back
     await acc.ledger.flush()  # type: ignore[union-attr]
-    [row] = await records(store)
-    assert (row.status, row.error_type, row.cost) == (502, "upstream_error", 0.0)
+    rows = sorted((r.status, r.error_type, r.cost) for r in await records(store))
+    assert rows == [(429, "rate_limit_exceeded", 0.0), (502, "upstream_error", 0.0)]
 
 
 async def test_stored_budget_blocks_after_spend_with_a_clear_message(

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import orjson
 
 from flightdeck.auth.keys import Principal
+from flightdeck.core.errors import RateLimited
 from flightdeck.core.settings import Settings
 from flightdeck.ledger.queries import month_spend
 from flightdeck.ledger.record import UsageRecord
@@ -110,7 +111,21 @@ class Accounting:
             prompt, most_output = estimate_embedding_tokens(body), 0
         cost = self.prices.estimate_micros(model_group, prompt, most_output)
         scopes = await self.policies.scopes_for(principal.tenant, principal.key_id)
-        reservation = await self.limiter.reserve(scopes, Demand(prompt + most_output, cost))
+        try:
+            reservation = await self.limiter.reserve(scopes, Demand(prompt + most_output, cost))
+        except RateLimited as exc:  # refused requests are in the ledger too, at no cost
+            if self.ledger is not None:
+                self.ledger.record(
+                    UsageRecord(
+                        tenant=principal.tenant,
+                        key_id=principal.key_id,
+                        user=principal.user,
+                        model_group=model_group,
+                        status=exc.status,
+                        error_type=exc.code,
+                    )
+                )
+            raise
         return Ticket(principal, model_group, prompt, reservation)
 
     async def settle(
