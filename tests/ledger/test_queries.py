@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -116,3 +117,9 @@ def test_split_range_uses_whole_days_between_partial_edges() -> None:
         (datetime(2026, 11, 4, tzinfo=UTC), end),
     ]
     assert (first.isoformat(), last.isoformat()) == ("2026-11-02", "2026-11-04")
+
+
+def test_a_record_row_names_every_field() -> None:
+    record = make_records("t", 1)[0]
+    assert set(record.to_row()) == {f.name for f in fields(UsageRecord)}
+    assert UsageRecord.from_json(record.to_json()) == record

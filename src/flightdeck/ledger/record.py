@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +38,7 @@ class UsageRecord:
     record_id: str = field(default_factory=_new_id)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = self.to_row()  # explicit fields: dataclasses.asdict deep-copies, and is slow
         data["ts"] = self.ts.isoformat()
         return data
 
@@ -49,6 +49,21 @@ class UsageRecord:
         return cls(**values)
 
     def to_row(self) -> dict[str, Any]:
-        row = asdict(self)
-        row["ts"] = self.ts.astimezone(UTC)
-        return row
+        return {
+            "record_id": self.record_id,
+            "ts": self.ts.astimezone(UTC),
+            "tenant": self.tenant,
+            "key_id": self.key_id,
+            "user": self.user,
+            "model_group": self.model_group,
+            "deployment": self.deployment,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cost": self.cost,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "status": self.status,
+            "error_type": self.error_type,
+            "trace_id": self.trace_id,
+        }

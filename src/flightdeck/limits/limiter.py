@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from flightdeck.core.errors import RateLimited
@@ -121,6 +122,10 @@ class Limiter:
         if self.degraded_since is None:
             try:
                 decision = await self.backend.acquire(scopes, rid, demand)
+            except MaxConnectionsError:  # this replica is overloaded, Redis is fine
+                raise RateLimited(
+                    "The gateway is too busy; try again shortly.", retry_after=1.0, code="busy"
+                ) from None
             except BACKEND_DOWN as exc:
                 self._degrade(exc)
                 backend, effective, decision = await self._acquire_degraded(scopes, rid, demand)

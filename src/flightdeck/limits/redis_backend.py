@@ -6,13 +6,16 @@ Keys are ``{prefix}{scope}:{log|amt|tot|lease}`` and ``{prefix}{scope}:spend:{YY
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from importlib.resources import files
+from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
 
 from flightdeck.limits.backend import (
     WINDOW_SECONDS,
@@ -29,16 +32,15 @@ ACQUIRE = files("flightdeck.limits").joinpath("acquire.lua").read_text()
 SETTLE = files("flightdeck.limits").joinpath("settle.lua").read_text()
 
 
-def connect(url: str, timeout: float, max_connections: int = 64) -> Redis:
+def connect(url: str, timeout: float, max_connections: int = 2048) -> Redis:
     """A client that fails fast (no retries): the limiter decides what an outage means.
 
-    A burst larger than the pool waits for a free connection (up to ``timeout``) instead of
-    failing, so a busy replica is not mistaken for an unreachable Redis.
+    The pool is large (redis-py's default of 100 is below a busy replica's concurrency); past
+    it, ``MaxConnectionsError`` is answered as a busy 429, not taken for an outage.
     """
-    pool = BlockingConnectionPool.from_url(
+    pool = ConnectionPool.from_url(
         url,
         max_connections=max_connections,
-        timeout=timeout,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
@@ -62,8 +64,19 @@ class RedisBackend:
         self.spend_loader = spend_loader
         self.lease_ms = int(lease_seconds * 1000)
         self.window_ms = int(window_seconds * 1000)
-        self._acquire = client.register_script(ACQUIRE)
-        self._settle = client.register_script(SETTLE)
+        self._scripts = {
+            name: (hashlib.sha1(body.encode()).hexdigest(), body)  # noqa: S324 (Redis's own id)
+            for name, body in (("acquire", ACQUIRE), ("settle", SETTLE))
+        }
+
+    async def _run(self, name: str, keys: list[str], args: list[int | str]) -> Any:
+        """EVALSHA straight through ``execute_command`` (the hot path); loads on NOSCRIPT."""
+        sha, body = self._scripts[name]
+        command = self.client.execute_command
+        try:
+            return await command("EVALSHA", sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+        except NoScriptError:
+            return await command("EVAL", body, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
 
     def keys(self, scope: str, month: str) -> list[str]:
         base = f"{self.prefix}{scope}:"
@@ -94,7 +107,7 @@ class RedisBackend:
                 s.monthly_budget_micros,
             ]
         for _ in range(len(scopes) + 1):
-            out = await self._acquire(keys=keys, args=args)
+            out = await self._run("acquire", keys, args)
             if int(out[0]) != -2:
                 return self._decision(scopes, out)
             index = int(out[1])  # month spend unknown here: seed it once, then retry
@@ -140,7 +153,7 @@ class RedisBackend:
         month = month_of(time.time())
         keys = [k for s in scopes for k in self.keys(s.name, month)]
         delta = actual.cost_micros - reserved.cost_micros
-        await self._settle(keys=keys, args=[reservation_id, actual.tokens, delta, len(scopes)])
+        await self._run("settle", keys, [reservation_id, actual.tokens, delta, len(scopes)])
 
     async def close(self) -> None:
         await self.client.aclose()
