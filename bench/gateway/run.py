@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -49,12 +50,18 @@ def wait_until_up(url: str, headers: dict[str, str], timeout: float = 120) -> No
     raise RuntimeError(f"{url} did not come up in {timeout}s")
 
 
+def port_free(port: int) -> None:
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"port {port} is already in use: stop what listens there first")
+
+
 @contextmanager
-def process(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[None]:
+def process(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[int]:
     with log.open("w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
-            yield
+            yield proc.pid  # taskset execs the command: same pid
         finally:
             proc.terminate()
             try:
@@ -96,11 +103,30 @@ def ensure_litellm() -> Path:
     return exe
 
 
-def measure(name: str, url: str, key: str, args: argparse.Namespace, baseline: dict) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # fields[1]: parent pid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def measure(
+    name: str, url: str, key: str, pid: int, args: argparse.Namespace, baseline: dict
+) -> dict:
     load(url, key, 8, 3)  # warm up
     latency = load(url, key, 1, 60, args.latency_requests)
+    cpu_before = cpu_seconds(pid)
     throughput = load(url, key, 64, args.duration)
+    cpu_used = cpu_seconds(pid) - cpu_before
     return {
+        "cpu_ms_per_request": round(cpu_used * 1000 / max(1, throughput["ok"]), 3),
         "name": name,
         "added_p50_ms": round(latency["p50_ms"] - baseline["p50_ms"], 3),
         "added_p99_ms": round(latency["p99_ms"] - baseline["p99_ms"], 3),
@@ -155,12 +181,13 @@ def run_flightdeck(
     )
     key = made.stdout.strip().splitlines()[-1]
     argv = pinned(GATEWAY_CPU, *fd, "serve", "--config", str(config))
-    with process(argv, work / "flightdeck.log"):
+    with process(argv, work / "flightdeck.log") as pid:
         wait_until_up("http://127.0.0.1:18080/healthz", {})
         name = {"default": "Flightdeck", "bare": "Flightdeck (bare)"}.get(
             stack, "Flightdeck (full stack: key auth, Redis limits, ledger to PostgreSQL)"
         )
-        return measure(name, "http://127.0.0.1:18080/v1/chat/completions", key, args, baseline)
+        url = "http://127.0.0.1:18080/v1/chat/completions"
+        return measure(name, url, key, pid, args, baseline)
 
 
 def run_litellm(upstream: str, work: Path, args: argparse.Namespace, baseline: dict) -> dict:
@@ -173,27 +200,27 @@ def run_litellm(upstream: str, work: Path, args: argparse.Namespace, baseline: d
     )
     argv = pinned(GATEWAY_CPU, str(exe), "--config", str(config), "--port", "18081")
     env = {**os.environ, "LITELLM_LOG": "ERROR"}
-    with process(argv, work / "litellm.log", env):
+    with process(argv, work / "litellm.log", env) as pid:
         wait_until_up(
             "http://127.0.0.1:18081/health/liveliness", {"Authorization": "Bearer sk-bench"}, 300
         )
-        return measure(
-            "LiteLLM proxy",
-            "http://127.0.0.1:18081/v1/chat/completions",
-            "sk-bench",
-            args,
-            baseline,
-        )
+        url = "http://127.0.0.1:18081/v1/chat/completions"
+        return measure("LiteLLM proxy", url, "sk-bench", pid, args, baseline)
 
 
 def report(results: list[dict], baseline: dict) -> str:
     table = Table(title="Gateway overhead (gateway on 1 core; fake upstream + load on the other)")
-    for col in ("gateway", "added p50 (ms)", "added p99 (ms)", "req/s @64", "errors @64"):
+    cols = (
+        "gateway",
+        "added p50 (ms)",
+        "added p99 (ms)",
+        "req/s @64",
+        "errors @64",
+        "CPU ms/request",
+    )
+    for col in cols:
         table.add_column(col, justify="right")
-    lines = [
-        "| gateway | added p50 (ms) | added p99 (ms) | requests/s at 64 concurrent | errors |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
+    lines = ["| " + " | ".join(cols) + " |", "| --- |" + " ---: |" * (len(cols) - 1)]
     for r in results:
         errors = sum(r["throughput"]["errors"].values())
         row = [
@@ -202,6 +229,7 @@ def report(results: list[dict], baseline: dict) -> str:
             f"{r['added_p99_ms']:.2f}",
             f"{r['throughput']['rps']:.0f}",
             str(errors),
+            f"{r['cpu_ms_per_request']:.3f}",
         ]
         table.add_row(*row)
         lines.append("| " + " | ".join(row) + " |")
@@ -212,8 +240,11 @@ def report(results: list[dict], baseline: dict) -> str:
     )
     if len(results) == 2 and results[1]["name"].startswith("Flightdeck (full"):
         ratio = results[1]["throughput"]["rps"] / max(results[0]["throughput"]["rps"], 1e-9)
-        console.print(f"full stack / bare requests/s: {ratio:.0%}")
-        lines.append(f"\nfull stack / bare requests/s: **{ratio:.0%}**")
+        cpu = results[0]["cpu_ms_per_request"] / max(results[1]["cpu_ms_per_request"], 1e-9)
+        console.print(f"full stack / bare requests/s: {ratio:.0%} (by CPU per request: {cpu:.0%})")
+        lines.append(
+            f"\nfull stack / bare requests/s: **{ratio:.0%}** (by CPU per request: {cpu:.0%})"
+        )
     elif len(results) == 2 and results[1]["throughput"]["rps"]:
         ratio = results[0]["throughput"]["rps"] / results[1]["throughput"]["rps"]
         console.print(f"Flightdeck / LiteLLM requests/s: {ratio:.1f}x")
@@ -234,6 +265,8 @@ def main() -> None:
     parser.add_argument("--database", default="test", help="PostgreSQL database (--full-stack)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
+    for port in (18080, 18081, 19000):
+        port_free(port)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         upstream = "http://127.0.0.1:19000"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -104,36 +105,45 @@ class Authenticator:
         self.ttl = ttl
         self._clock = clock
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._pending: dict[str, asyncio.Future[Principal | None]] = {}
 
     async def authenticate(self, authorization: str | None) -> Principal:
         digest = hash_key(_bearer(authorization))  # the cache never holds a key itself
-        now = self._clock()
         hit = self._cache.get(digest)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > self._clock():
             principal = hit[1]
         else:
             try:
-                record = await self.keys.find(digest)
+                principal = await self._lookup(digest)
             except (SQLAlchemyError, OSError, TimeoutError):
                 if hit is None:  # never seen and cannot be checked now
                     raise UpstreamUnavailable(
                         "API keys cannot be checked right now; try again shortly",
                         code="auth_unavailable",
                     ) from None
-                return _known(hit[1])  # the store is down: the last answer stands
-            principal = None
-            if record is not None:
-                principal = Principal(record.id, record.name, record.tenant, Role(record.role))
-            if len(self._cache) > 100_000:
-                self._cache.clear()
-            self._cache[digest] = (now + self.ttl, principal)
-        return _known(principal)
+                principal = hit[1]  # the store is down: the last answer stands
+        if principal is None:
+            raise AuthenticationError("Incorrect API key provided")
+        return principal
 
+    async def _lookup(self, digest: str) -> Principal | None:
+        """One database query per key however many requests miss the cache at once."""
+        pending = self._pending.get(digest)
+        if pending is None:
+            pending = asyncio.ensure_future(self._fetch(digest))
+            self._pending[digest] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(digest, None))
+        return await asyncio.shield(pending)
 
-def _known(principal: Principal | None) -> Principal:
-    if principal is None:
-        raise AuthenticationError("Incorrect API key provided")
-    return principal
+    async def _fetch(self, digest: str) -> Principal | None:
+        record = await self.keys.find(digest)
+        principal = None
+        if record is not None:
+            principal = Principal(record.id, record.name, record.tenant, Role(record.role))
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[digest] = (self._clock() + self.ttl, principal)
+        return principal
 
 
 def _bearer(authorization: str | None) -> str:

@@ -55,6 +55,8 @@ class Circuit:
 
     def available(self) -> bool:
         """Whether a request may be sent now (a half-open circuit admits one probe)."""
+        if self.failures < self.failures_to_open:  # the hot path: closed, no clock read
+            return True
         state = self.state
         return state is CircuitState.CLOSED or (
             state is CircuitState.HALF_OPEN and not self.probing
@@ -65,7 +67,7 @@ class Circuit:
         return self._clock() < self.not_before
 
     def on_send(self) -> None:
-        if self.state is CircuitState.HALF_OPEN:
+        if self.failures >= self.failures_to_open and self.state is CircuitState.HALF_OPEN:
             self.probing = True
 
     def record_success(self) -> None:
