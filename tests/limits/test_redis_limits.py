@@ -181,3 +181,26 @@ async def test_unreadable_spend_is_not_seeded_as_zero(redis_prefix: str) -> None
     assert [k async for k in client.scan_iter(match=f"{redis_prefix}tenant:e:spend:*")] == []
     await client.aclose()
     await lim.close()
+
+
+async def test_concurrent_operations_share_round_trips(redis_prefix: str) -> None:
+    backend = RedisBackend(connect(REDIS_URL, 5.0), prefix=redis_prefix)
+    calls = 0
+    real_eval = backend._eval
+
+    async def counting_eval(keys: list[str], args: list[int | str]) -> object:
+        nonlocal calls
+        calls += 1
+        return await real_eval(keys, args)
+
+    backend._eval = counting_eval  # type: ignore[method-assign]
+    lim = Limiter(backend)
+    scope = [Scope("tenant:f", requests_per_minute=150)]
+    outcomes = await asyncio.gather(
+        *(lim.reserve(scope, Demand(1)) for _ in range(200)), return_exceptions=True
+    )
+    admitted = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(admitted) == 150  # still exact
+    assert all(isinstance(o, RateLimited) for o in outcomes if isinstance(o, BaseException))
+    assert calls < 20  # 200 reservations, a handful of round trips
+    await lim.close()
