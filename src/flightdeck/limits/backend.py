@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -30,9 +31,14 @@ class LimitsBackend(Protocol):
     async def close(self) -> None: ...
 
 
+@functools.lru_cache(maxsize=4)
+def _month_of_hour(hour: int) -> str:
+    return datetime.fromtimestamp(hour * 3600, UTC).strftime("%Y%m")
+
+
 def month_of(timestamp: float) -> str:
     """The budget period (UTC calendar month) a time falls in, as ``YYYYMM``."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y%m")
+    return _month_of_hour(int(timestamp // 3600))  # months start on the hour; called per request
 
 
 def seconds_to_month_end(timestamp: float) -> float:

@@ -63,6 +63,7 @@ class PolicyStore:
         self.ttl = settings.policy_cache_seconds
         self.clock = clock
         self._cache: dict[tuple[str, int], tuple[float, LimitRule | None]] = {}
+        self._scopes: dict[str, tuple[LimitRule, Scope]] = {}
 
     async def get(self, tenant: str, key_id: int = TENANT_SCOPE) -> LimitRule | None:
         async with self.store.session() as session:
@@ -122,12 +123,23 @@ class PolicyStore:
         self._cache[(tenant, key_id)] = (now + self.ttl, rule)
         return rule
 
+    def _scope(self, name: str, rule: LimitRule) -> Scope:
+        """The scope of a rule, rebuilt only when the rule object changes (hot path)."""
+        hit = self._scopes.get(name)
+        if hit is not None and hit[0] is rule:
+            return hit[1]
+        if len(self._scopes) > 100_000:
+            self._scopes.clear()
+        scope = _scope(name, rule)
+        self._scopes[name] = (rule, scope)
+        return scope
+
     async def scopes_for(self, tenant: str, key_id: int | None) -> list[Scope]:
         """The key's scope (if the caller used a key) and the tenant's scope."""
         scopes: list[Scope] = []
         if key_id is not None:
             rule = await self._cached(tenant, key_id) or self.settings.default_key
-            scopes.append(_scope(key_scope_name(key_id), rule))
+            scopes.append(self._scope(key_scope_name(key_id), rule))
         rule = await self._cached(tenant, TENANT_SCOPE) or self.settings.default_tenant
-        scopes.append(_scope(tenant_scope_name(tenant), rule))
+        scopes.append(self._scope(tenant_scope_name(tenant), rule))
         return scopes
