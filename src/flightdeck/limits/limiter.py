@@ -115,7 +115,7 @@ class Limiter:
     async def reserve(self, scopes: Sequence[Scope], demand: Demand) -> Reservation:
         """Reserve ``demand`` in every scope at once, or raise RateLimited naming the limit."""
         rid = uuid.uuid4().hex
-        if not any(_limited(s) for s in scopes):
+        if not any(s.limited for s in scopes):
             return Reservation(self, None, scopes, rid, demand, settled=True)
         backend: LimitsBackend | None = self.backend
         effective = scopes
@@ -238,18 +238,6 @@ class Limiter:
         await self.backend.close()
         if self.fallback is not self.backend:
             await self.fallback.close()
-
-
-def _limited(scope: Scope) -> bool:
-    return any(
-        v != UNLIMITED
-        for v in (
-            scope.requests_per_minute,
-            scope.tokens_per_minute,
-            scope.concurrent_requests,
-            scope.monthly_budget_micros,
-        )
-    )
 
 
 def rate_headers(decision: Decision) -> dict[str, str]:

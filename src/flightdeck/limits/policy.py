@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -64,6 +65,7 @@ class PolicyStore:
         self.clock = clock
         self._cache: dict[tuple[str, int], tuple[float, LimitRule | None]] = {}
         self._scopes: dict[str, tuple[LimitRule, Scope]] = {}
+        self._refreshing: dict[tuple[str, int], asyncio.Future[LimitRule | None]] = {}
 
     async def get(self, tenant: str, key_id: int = TENANT_SCOPE) -> LimitRule | None:
         async with self.store.session() as session:
@@ -109,10 +111,22 @@ class PolicyStore:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def _cached(self, tenant: str, key_id: int) -> LimitRule | None:
-        now = self.clock()
+        """The stored rule, cached; an expired entry is served while one refresh runs."""
         hit = self._cache.get((tenant, key_id))
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > self.clock():
             return hit[1]
+        refresh = self._refreshing.get((tenant, key_id))
+        if refresh is None:
+            refresh = asyncio.ensure_future(self._refresh(tenant, key_id, hit))
+            self._refreshing[(tenant, key_id)] = refresh
+            refresh.add_done_callback(lambda _: self._refreshing.pop((tenant, key_id), None))
+        if hit is not None:
+            return hit[1]  # stale for one refresh, instead of a query per request
+        return await asyncio.shield(refresh)
+
+    async def _refresh(
+        self, tenant: str, key_id: int, hit: tuple[float, LimitRule | None] | None
+    ) -> LimitRule | None:
         try:
             rule = await self.get(tenant, key_id)
         except Exception as exc:  # database down: keep the last known policy (or the defaults)
@@ -120,7 +134,7 @@ class PolicyStore:
             return hit[1] if hit is not None else None
         if len(self._cache) > 100_000:
             self._cache.clear()
-        self._cache[(tenant, key_id)] = (now + self.ttl, rule)
+        self._cache[(tenant, key_id)] = (self.clock() + self.ttl, rule)
         return rule
 
     def _scope(self, name: str, rule: LimitRule) -> Scope:

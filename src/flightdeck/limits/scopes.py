@@ -26,6 +26,16 @@ class Scope:
     tokens_per_minute: int = UNLIMITED
     concurrent_requests: int = UNLIMITED
     monthly_budget_micros: int = UNLIMITED
+    limited: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        limits = (
+            self.requests_per_minute,
+            self.tokens_per_minute,
+            self.concurrent_requests,
+            self.monthly_budget_micros,
+        )
+        object.__setattr__(self, "limited", any(v != UNLIMITED for v in limits))
 
     def scaled(self, fraction: float) -> Scope:
         """This scope's rate and concurrency limits cut to ``fraction`` (budgets stay whole)."""
