@@ -1,1 +1,46 @@
+"""Real Chromium (from apt, /usr/bin/chromium) driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
 from tests.tenancy_support.services import pg_database  # noqa: F401
+
+CHROMIUM = os.environ.get("FLIGHTDECK_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def chromium_path() -> str:
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI") == "true":
+            raise AssertionError(f"{CHROMIUM} is missing on CI: apt-get install -y chromium")
+        pytest.skip(f"{CHROMIUM} not installed (make tools-chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture
+def playwright() -> Iterator[Any]:
+    """Playwright's sync API runs a loop in this thread: request servers before this fixture."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+def browser(playwright: Any) -> Iterator[Any]:
+    b = playwright.chromium.launch(executable_path=chromium_path(), args=ARGS)
+    yield b
+    b.close()

@@ -9,10 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
-from flightdeck.core.errors import ConfigError
 from flightdeck.ledger.record import UsageRecord
 from flightdeck.ledger.spool import Spool
 from flightdeck.ledger.writer import LedgerWriter
@@ -43,6 +41,10 @@ async def wait_for(store: Store, tenant: str, count: int, seconds: float = 20.0)
         await asyncio.sleep(0.05)
 
 
+def spooled(base: Path) -> list[Path]:
+    return list(base.glob("slot-*/*.jsonl"))
+
+
 def usage(tenant: str, i: int) -> UsageRecord:
     return UsageRecord(tenant=tenant, model_group="gpt", status=200, key_id=1, input_tokens=i)
 
@@ -58,7 +60,7 @@ async def test_records_reach_the_database_in_the_background(
     assert await stored(store, tenant) == (100, 100, sum(range(100)))
     assert writer.health()["state"] == "ok"
     await writer.close()
-    assert list((tmp_path / "spool").glob("*.jsonl")) == []  # written segments are removed
+    assert spooled(tmp_path / "spool") == []  # written: removed
 
 
 async def test_graceful_shutdown_writes_everything(
@@ -104,12 +106,21 @@ async def test_a_torn_last_line_is_skipped(store: Store, tenant: str, tmp_path: 
     assert await stored(store, tenant) == (3, 3, 3)
 
 
-def test_a_spool_directory_has_one_owner(tmp_path: Path) -> None:
-    first = Spool(tmp_path)
+async def test_processes_sharing_a_spool_take_slots_and_adopt_orphans(
+    store: Store, tenant: str, tmp_path: Path
+) -> None:
+    first, second = Spool(tmp_path), Spool(tmp_path)
     first.open()
-    with pytest.raises(ConfigError, match="another process"):
-        Spool(tmp_path).open()
+    second.open()
+    assert first.directory != second.directory  # each process its own slot
+    second.append([usage(tenant, 1) for _ in range(4)])
+    second.close()  # as if that process died with records not yet in the database
     first.close()
+    writer = LedgerWriter(store.engine, Spool(tmp_path))  # takes slot 0, adopts slot 1
+    await writer.start()
+    await writer.close()
+    assert await stored(store, tenant) == (4, 4, 4)
+    assert spooled(tmp_path) == []
 
 
 async def test_kill_9_loses_nothing_older_than_the_flush_interval(
@@ -156,7 +167,7 @@ async def test_postgresql_outage_is_spooled_and_written_when_back(
             await asyncio.sleep(0.05)
         assert writer.health()["state"] == "spooling"
         assert (await stored(direct, tenant))[0] == 50
-        assert len(list((tmp_path / "spool").glob("*.jsonl"))) >= 1
+        assert len(spooled(tmp_path / "spool")) >= 1
 
         proxy.restore()
         await wait_for(direct, tenant, 300)

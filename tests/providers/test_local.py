@@ -80,3 +80,32 @@ def test_extractive_streams_with_usage(local_client: openai.OpenAI) -> None:
 
 def test_extractive_is_honest_without_context() -> None:
     assert answer([{"role": "user", "content": "What is the meaning of life?"}]) == NO_CONTEXT
+
+
+def test_extractive_quotes_only_numbered_passages_never_the_instructions() -> None:
+    system = (
+        "Rules: use only the passages below. Cite the passages you use.\n\n"
+        "[1] ^The ^rules ^of ^chess ^were ^standardised ^in ^the ^19th ^century. "
+        "^Castling ^came ^later.\n\n"
+        "[2] ^Bananas ^are ^yellow."
+    )
+    reply = answer(
+        [{"role": "system", "content": system}, {"role": "user", "content": "What are the rules?"}]
+    )
+    assert reply.startswith("^The ^rules ^of ^chess")
+    assert reply.endswith("[1]") and "Cite the passages" not in reply
+
+
+def test_extractive_summary_quotes_the_lead_of_each_passage() -> None:
+    system = (
+        "[1] Otters live in kelp forests. They eat urchins.\n\n"
+        "[2] Otters use rocks as tools. Some keep a favourite rock.\n\n"
+        "[3] Otters hold hands while sleeping. This keeps them together."
+    )
+    reply = answer(
+        [{"role": "system", "content": system}, {"role": "user", "content": "Summarize this page."}]
+    )
+    assert reply == (
+        "Otters live in kelp forests. [1] Otters use rocks as tools. [2] "
+        "Otters hold hands while sleeping. [3]"
+    )

@@ -87,6 +87,37 @@ class AuthSettings(_Section):
     platform_tenant: str = Field("default", description="its admins manage every tenant")
 
 
+class AssistantModelSettings(_Section):
+    """Assistant options for one model group."""
+
+    token_budget: int = Field(6000, gt=0, description="prompt tokens the page passages may use")
+    prompt: str = Field("grounded-v1", min_length=1, description="prompt template version")
+
+
+class AssistantSettings(_Section):
+    """The browser assistant: input limits, context budgets and prompt versions."""
+
+    max_pages: int = Field(8, ge=1, description="tabs per request")
+    max_page_bytes: int = Field(3 * 1024 * 1024, gt=0, description="html/text/pdf per page")
+    max_question_chars: int = Field(4000, gt=0)
+    token_budget: int = Field(6000, gt=0, description="default passage budget per request")
+    prompt: str = Field("grounded-v1", min_length=1, description="default template version")
+    whole_page_tokens: int = Field(1500, gt=0, description="pages this short go in whole")
+    dense_candidates: int = Field(24, ge=0, description="BM25 top-k re-scored by embeddings")
+    embeddings: bool = Field(True, description="hybrid ranking with local MiniLM embeddings")
+    embed_before_answer: bool = Field(
+        False, description="encode a new page's candidates before answering (else BM25 first)"
+    )
+    fetch_urls: bool = Field(False, description="fetch pages sent with only a url (public only)")
+    fetch_timeout_seconds: float = Field(10.0, gt=0)
+    models: dict[str, AssistantModelSettings] = Field(default_factory=dict)
+
+    def for_model(self, group: str) -> AssistantModelSettings:
+        return self.models.get(group) or AssistantModelSettings(
+            token_budget=self.token_budget, prompt=self.prompt
+        )
+
+
 class Settings(_Section):
     home: Path = Path(".flightdeck")
     server: ServerSettings = Field(default_factory=ServerSettings)
@@ -94,6 +125,7 @@ class Settings(_Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     models: list[ModelDeployment] = Field(default_factory=list)
+    assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
 

@@ -2,9 +2,11 @@
 
 It treats every message before the last user message as context and the last user message as
 the question, scores the context's sentences against the question with BM25, and answers with
-the best few sentences, verbatim, in their original order. It never invents text. When the
-context holds numbered passages (paragraphs that begin with ``[n]``), each quoted sentence is
-followed by the ``[n]`` of its passage, so callers can check citations.
+the best few sentences, verbatim, in their original order; asked for a summary, it quotes the
+opening sentence of each passage (the lead baseline). It never invents text. When the
+context holds numbered passages (paragraphs that begin with ``[n]``), it quotes only from
+them, and each quoted sentence is followed by the ``[n]`` of its passage, so callers can
+check citations.
 """
 
 from __future__ import annotations
@@ -32,7 +34,11 @@ NO_CONTEXT = (
 NO_MATCH = "The provided text does not appear to answer this question."
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+# A sentence ends at . ! or ? followed by a capital or digit, possibly datamarked (``^The``).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\^?[\"'(\[]?[A-Z0-9])")
+_SUMMARY_REQUEST = re.compile(
+    r"\b(summari[sz]e|summary|key points|main points|overview|tl;?dr)\b", re.IGNORECASE
+)
 _MARKER = re.compile(r"^\s*\[(\d{1,6})\]\s*")
 _STOPWORDS = frozenset(
     """a an and are as at be by did do does for from had has have how i in is it its me my of on
@@ -57,10 +63,11 @@ def split_sentences(context: str) -> list[Sentence]:
         if marker:
             passage = int(marker.group(1))
             paragraph = paragraph[marker.end() :]
-        for part in _SENTENCE_END.split(paragraph.strip()):
-            text = " ".join(part.split())
-            if len(_WORD.findall(text)) >= 3:
-                sentences.append(Sentence(text, passage, len(sentences)))
+        for line in paragraph.splitlines():  # a heading is a line of its own, not a sentence start
+            for part in _SENTENCE_END.split(line.strip()):
+                text = " ".join(part.split())
+                if len(_WORD.findall(text)) >= 3:
+                    sentences.append(Sentence(text, passage, len(sentences)))
     return sentences
 
 
@@ -95,6 +102,15 @@ def rank_sentences(
     return scored
 
 
+def lead_sentences(sentences: list[Sentence], limit: int) -> list[Sentence]:
+    """An extractive summary: the opening sentence of each passage (of the text, if none)."""
+    firsts: dict[int | None, Sentence] = {}
+    for sentence in sentences:
+        firsts.setdefault(sentence.passage, sentence)
+    leads = list(firsts.values()) if len(firsts) > 1 else sentences
+    return leads[:limit]
+
+
 def answer(messages: list[dict[str, Any]], max_sentences: int = 3) -> str:
     last_user = max(
         (i for i, m in enumerate(messages) if m.get("role") == "user"), default=len(messages) - 1
@@ -102,12 +118,18 @@ def answer(messages: list[dict[str, Any]], max_sentences: int = 3) -> str:
     question = message_text(messages[last_user].get("content"))
     context = "\n\n".join(message_text(m.get("content")) for m in messages[:last_user])
     sentences = split_sentences(context)
+    if any(s.passage is not None for s in sentences):
+        # Numbered passages are the sources; the text around them (instructions) is not.
+        sentences = [s for s in sentences if s.passage is not None]
     if not sentences:
         return NO_CONTEXT
-    ranked = rank_sentences(sentences, question)
-    if not ranked:
-        return NO_MATCH
-    best = sorted((s for _, s in ranked[:max_sentences]), key=lambda s: s.position)
+    if _SUMMARY_REQUEST.search(question):
+        best = lead_sentences(sentences, max_sentences)
+    else:
+        ranked = rank_sentences(sentences, question)
+        if not ranked:
+            return NO_MATCH
+        best = sorted((s for _, s in ranked[:max_sentences]), key=lambda s: s.position)
     return " ".join(s.text + (f" [{s.passage}]" if s.passage is not None else "") for s in best)
 
 

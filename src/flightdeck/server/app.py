@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from flightdeck.assistant.routes import Assistant
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Authenticator, KeyStore
 from flightdeck.auth.oauth import OAuthValidator
@@ -28,6 +29,7 @@ from flightdeck.server.errors import (
 )
 from flightdeck.server.health import Health
 from flightdeck.store.database import Store
+from flightdeck.web import web_routes
 
 
 @dataclass
@@ -57,12 +59,16 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     gateway = Gateway(settings, router, caller, accounting)
     health = Health(store, router, accounting)
     admin = admin_mount(settings, store, keys, caller=caller, policies=accounting.policies)
+    assistant = Assistant(
+        settings, router, Authenticator(keys, settings.auth.key_cache_seconds), store
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.migrate()
         await accounting.start()
         await router.start()
+        await assistant.start()
         try:
             yield
         finally:
@@ -71,7 +77,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
             await store.close()
 
     app = Starlette(
-        routes=[*gateway.routes(), *health.routes(), admin],
+        routes=[*gateway.routes(), *assistant.routes(), *web_routes(), *health.routes(), admin],
         exception_handlers={
             FlightdeckError: handle_flightdeck_error,
             ClientGone: _client_gone,
@@ -81,4 +87,5 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         lifespan=lifespan,
     )
     app.state.services = Services(settings, store, keys, router, accounting)
+    app.state.assistant = assistant
     return app

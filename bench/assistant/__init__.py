@@ -1,0 +1,1 @@
+"""Assistant benchmarks: extraction quality (F1 on labelled pages) and context latency."""

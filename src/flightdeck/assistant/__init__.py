@@ -1,0 +1,1 @@
+"""The browser assistant: extract pages, pick passages, prompt the gateway, check citations."""

@@ -1,0 +1,192 @@
+"""Context engineering, start to end: pages -> passages -> ranking -> budget -> messages.
+
+Processed pages are cached by the hash of what the client sent, so a follow-up question on the
+same page skips extraction and chunking (and, through the encoder's cache, embedding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flightdeck.assistant.budget import PageUsage, fit_budget
+from flightdeck.assistant.chunking import chunk
+from flightdeck.assistant.embeddings import PassageEncoder
+from flightdeck.assistant.errors import PageError
+from flightdeck.assistant.extract import extract_page, extract_text
+from flightdeck.assistant.pages import PageInput, Passage
+from flightdeck.assistant.prompts import DEFAULT_QUESTIONS, Mode, PromptPage, render_system_prompt
+from flightdeck.assistant.ranking import Ranked, rank_passages
+from flightdeck.assistant.spotlight import new_boundary
+from flightdeck.core.settings import AssistantSettings
+from flightdeck.core.tokens import count_message_tokens
+
+
+@dataclass(slots=True)
+class ProcessedPage:
+    """A page as the assistant sees it: reader text and its passages."""
+
+    key: str
+    url: str
+    title: str
+    text: str
+    passages: list[Passage]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    n: int
+    page: int
+    passage: Passage
+    score: float
+
+    def as_dict(self) -> dict[str, Any]:
+        p = self.passage
+        return {
+            "n": self.n,
+            "id": p.id,
+            "page": self.page,
+            "start": p.start,
+            "end": p.end,
+            "score": round(self.score, 4),
+            "page_no": p.page_no,
+            "heading": p.heading,
+            "text": p.text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    messages: list[dict[str, Any]]
+    sources: list[Source]
+    usage: list[PageUsage]
+    prompt_tokens: int
+    prompt_version: str
+
+
+def page_key(page: PageInput) -> str:
+    h = hashlib.sha256()
+    for part in (page.url, page.title, page.html, page.text, page.selection):
+        h.update(b"\x00" + (part or "").encode())
+    h.update(b"\x00" + (page.pdf or b""))
+    return h.hexdigest()
+
+
+def process_page(page: PageInput, index: int) -> ProcessedPage:
+    """Extract and chunk one page; a page with no readable text is an error naming it."""
+    if page.selection and page.selection.strip():
+        extracted = extract_text(page.selection, page.title)
+    else:
+        extracted = extract_page(page, index)
+    if not extracted.blocks:
+        raise PageError(index, "no readable text could be extracted", code="empty_page")
+    return ProcessedPage(
+        page_key(page), page.url, extracted.title or page.title, extracted.text, chunk(extracted)
+    )
+
+
+class PageCache:
+    """Processed pages by content key, least recently used evicted first."""
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self._pages: OrderedDict[str, ProcessedPage] = OrderedDict()
+        self.processed = 0  # pages extracted and chunked (cache misses)
+
+    def get(self, key: str) -> ProcessedPage | None:
+        page = self._pages.get(key)
+        if page is not None:
+            self._pages.move_to_end(key)
+        return page
+
+    def put(self, page: ProcessedPage) -> None:
+        self._pages[page.key] = page
+        self._pages.move_to_end(page.key)
+        while len(self._pages) > self.size:
+            self._pages.popitem(last=False)
+
+    def process(self, page: PageInput, index: int) -> ProcessedPage:
+        cached = self.get(page_key(page))
+        if cached is not None:
+            return cached
+        processed = process_page(page, index)
+        self.processed += 1
+        self.put(processed)
+        return processed
+
+
+async def build_context(
+    question: str,
+    mode: Mode,
+    pages: Sequence[ProcessedPage],
+    history: Sequence[dict[str, Any]],
+    *,
+    settings: AssistantSettings,
+    model: str,
+    prompt: str | None,
+    encoder: PassageEncoder | None,
+) -> Context:
+    """Rank, fit and render: the chat messages to send, and the sources they contain."""
+    model_settings = settings.for_model(model)
+    version = prompt or model_settings.prompt
+    query = question or DEFAULT_QUESTIONS[mode]
+    passage_lists = [p.passages for p in pages]
+    ranked = await _rank(query, mode, passage_lists, settings, encoder)
+    selection = fit_budget(
+        passage_lists,
+        ranked,
+        model_settings.token_budget,
+        whole_page_tokens=settings.whole_page_tokens,
+        per_page_share=mode == "compare",
+    )
+    sources: list[Source] = []
+    prompt_pages: list[PromptPage] = []
+    for i, (page, chosen) in enumerate(zip(pages, selection.chosen, strict=True)):
+        numbered = []
+        for passage in chosen:
+            source = Source(len(sources) + 1, i, passage, selection.scores.get(passage.id, 0.0))
+            sources.append(source)
+            numbered.append((source.n, passage))
+        prompt_pages.append(PromptPage(i + 1, page.title, page.url, numbered))
+    system = render_system_prompt(version, mode, prompt_pages, new_boundary())
+    messages = [{"role": "system", "content": system}, *history, {"role": "user", "content": query}]
+    return Context(messages, sources, selection.usage, count_message_tokens(messages), version)
+
+
+async def _rank(
+    query: str,
+    mode: Mode,
+    pages: Sequence[Sequence[Passage]],
+    settings: AssistantSettings,
+    encoder: PassageEncoder | None,
+) -> list[Ranked]:
+    if mode in ("summarize", "key_points", "compare") and query in DEFAULT_QUESTIONS.values():
+        return _spread(pages)  # no question to rank by: cover each page from start to end
+    return await rank_passages(
+        query,
+        pages,
+        encoder=encoder if settings.embeddings else None,
+        dense_candidates=settings.dense_candidates,
+        wait_for_vectors=settings.embed_before_answer,
+    )
+
+
+def _spread(pages: Sequence[Sequence[Passage]]) -> list[Ranked]:
+    """An order that covers a page evenly: first, middle, quarters, eighths, ..."""
+    ranked: list[Ranked] = []
+    for i, ps in enumerate(pages):
+        n = len(ps)
+        order: list[int] = []
+        seen: set[int] = set()
+        step = n
+        while step >= 1 and len(order) < n:
+            fresh = [k for k in range(0, n, step) if k not in seen]
+            order.extend(fresh)
+            seen.update(fresh)
+            step //= 2
+        ranked.extend(Ranked(ps[k], i, 1.0 - rank / max(n, 1)) for rank, k in enumerate(order))
+    ranked.sort(key=lambda r: -r.score)
+    return ranked

