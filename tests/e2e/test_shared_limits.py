@@ -134,21 +134,26 @@ def replicas(tmp_path: Path, pg_database: str, upstream: FakeUpstream) -> Iterat
             )
         )
         urls.append(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 90
-    for url in urls:
-        while True:
+    try:
+        deadline = time.monotonic() + 90
+        for url in urls:
+            while True:
+                try:
+                    with urllib.request.urlopen(url + "/healthz", timeout=2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError((tmp_path / "r0.log").read_text()) from None
+                    time.sleep(0.2)
+        yield urls
+    finally:  # also when start-up failed: never leave a replica behind
+        for p in procs:
+            p.send_signal(signal.SIGINT)  # graceful: the ledger is flushed on the way out
+        for p in procs:
             try:
-                with urllib.request.urlopen(url + "/healthz", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError((tmp_path / "r0.log").read_text()) from None
-                time.sleep(0.2)
-    yield urls
-    for p in procs:
-        p.send_signal(signal.SIGINT)  # graceful: the ledger is flushed on the way out
-    for p in procs:
-        p.wait(30)
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
 async def test_two_replicas_keep_a_tenants_tokens_per_minute(
