@@ -30,7 +30,7 @@ from flightdeck.store.database import Store
 from flightdeck.store.models_tenancy import UsageRow
 from flightdeck.testing import Behaviour, FakeUpstream
 from flightdeck.testing.server import ServerThread, free_port
-from tests.tenancy_support.services import REDIS_URL, pg_url, require
+from tests.tenancy_support.services import REDIS_URL, delete_keys, pg_url, require
 from tests.tenancy_support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
@@ -154,6 +154,7 @@ def replicas(tmp_path: Path, pg_database: str, upstream: FakeUpstream) -> Iterat
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
+        asyncio.run(delete_keys(prefix))
 
 
 async def test_two_replicas_keep_a_tenants_tokens_per_minute(
@@ -192,6 +193,7 @@ async def test_redis_then_postgresql_outage_under_load_loses_nothing(
     require("127.0.0.1", 6379, "Redis")
     upstream.behaviour.latency = 0.01
     tenant = f"t{uuid.uuid4().hex[:8]}"
+    prefix = f"fdtest:{uuid.uuid4().hex[:8]}:"
     direct = pg_url(pg_database)
     key = await prepare(direct, tenant, LimitRule(requests_per_minute=100_000))
     with TcpProxy("127.0.0.1", 6379) as redis_proxy, TcpProxy("127.0.0.1", 5432) as pg_proxy:
@@ -206,7 +208,7 @@ async def test_redis_then_postgresql_outage_under_load_loses_nothing(
                 "limits": {
                     "backend": "redis",
                     "redis_url": f"redis://127.0.0.1:{redis_proxy.port}/0",
-                    "key_prefix": f"fdtest:{uuid.uuid4().hex[:8]}:",
+                    "key_prefix": prefix,
                     "probe_seconds": 0.2,
                     "policy_cache_seconds": 0.3,
                 },
@@ -246,6 +248,7 @@ async def test_redis_then_postgresql_outage_under_load_loses_nothing(
                 await asyncio.sleep(0.1)
         finally:
             await asyncio.to_thread(server.__exit__, None, None, None)
+            await delete_keys(prefix)
         assert set(statuses) == {200}, statuses  # no 5xx, no 429: outages were absorbed
         counts = list(seen.values())
         assert all(b > a for a, b in itertools.pairwise(counts)), seen  # served in every phase

@@ -36,12 +36,7 @@ def require(host: str, port: int, what: str) -> None:
     pytest.skip(f"{what} is not reachable at {host}:{port}")
 
 
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    """A key prefix unique to one test; its keys are deleted afterwards."""
-    require("127.0.0.1", 6379, "Redis")
-    prefix = f"fdtest:{uuid.uuid4().hex[:12]}:"
-    yield prefix
+async def delete_keys(prefix: str) -> None:
     client = Redis.from_url(REDIS_URL)
     try:
         keys = [k async for k in client.scan_iter(match=prefix + "*")]
@@ -49,6 +44,15 @@ async def redis_prefix() -> AsyncIterator[str]:
             await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix unique to one test; its keys are deleted afterwards."""
+    require("127.0.0.1", 6379, "Redis")
+    prefix = f"fdtest:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    await delete_keys(prefix)
 
 
 @pytest.fixture(scope="session")
