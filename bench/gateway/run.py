@@ -135,12 +135,42 @@ def measure(
     }
 
 
-def run_flightdeck(upstream: str, work: Path, args: argparse.Namespace, baseline: dict) -> dict:
-    config = work / "flightdeck.toml"
+# The full multi-tenant stack: API key auth, limits in Redis, the usage ledger in PostgreSQL.
+# Limits are set high enough never to reject, so every request pays for the full check.
+FULL_STACK = """
+[store]
+url = "postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+[limits]
+backend = "redis"
+key_prefix = "fd:bench:{run}:"
+[limits.default_key]
+requests_per_minute = 100000000
+tokens_per_minute = 1000000000000
+concurrent_requests = 100000
+[limits.default_tenant]
+requests_per_minute = 100000000
+tokens_per_minute = 1000000000000
+monthly_budget = 1000000000.0
+[limits.prices.bench]
+input = 0.15
+output = 0.6
+"""
+BARE = "[ledger]\nenabled = false\n"
+
+
+def run_flightdeck(
+    upstream: str, work: Path, args: argparse.Namespace, baseline: dict, stack: str = "default"
+) -> dict:
+    config = work / f"flightdeck-{stack}.toml"
+    extra = ""
+    if stack == "full":
+        extra = FULL_STACK.format(database=args.database, run=int(time.time()))
+    elif stack == "bare":
+        extra = BARE
     config.write_text(
-        f'home = "{work / "fd-home"}"\n[server]\nport = 18080\n'
+        f'home = "{work / ("fd-home-" + stack)}"\n[server]\nport = 18080\n'
         f'[[models]]\nname = "bench"\nbase_url = "{upstream}/v1"\nmodel = "gpt-4o-mini"\n'
-        'api_key = "sk-fake"\n'
+        'api_key = "sk-fake"\n' + extra
     )
     fd = [str(ROOT / ".venv" / "bin" / "flightdeck")]
     made = subprocess.run(
@@ -153,8 +183,11 @@ def run_flightdeck(upstream: str, work: Path, args: argparse.Namespace, baseline
     argv = pinned(GATEWAY_CPU, *fd, "serve", "--config", str(config))
     with process(argv, work / "flightdeck.log") as pid:
         wait_until_up("http://127.0.0.1:18080/healthz", {})
+        name = {"default": "Flightdeck", "bare": "Flightdeck (bare)"}.get(
+            stack, "Flightdeck (full stack: key auth, Redis limits, ledger to PostgreSQL)"
+        )
         url = "http://127.0.0.1:18080/v1/chat/completions"
-        return measure("Flightdeck", url, key, pid, args, baseline)
+        return measure(name, url, key, pid, args, baseline)
 
 
 def run_litellm(upstream: str, work: Path, args: argparse.Namespace, baseline: dict) -> dict:
@@ -205,7 +238,14 @@ def report(results: list[dict], baseline: dict) -> str:
         f"upstream alone at 1 concurrent: p50 {baseline['p50_ms']:.2f} ms, "
         f"p99 {baseline['p99_ms']:.2f} ms"
     )
-    if len(results) == 2 and results[1]["throughput"]["rps"]:
+    if len(results) == 2 and results[1]["name"].startswith("Flightdeck (full"):
+        ratio = results[1]["throughput"]["rps"] / max(results[0]["throughput"]["rps"], 1e-9)
+        cpu = results[0]["cpu_ms_per_request"] / max(results[1]["cpu_ms_per_request"], 1e-9)
+        console.print(f"full stack / bare requests/s: {ratio:.0%} (by CPU per request: {cpu:.0%})")
+        lines.append(
+            f"\nfull stack / bare requests/s: **{ratio:.0%}** (by CPU per request: {cpu:.0%})"
+        )
+    elif len(results) == 2 and results[1]["throughput"]["rps"]:
         ratio = results[0]["throughput"]["rps"] / results[1]["throughput"]["rps"]
         console.print(f"Flightdeck / LiteLLM requests/s: {ratio:.1f}x")
         lines.append(f"\nFlightdeck / LiteLLM requests/s: **{ratio:.1f}x**")
@@ -217,6 +257,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds at 64 concurrent")
     parser.add_argument("--latency-requests", type=int, default=2000)
     parser.add_argument("--no-peer", action="store_true", help="skip LiteLLM")
+    parser.add_argument(
+        "--full-stack",
+        action="store_true",
+        help="measure Flightdeck bare and with key auth + Redis limits + PostgreSQL ledger",
+    )
+    parser.add_argument("--database", default="test", help="PostgreSQL database (--full-stack)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for port in (18080, 18081, 19000):
@@ -231,13 +277,20 @@ def main() -> None:
             wait_until_up(upstream + "/v1/models", {})
             load(upstream + "/v1/chat/completions", None, 8, 2)
             baseline = load(upstream + "/v1/chat/completions", None, 1, 60, args.latency_requests)
-            results = [run_flightdeck(upstream, work, args, baseline)]
-            if not args.no_peer:
+            if args.full_stack:
+                results = [
+                    run_flightdeck(upstream, work, args, baseline, "bare"),
+                    run_flightdeck(upstream, work, args, baseline, "full"),
+                ]
+            else:
+                results = [run_flightdeck(upstream, work, args, baseline)]
+            if not args.no_peer and not args.full_stack:
                 results.append(run_litellm(upstream, work, args, baseline))
     table = report(results, baseline)
     out = {"baseline": baseline, "results": results, "markdown": table}
-    (RESULTS / "gateway.json").write_text(json.dumps(out, indent=2))
-    console.print(f"saved {RESULTS / 'gateway.json'}")
+    saved = RESULTS / ("gateway-full-stack.json" if args.full_stack else "gateway.json")
+    saved.write_text(json.dumps(out, indent=2))
+    console.print(f"saved {saved}")
 
 
 if __name__ == "__main__":

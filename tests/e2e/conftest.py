@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.tenancy_support.services import pg_database  # noqa: F401
+
 CHROMIUM = os.environ.get("FLIGHTDECK_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--headless=new",

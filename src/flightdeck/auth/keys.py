@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from flightdeck.core.errors import AuthenticationError, InvalidRequest
+from flightdeck.core.errors import AuthenticationError, InvalidRequest, UpstreamUnavailable
 from flightdeck.store.database import Store
 from flightdeck.store.models import ApiKey, utcnow
 
@@ -27,12 +28,13 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request runs as."""
+    """Who a request runs as: an API key (``key_id``) or an OAuth user (``user``, no key)."""
 
-    key_id: int
+    key_id: int | None
     name: str
     tenant: str
     role: Role
+    user: str | None = None
 
 
 def generate_key() -> str:
@@ -111,7 +113,15 @@ class Authenticator:
         if hit is not None and hit[0] > self._clock():
             principal = hit[1]
         else:
-            principal = await self._lookup(digest)
+            try:
+                principal = await self._lookup(digest)
+            except (SQLAlchemyError, OSError, TimeoutError):
+                if hit is None:  # never seen and cannot be checked now
+                    raise UpstreamUnavailable(
+                        "API keys cannot be checked right now; try again shortly",
+                        code="auth_unavailable",
+                    ) from None
+                principal = hit[1]  # the store is down: the last answer stands
         if principal is None:
             raise AuthenticationError("Incorrect API key provided")
         return principal

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from flightdeck import __version__
 from flightdeck.auth.keys import KeyStore, Role
+from flightdeck.cli import admin as admin_cli
 from flightdeck.cli import keys as keys_cli
 from flightdeck.cli import media as media_cli
 from flightdeck.cli.context import config_path, one_line_errors, run_with_store, settings_for
@@ -24,6 +25,9 @@ config_app = typer.Typer(help="Check configuration files.")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(config_app, name="config")
 app.add_typer(media_cli.app, name="media")
+app.add_typer(admin_cli.tenants_app, name="tenants")
+app.add_typer(admin_cli.budgets_app, name="budgets")
+app.command("usage")(admin_cli.usage)
 console = Console()
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
 

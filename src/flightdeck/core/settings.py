@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from flightdeck.core.errors import ConfigError
+from flightdeck.core.tenancy_settings import LedgerSettings, LimitsSettings, OAuthSettings
 
 ENV_PREFIX = "FLIGHTDECK_"
 
@@ -82,6 +83,8 @@ class StoreSettings(_Section):
 
 class AuthSettings(_Section):
     key_cache_seconds: float = Field(5.0, ge=0, description="how long a key lookup is cached")
+    oauth: OAuthSettings = Field(default_factory=OAuthSettings)
+    platform_tenant: str = Field("default", description="its admins manage every tenant")
 
 
 class AssistantModelSettings(_Section):
@@ -123,6 +126,8 @@ class Settings(_Section):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     models: list[ModelDeployment] = Field(default_factory=list)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
 
     @model_validator(mode="after")
     def _fallbacks_known(self) -> Settings:

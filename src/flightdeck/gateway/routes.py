@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -16,9 +16,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive
 
-from flightdeck.auth.keys import Authenticator, Principal
-from flightdeck.core.errors import InvalidRequest, NotFound, PayloadTooLarge
+from flightdeck.auth.caller import CallerAuthenticator
+from flightdeck.auth.keys import Principal
+from flightdeck.core.errors import FlightdeckError, InvalidRequest, NotFound, PayloadTooLarge
 from flightdeck.core.settings import Settings
+from flightdeck.gateway.accounting import Accounting, Kind, StreamMeter, Ticket
 from flightdeck.gateway.router import Routed, Router
 from flightdeck.gateway.streaming import EventStreamResponse
 
@@ -31,10 +33,17 @@ class ClientGone(Exception):
 
 
 class Gateway:
-    def __init__(self, settings: Settings, router: Router, auth: Authenticator) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        router: Router,
+        auth: CallerAuthenticator,
+        accounting: Accounting | None = None,
+    ) -> None:
         self.settings = settings
         self.router = router
         self.auth = auth
+        self.accounting = accounting
         self.max_body = settings.server.max_body_bytes
         self.created = int(time.time())
 
@@ -47,7 +56,7 @@ class Gateway:
         ]
 
     async def chat_completions(self, request: Request) -> Response | EventStreamResponse:
-        await self.authenticate(request)
+        principal = await self.authenticate(request)
         body = await self.read_json(request)
         model = require_model(body)
         messages = body.get("messages")
@@ -58,18 +67,27 @@ class Gateway:
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
             raise InvalidRequest("'stream' must be a boolean", param="stream")
+        ticket = await self.admit(principal, model, body, "chat")
         if stream:
-            opened = await until_disconnect(request, self.router.open_chat_stream(model, body))
+            opened = await self.accounted(
+                ticket, until_disconnect(request, self.router.open_chat_stream(model, body))
+            )
+            meter, on_close = self.stream_accounting(ticket, opened)
             return EventStreamResponse(
                 opened.value,
                 idle_timeout=self.router.settings.stream_idle_timeout_seconds,
-                headers=routing_headers(opened),
+                headers=routing_headers(opened) + limit_headers(ticket),
+                on_event=meter.see if meter is not None else None,
+                on_close=on_close,
             )
-        routed = await until_disconnect(request, self.router.chat(model, body))
-        return json_reply(routed)
+        routed = await self.accounted(
+            ticket, until_disconnect(request, self.router.chat(model, body))
+        )
+        await self.settle_reply(ticket, routed)
+        return json_reply(routed, ticket)
 
     async def embeddings(self, request: Request) -> Response:
-        await self.authenticate(request)
+        principal = await self.authenticate(request)
         body = await self.read_json(request)
         model = require_model(body)
         if not valid_embedding_input(body.get("input")):
@@ -77,8 +95,11 @@ class Gateway:
                 "'input' must be a non-empty string, array of strings, or array of tokens",
                 param="input",
             )
-        routed = await until_disconnect(request, self.router.embeddings(model, body))
-        return json_reply(routed)
+        ticket = await self.admit(principal, model, body, "embeddings")
+        call = until_disconnect(request, self.router.embeddings(model, body))
+        routed = await self.accounted(ticket, call)
+        await self.settle_reply(ticket, routed)
+        return json_reply(routed, ticket)
 
     async def list_models(self, request: Request) -> Response:
         await self.authenticate(request)
@@ -96,9 +117,63 @@ class Gateway:
         return {"id": name, "object": "model", "created": self.created, "owned_by": "flightdeck"}
 
     async def authenticate(self, request: Request) -> Principal:
-        principal = await self.auth.authenticate(request.headers.get("authorization"))
+        query = request.query_params if request.scope.get("query_string") else None
+        principal = await self.auth.authenticate(request.headers.get("authorization"), query)
         request.state.principal = principal
         return principal
+
+    # ---- limits before the call, usage after it (flightdeck.gateway.accounting) ----------
+
+    async def admit(
+        self, principal: Principal, model: str, body: dict[str, Any], kind: Kind
+    ) -> Ticket | None:
+        if self.accounting is None or model not in self.router.groups:
+            return None  # unknown models fail in the router with 404, unaccounted
+        return await self.accounting.admit(principal, model, body, kind)
+
+    async def accounted(self, ticket: Ticket | None, call: Awaitable[T]) -> T:
+        """Await the routed call; a failure is settled (refunded, recorded) and re-raised."""
+        try:
+            return await call
+        except Exception as exc:
+            if ticket is not None and self.accounting is not None:
+                status, error = 500, "server_error"
+                if isinstance(exc, FlightdeckError):
+                    status, error = exc.status, exc.type
+                elif isinstance(exc, ClientGone):
+                    status, error = 499, "client_gone"
+                await self.accounting.settle(ticket, status=status, error_type=error)
+            raise
+
+    async def settle_reply(self, ticket: Ticket | None, routed: Routed[Any]) -> None:
+        if ticket is None or self.accounting is None:
+            return
+        usage = routed.value.json().get("usage")
+        await self.accounting.settle(
+            ticket, status=200, usage=usage, deployment=routed.deployment.id
+        )
+
+    def stream_accounting(
+        self, ticket: Ticket | None, opened: Routed[Any]
+    ) -> tuple[StreamMeter | None, Callable[[str | None], Awaitable[None]] | None]:
+        accounting = self.accounting
+        if ticket is None or accounting is None:
+            return None, None
+        meter = StreamMeter()
+        ttft_ms = (time.perf_counter() - ticket.started) * 1000
+        assert ticket is not None
+
+        async def on_close(outcome: str | None) -> None:
+            await accounting.settle(
+                ticket,
+                status=200,
+                usage=meter.settled_usage(ticket.prompt_tokens),
+                deployment=opened.deployment.id,
+                ttft_ms=ttft_ms,
+                error_type=outcome,
+            )
+
+        return meter, on_close
 
     async def read_json(self, request: Request) -> dict[str, Any]:
         """The body as a JSON object, refusing oversized bodies before reading them whole."""
@@ -155,9 +230,15 @@ def routing_headers(routed: Routed[Any]) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def json_reply(routed: Routed[Any]) -> Response:
+def limit_headers(ticket: Ticket | None) -> list[tuple[bytes, bytes]]:
+    if ticket is None:
+        return []
+    return [(k.encode(), v.encode()) for k, v in ticket.headers.items()]
+
+
+def json_reply(routed: Routed[Any], ticket: Ticket | None = None) -> Response:
     response = Response(routed.value.body, media_type=JSON)
-    response.raw_headers.extend(routing_headers(routed))
+    response.raw_headers.extend(routing_headers(routed) + limit_headers(ticket))
     return response
 
 

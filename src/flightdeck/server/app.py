@@ -12,12 +12,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from flightdeck.assistant.routes import Assistant
+from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Authenticator, KeyStore
+from flightdeck.auth.oauth import OAuthValidator
 from flightdeck.core.errors import FlightdeckError
 from flightdeck.core.settings import Settings
+from flightdeck.gateway.accounting import Accounting
 from flightdeck.gateway.router import Router
 from flightdeck.gateway.routes import ClientGone, Gateway
 from flightdeck.providers.registry import ProviderRegistry
+from flightdeck.server.admin import admin_mount
 from flightdeck.server.errors import (
     handle_flightdeck_error,
     handle_http_exception,
@@ -36,6 +40,7 @@ class Services:
     store: Store
     keys: KeyStore
     router: Router
+    accounting: Accounting
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:
@@ -47,8 +52,13 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     store = Store(settings.store_url)
     keys = KeyStore(store)
     router = Router.from_settings(settings, registry)
-    gateway = Gateway(settings, router, Authenticator(keys, settings.auth.key_cache_seconds))
-    health = Health(store, router)
+    caller = CallerAuthenticator(
+        Authenticator(keys, settings.auth.key_cache_seconds), OAuthValidator(settings.auth.oauth)
+    )
+    accounting = Accounting.from_settings(settings, store)
+    gateway = Gateway(settings, router, caller, accounting)
+    health = Health(store, router, accounting)
+    admin = admin_mount(settings, store, keys, caller=caller, policies=accounting.policies)
     assistant = Assistant(
         settings, router, Authenticator(keys, settings.auth.key_cache_seconds), store
     )
@@ -56,16 +66,18 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.migrate()
+        await accounting.start()
         await router.start()
         await assistant.start()
         try:
             yield
         finally:
             await router.close()
+            await accounting.close()
             await store.close()
 
     app = Starlette(
-        routes=[*gateway.routes(), *assistant.routes(), *web_routes(), *health.routes()],
+        routes=[*gateway.routes(), *assistant.routes(), *web_routes(), *health.routes(), admin],
         exception_handlers={
             FlightdeckError: handle_flightdeck_error,
             ClientGone: _client_gone,
@@ -74,6 +86,6 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         },
         lifespan=lifespan,
     )
-    app.state.services = Services(settings, store, keys, router)
+    app.state.services = Services(settings, store, keys, router, accounting)
     app.state.assistant = assistant
     return app

@@ -9,14 +9,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from flightdeck.gateway.accounting import Accounting
 from flightdeck.gateway.router import Router
 from flightdeck.store.database import Store
 
 
 class Health:
-    def __init__(self, store: Store, router: Router) -> None:
+    def __init__(self, store: Store, router: Router, accounting: Accounting | None = None) -> None:
         self.store = store
         self.router = router
+        self.accounting = accounting
 
     def routes(self) -> list[Route]:
         return [
@@ -34,6 +36,8 @@ class Health:
             ready = await dep.provider.ready()
             deployments[dep.id] = dep.circuit.state.value if ready else "loading"
         checks["deployments"] = deployments
+        if self.accounting is not None:  # degraded limits or a spooling ledger stay ready
+            checks.update(self.accounting.health())
         ok = checks["store"] == "ok"
         body = {"status": "ready" if ok else "not_ready", "checks": checks}
         return Response(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATE_LOCK = 0x666C6474  # PostgreSQL advisory lock id held while migrating ("fldt")
 
 
 class Store:
@@ -35,6 +36,10 @@ class Store:
     async def migrate(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
         async with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # replicas starting together migrate in turn
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK}
+                )
             await conn.run_sync(_upgrade_to_head)
 
     async def ping(self) -> bool:

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from flightdeck.store import models_tenancy  # noqa: F401  (registers the tables)
 from flightdeck.store.models import Base
 
 connection = context.config.attributes.get("connection")

@@ -1,14 +1,14 @@
 """Assistant conversations, their pages and messages.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"  # after the tenancy tables (both branches started from 0001)
 branch_labels = None
 depends_on = None
 

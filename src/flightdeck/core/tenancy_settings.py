@@ -1,0 +1,147 @@
+"""Settings of the multi-tenant layer: OAuth2 issuers, limits and prices, the usage ledger.
+
+They are sections of the one ``Settings`` object (``[auth.oauth]``, ``[limits]``, ``[ledger]``);
+they live here so ``core.settings`` stays readable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class OAuthIssuer(_Section):
+    """One trusted OAuth2 authorization server whose RFC 9068 access tokens we accept."""
+
+    issuer: str = Field(min_length=1, description="the exact `iss` value")
+    jwks_url: str = Field(description="https (http only on loopback); never taken from a token")
+    audience: str = Field(min_length=1, description="the `aud` value tokens must carry")
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256"], min_length=1)
+    tenant_claim: str = "tid"
+    role_claim: str = "roles"
+    role_map: dict[str, str] = Field(
+        default_factory=dict, description="issuer role name -> admin|member|viewer"
+    )
+    default_role: Literal["admin", "member", "viewer"] | None = None
+
+    @field_validator("jwks_url")
+    @classmethod
+    def _https_or_loopback(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme == "https" and parts.hostname:
+            return value
+        if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
+            return value
+        raise ValueError("jwks_url must be an https URL (http is allowed only on loopback)")
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        allowed = {
+            "RS256",
+            "RS384",
+            "RS512",
+            "PS256",
+            "PS384",
+            "PS512",
+            "ES256",
+            "ES384",
+            "ES512",
+            "EdDSA",
+        }
+        for alg in value:
+            if alg not in allowed:
+                raise ValueError(f"algorithm {alg!r} is not allowed; use one of {sorted(allowed)}")
+        return value
+
+    @field_validator("role_map")
+    @classmethod
+    def _roles_known(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, role in value.items():
+            if role not in ("admin", "member", "viewer"):
+                raise ValueError(f"role_map[{name!r}]: {role!r} is not admin, member or viewer")
+        return value
+
+
+class OAuthSettings(_Section):
+    issuers: list[OAuthIssuer] = Field(default_factory=list)
+    leeway_seconds: float = Field(30.0, ge=0, le=60, description="clock skew allowed on exp/nbf")
+    jwks_cache_seconds: float = Field(300.0, gt=0, description="how long a fetched JWKS is used")
+    jwks_min_refresh_seconds: float = Field(
+        10.0, ge=0, description="least time between two fetches of one JWKS (unknown kid)"
+    )
+    jwks_timeout_seconds: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _issuers_unique(self) -> OAuthSettings:
+        seen = set()
+        for i, issuer in enumerate(self.issuers):
+            if issuer.issuer in seen:
+                raise ValueError(f"issuers[{i}].issuer: {issuer.issuer!r} is listed twice")
+            seen.add(issuer.issuer)
+        return self
+
+
+class LimitRule(_Section):
+    """Limits of one scope (a key or a tenant). ``None`` means unlimited."""
+
+    requests_per_minute: int | None = Field(None, ge=0)
+    tokens_per_minute: int | None = Field(None, ge=0)
+    concurrent_requests: int | None = Field(None, ge=0)
+    monthly_budget: float | None = Field(None, ge=0, description="in the price table's currency")
+
+
+class ModelPrice(_Section):
+    """Price of one model group per million tokens."""
+
+    input: float = Field(0.0, ge=0)
+    output: float = Field(0.0, ge=0)
+    cached_input: float | None = Field(None, ge=0, description="defaults to the input price")
+
+
+class LimitsSettings(_Section):
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "fd:lim:"
+    redis_timeout_seconds: float = Field(1.0, gt=0, description="per Redis call")
+    outage_policy: Literal["local", "allow", "deny"] = Field(
+        "local", description="what to do while Redis is unreachable"
+    )
+    local_fraction: float = Field(
+        0.5, gt=0, le=1, description="share of each global limit a replica enforces alone"
+    )
+    probe_seconds: float = Field(1.0, gt=0, description="how often an unreachable Redis is tried")
+    lease_seconds: float = Field(
+        900.0, gt=0, description="a concurrency slot not released by then is freed"
+    )
+    policy_cache_seconds: float = Field(5.0, ge=0, description="how long stored limits are cached")
+    default_key: LimitRule = Field(default_factory=LimitRule)
+    default_tenant: LimitRule = Field(default_factory=LimitRule)
+    currency: str = "USD"
+    prices: dict[str, ModelPrice] = Field(default_factory=dict, description="model group -> price")
+
+
+class LedgerSettings(_Section):
+    enabled: bool = True
+    flush_interval_seconds: float = Field(
+        1.0, gt=0, le=60, description="most a kill -9 can lose; spool is fsynced this often"
+    )
+    batch_size: int = Field(500, ge=1, le=50_000)
+    spool_dir: Path | None = Field(None, description="default: <home>/ledger-spool")

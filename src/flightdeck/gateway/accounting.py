@@ -1,0 +1,214 @@
+"""Limits before a routed call, usage after it: the two calls the request path makes.
+
+    ticket = await accounting.admit(principal, model, body, kind="chat")   # may raise 429
+    ...route and call...
+    await accounting.settle(ticket, status=200, usage=reply_json.get("usage"),
+                            deployment=routed.deployment.id, ttft_ms=...)
+
+``admit`` counts the prompt with the model's tokenizer, adds ``max_tokens`` (or the default),
+prices the worst case and reserves both in the caller's key and tenant scopes at once.
+``settle`` replaces the estimate with the real usage (or refunds it when the call failed),
+and hands one ``UsageRecord`` to the ledger writer, off the request path.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from flightdeck.auth.keys import Principal
+from flightdeck.core.errors import RateLimited
+from flightdeck.core.settings import Settings
+from flightdeck.ledger.queries import month_spend
+from flightdeck.ledger.record import UsageRecord
+from flightdeck.ledger.spool import Spool
+from flightdeck.ledger.writer import LedgerWriter
+from flightdeck.limits.estimate import estimate_chat_tokens, estimate_embedding_tokens
+from flightdeck.limits.limiter import Limiter, Reservation
+from flightdeck.limits.policy import PolicyStore
+from flightdeck.limits.prices import PriceTable
+from flightdeck.limits.scopes import MICROS, Demand
+from flightdeck.store.database import Store
+
+Kind = Literal["chat", "embeddings"]
+
+
+@dataclass
+class Ticket:
+    """What ``admit`` hands out and ``settle`` takes back."""
+
+    principal: Principal
+    model_group: str
+    prompt_tokens: int
+    reservation: Reservation
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``x-ratelimit-*`` headers for the response."""
+        return self.reservation.headers
+
+
+class Accounting:
+    def __init__(
+        self,
+        limiter: Limiter,
+        policies: PolicyStore,
+        prices: PriceTable,
+        ledger: LedgerWriter | None,
+    ) -> None:
+        self.limiter = limiter
+        self.policies = policies
+        self.prices = prices
+        self.ledger = ledger
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store) -> Accounting:
+        async def spent(scope: str, month: str) -> int:
+            kind, _, name = scope.partition(":")
+            tenant = name if kind == "tenant" else None
+            key_id = int(name) if kind == "key" else None
+            async with store.engine.connect() as conn:
+                return round(await month_spend(conn, tenant, key_id, month) * MICROS)
+
+        ledger = None
+        if settings.ledger.enabled:
+            spool_dir = settings.ledger.spool_dir or Path(settings.home) / "ledger-spool"
+            ledger = LedgerWriter(
+                store.engine,
+                Spool(spool_dir),
+                flush_interval=settings.ledger.flush_interval_seconds,
+                batch_size=settings.ledger.batch_size,
+            )
+        return cls(
+            Limiter.from_settings(settings.limits, spend_loader=spent),
+            PolicyStore(store, settings.limits),
+            PriceTable(settings.limits.prices),
+            ledger,
+        )
+
+    async def start(self) -> None:
+        """After ``store.migrate()``: replays the ledger spool and starts its writer."""
+        if self.ledger is not None:
+            await self.ledger.start()
+
+    async def close(self) -> None:
+        if self.ledger is not None:
+            await self.ledger.close()
+        await self.limiter.close()
+
+    async def admit(
+        self, principal: Principal, model_group: str, body: dict[str, Any], kind: Kind = "chat"
+    ) -> Ticket:
+        """Reserve the most this request can use, or raise RateLimited (429)."""
+        if kind == "chat":
+            prompt, most_output = estimate_chat_tokens(body)
+        else:
+            prompt, most_output = estimate_embedding_tokens(body), 0
+        cost = self.prices.estimate_micros(model_group, prompt, most_output)
+        scopes = await self.policies.scopes_for(principal.tenant, principal.key_id)
+        try:
+            reservation = await self.limiter.reserve(scopes, Demand(prompt + most_output, cost))
+        except RateLimited as exc:  # refused requests are in the ledger too, at no cost
+            if self.ledger is not None:
+                self.ledger.record(
+                    UsageRecord(
+                        tenant=principal.tenant,
+                        key_id=principal.key_id,
+                        user=principal.user,
+                        model_group=model_group,
+                        status=exc.status,
+                        error_type=exc.code,
+                    )
+                )
+            raise
+        return Ticket(principal, model_group, prompt, reservation)
+
+    async def settle(
+        self,
+        ticket: Ticket,
+        *,
+        status: int,
+        usage: dict[str, Any] | None = None,
+        deployment: str | None = None,
+        ttft_ms: float | None = None,
+        error_type: str | None = None,
+        trace_id: str | None = None,
+    ) -> UsageRecord:
+        """Reconcile the reservation with what was used and queue the usage record."""
+        latency_ms = (time.perf_counter() - ticket.started) * 1000
+        input_tokens, output_tokens, cached = read_usage(usage)
+        if usage is None and status < 400:
+            input_tokens = ticket.prompt_tokens  # no usage reported: count what we know
+        group = ticket.model_group
+        cost_micros = self.prices.cost_micros(group, input_tokens, output_tokens, cached)
+        if status >= 400 and usage is None:
+            await ticket.reservation.release()
+        else:
+            await ticket.reservation.reconcile(input_tokens + output_tokens, cost_micros)
+        record = UsageRecord(
+            tenant=ticket.principal.tenant,
+            key_id=ticket.principal.key_id,
+            user=ticket.principal.user,
+            model_group=group,
+            deployment=deployment,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cached_tokens=cached,
+            cost=cost_micros / MICROS,
+            latency_ms=latency_ms,
+            ttft_ms=ttft_ms,
+            status=status,
+            error_type=error_type,
+            trace_id=trace_id,
+        )
+        if self.ledger is not None:
+            self.ledger.record(record)
+        return record
+
+    def health(self) -> dict[str, object]:
+        """For /readyz: both stay 'ready' while degraded, but say so."""
+        ledger = self.ledger.health() if self.ledger is not None else {"state": "disabled"}
+        return {"limits": self.limiter.health(), "ledger": ledger}
+
+
+class StreamMeter:
+    """Watches a chat stream's events for the ``usage`` chunk (sent when the client asked for
+    ``stream_options.include_usage``); without one, each content chunk counts as one token."""
+
+    def __init__(self) -> None:
+        self.usage: dict[str, Any] | None = None
+        self.chunks = 0
+
+    def see(self, event: bytes) -> None:
+        self.chunks += 1
+        if b'"usage"' not in event or not event.startswith(b"data: {"):
+            return
+        try:
+            data = orjson.loads(event[6:])
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(data, dict) and isinstance(data.get("usage"), dict):
+            self.usage = data["usage"]
+
+    def settled_usage(self, prompt_tokens: int) -> dict[str, Any]:
+        if self.usage is not None:
+            return self.usage
+        return {"prompt_tokens": prompt_tokens, "completion_tokens": max(self.chunks - 1, 0)}
+
+
+def read_usage(usage: dict[str, Any] | None) -> tuple[int, int, int]:
+    """(input, output, cached input) tokens from an OpenAI ``usage`` object."""
+    if not isinstance(usage, dict):
+        return 0, 0, 0
+
+    def number(value: Any) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+    details = usage.get("prompt_tokens_details")
+    cached = number(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    return number(usage.get("prompt_tokens")), number(usage.get("completion_tokens")), cached

@@ -1,0 +1,69 @@
+"""One request's usage, as the gateway reports it after the call."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """Usage of one request. ``record_id`` is unique, so writing a record twice stores it once."""
+
+    tenant: str
+    model_group: str
+    status: int
+    key_id: int | None = None
+    user: str | None = None
+    deployment: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost: float = 0.0
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    error_type: str | None = None
+    trace_id: str | None = None
+    ts: datetime = field(default_factory=_now)
+    record_id: str = field(default_factory=_new_id)
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.to_row()  # explicit fields: dataclasses.asdict deep-copies, and is slow
+        data["ts"] = self.ts.isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UsageRecord:
+        values = dict(data)
+        values["ts"] = datetime.fromisoformat(values["ts"])
+        return cls(**values)
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "ts": self.ts.astimezone(UTC),
+            "tenant": self.tenant,
+            "key_id": self.key_id,
+            "user": self.user,
+            "model_group": self.model_group,
+            "deployment": self.deployment,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cost": self.cost,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "status": self.status,
+            "error_type": self.error_type,
+            "trace_id": self.trace_id,
+        }

@@ -1,0 +1,305 @@
+"""The admin API under ``/admin`` (FastAPI, so it is OpenAPI-documented at /admin/openapi.json).
+
+Every route authenticates the caller (API key or OAuth access token) and checks tenant and role:
+admins of the platform tenant manage every tenant; anyone else sees only their own tenant, and
+only its admins change anything. A resource of another tenant answers 404, a named other tenant
+403, so nothing about other tenants leaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import Mount
+
+from flightdeck.auth.caller import CallerAuthenticator
+from flightdeck.auth.keys import Authenticator, KeyStore, Principal, Role
+from flightdeck.auth.oauth import OAuthValidator
+from flightdeck.auth.tenants import TenantStore
+from flightdeck.core.errors import FlightdeckError, InvalidRequest, NotFound, PermissionDenied
+from flightdeck.core.settings import Settings
+from flightdeck.core.tenancy_settings import LimitRule
+from flightdeck.ledger.queries import GroupBy, UsageQuery, query_usage
+from flightdeck.limits.policy import TENANT_SCOPE, PolicyStore
+from flightdeck.server.errors import error_body, handle_flightdeck_error, handle_http_exception
+from flightdeck.store.database import Store
+from flightdeck.store.models import ApiKey
+
+
+@dataclass
+class AdminServices:
+    store: Store
+    caller: CallerAuthenticator
+    keys: KeyStore
+    tenants: TenantStore
+    policies: PolicyStore
+    platform_tenant: str = "default"
+
+
+# ---- wire types -------------------------------------------------------------------------------
+
+
+class TenantIn(BaseModel):
+    name: str = Field(description="lowercase letters, digits, '.', '_', '-'")
+    display_name: str = ""
+
+
+class TenantOut(BaseModel):
+    name: str
+    display_name: str
+    created_at: datetime
+
+
+class KeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: Role = Role.MEMBER
+    tenant: str | None = Field(None, description="default: the caller's tenant")
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    tenant: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class CreatedKey(KeyOut):
+    key: str = Field(description="the API key itself; shown once, never stored")
+
+
+class BudgetIn(LimitRule):
+    tenant: str | None = Field(None, description="default: the caller's tenant")
+    key_id: int | None = Field(None, description="set for one key; omit for the whole tenant")
+
+
+class BudgetOut(LimitRule):
+    tenant: str
+    key_id: int | None
+
+
+class UsageGroupOut(BaseModel):
+    group: str
+    requests: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost: float
+
+
+class UsageOut(BaseModel):
+    tenant: str
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    group_by: GroupBy
+    data: list[UsageGroupOut]
+
+
+# ---- access checks ----------------------------------------------------------------------------
+
+
+class Access:
+    """The caller and what it may touch."""
+
+    def __init__(self, principal: Principal, platform_tenant: str) -> None:
+        self.principal = principal
+        self.platform_admin = principal.role is Role.ADMIN and principal.tenant == platform_tenant
+
+    def tenant(self, requested: str | None, *, write: bool = False) -> str:
+        """The tenant a request acts on, if the caller may (403 otherwise)."""
+        tenant = requested or self.principal.tenant
+        if not self.platform_admin and tenant != self.principal.tenant:
+            raise PermissionDenied(f"You cannot access tenant {tenant!r}", code="tenant_forbidden")
+        if write and not self.platform_admin and self.principal.role is not Role.ADMIN:
+            raise PermissionDenied("This needs the admin role", code="role_forbidden")
+        return tenant
+
+    def require_platform_admin(self) -> None:
+        if not self.platform_admin:
+            raise PermissionDenied("Only platform admins manage tenants", code="role_forbidden")
+
+
+async def caller_access(request: Request) -> Access:
+    """Authenticates every admin route (a FastAPI dependency)."""
+    services: AdminServices = request.app.state.admin
+    principal = await services.caller.authenticate(
+        request.headers.get("authorization"), request.query_params
+    )
+    return Access(principal, services.platform_tenant)
+
+
+CallerAccess = Annotated[Access, Depends(caller_access)]
+
+
+def create_admin_app(services: AdminServices) -> FastAPI:
+    app = FastAPI(
+        title="Flightdeck admin API",
+        version="1",
+        description="Tenants, API keys, limits and budgets, and usage. Bearer auth on every route.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+
+    app.state.admin = services
+
+    async def tenant_must_exist(name: str) -> None:
+        if name != services.platform_tenant and await services.tenants.get(name) is None:
+            raise NotFound(f"tenant {name!r} does not exist", code="tenant_not_found")
+
+    @app.get("/tenants", response_model=list[TenantOut], tags=["tenants"])
+    async def list_tenants(caller: CallerAccess) -> list[TenantOut]:
+        tenants = await services.tenants.list()
+        visible = [t for t in tenants if caller.platform_admin or t.name == caller.principal.tenant]
+        return [
+            TenantOut(name=t.name, display_name=t.display_name, created_at=t.created_at)
+            for t in visible
+        ]
+
+    @app.post("/tenants", response_model=TenantOut, status_code=201, tags=["tenants"])
+    async def create_tenant(body: TenantIn, caller: CallerAccess) -> TenantOut:
+        caller.require_platform_admin()
+        t = await services.tenants.create(body.name, body.display_name)
+        return TenantOut(name=t.name, display_name=t.display_name, created_at=t.created_at)
+
+    @app.get("/keys", response_model=list[KeyOut], tags=["keys"])
+    async def list_keys(caller: CallerAccess, tenant: str | None = None) -> list[KeyOut]:
+        return [key_out(k) for k in await services.keys.list(tenant=caller.tenant(tenant))]
+
+    @app.post("/keys", response_model=CreatedKey, status_code=201, tags=["keys"])
+    async def create_key(body: KeyIn, caller: CallerAccess) -> CreatedKey:
+        tenant = caller.tenant(body.tenant, write=True)
+        await tenant_must_exist(tenant)
+        record, key = await services.keys.create(body.name, role=body.role, tenant=tenant)
+        return CreatedKey(**key_out(record).model_dump(), key=key)
+
+    @app.delete("/keys/{key_id}", status_code=204, tags=["keys"])
+    async def revoke_key(key_id: int, caller: CallerAccess) -> Response:
+        record = await own_key(key_id, caller)
+        caller.tenant(record.tenant, write=True)
+        await services.keys.revoke(key_id)
+        return Response(status_code=204)
+
+    async def own_key(key_id: int, caller: Access) -> ApiKey:
+        async with services.store.session() as session:
+            record = await session.scalar(select(ApiKey).where(ApiKey.id == key_id))
+        if record is None or not (
+            caller.platform_admin or record.tenant == caller.principal.tenant
+        ):
+            raise NotFound(f"key {key_id} does not exist", code="key_not_found")
+        return record
+
+    @app.get("/budgets", response_model=list[BudgetOut], tags=["budgets"])
+    async def list_budgets(caller: CallerAccess, tenant: str | None = None) -> list[BudgetOut]:
+        name = caller.tenant(tenant)
+        rows = await services.policies.for_tenant(name)
+        return [
+            BudgetOut(tenant=name, key_id=None if k == TENANT_SCOPE else k, **r.model_dump())
+            for k, r in rows
+        ]
+
+    @app.put("/budgets", response_model=BudgetOut, tags=["budgets"])
+    async def set_budget(body: BudgetIn, caller: CallerAccess) -> BudgetOut:
+        tenant = caller.tenant(body.tenant, write=True)
+        await tenant_must_exist(tenant)
+        if body.key_id is not None:
+            record = await own_key(body.key_id, caller)
+            if record.tenant != tenant:
+                raise InvalidRequest(
+                    f"key {body.key_id} is not in tenant {tenant!r}", param="key_id"
+                )
+        rule = LimitRule.model_validate(body.model_dump(exclude={"tenant", "key_id"}))
+        await services.policies.set(tenant, rule, body.key_id or TENANT_SCOPE)
+        return BudgetOut(tenant=tenant, key_id=body.key_id, **rule.model_dump())
+
+    @app.get("/usage", response_model=UsageOut, tags=["usage"])
+    async def usage(
+        caller: CallerAccess,
+        tenant: str | None = None,
+        start: Annotated[datetime | None, Query(alias="from")] = None,
+        end: Annotated[datetime | None, Query(alias="to")] = None,
+        group_by: GroupBy = GroupBy.MODEL,
+    ) -> UsageOut:
+        name = caller.tenant(tenant)
+        now = datetime.now(UTC)
+        end = aware(end) if end else now
+        start = (
+            aware(start) if start else end.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        )
+        if end <= start:
+            raise InvalidRequest("'to' must be after 'from'", param="to")
+        if end - start > timedelta(days=3700):
+            raise InvalidRequest("the range is longer than ten years", param="from")
+        async with services.store.engine.connect() as conn:
+            totals = await query_usage(conn, UsageQuery(name, start, end, group_by))
+        data = [
+            UsageGroupOut(**{f: getattr(t, f) for f in UsageGroupOut.model_fields}) for t in totals
+        ]
+        return UsageOut.model_validate(
+            {"tenant": name, "from": start, "to": end, "group_by": group_by, "data": data}
+        )
+
+    app.add_exception_handler(FlightdeckError, handle_flightdeck_error)
+    app.add_exception_handler(HTTPException, handle_http_exception)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    return app
+
+
+def admin_mount(
+    settings: Settings,
+    store: Store,
+    keys: KeyStore,
+    *,
+    caller: CallerAuthenticator | None = None,
+    policies: PolicyStore | None = None,
+) -> Mount:
+    """``/admin`` for ``create_app``; pass the app's caller and policies to share their caches."""
+    if caller is None:
+        authenticator = Authenticator(keys, settings.auth.key_cache_seconds)
+        caller = CallerAuthenticator(authenticator, OAuthValidator(settings.auth.oauth))
+    services = AdminServices(
+        store=store,
+        caller=caller,
+        keys=keys,
+        tenants=TenantStore(store),
+        policies=policies or PolicyStore(store, settings.limits),
+        platform_tenant=settings.auth.platform_tenant,
+    )
+    return Mount("/admin", app=create_admin_app(services))
+
+
+def key_out(k: ApiKey) -> KeyOut:
+    return KeyOut(
+        id=k.id,
+        name=k.name,
+        prefix=k.prefix,
+        tenant=k.tenant,
+        role=Role(k.role),
+        created_at=k.created_at,
+        revoked_at=k.revoked_at,
+    )
+
+
+def aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    param = ".".join(loc) or None
+    message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
+    body = error_body(message, "invalid_request_error", "invalid_parameter", param)
+    return Response(body, status_code=400, media_type="application/json")

@@ -1,0 +1,1 @@
+from tests.tenancy_support.services import redis_prefix  # noqa: F401

@@ -1,0 +1,250 @@
+"""The admin API over real HTTP: every route checks the caller's tenant and role."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from starlette.applications import Starlette
+from tests.auth.jwks_issuer import LocalIssuer, rsa_key
+from tests.tenancy_support.app_server import AppServer
+
+from flightdeck.auth.keys import KeyStore, Role
+from flightdeck.auth.tenants import TenantStore
+from flightdeck.core.settings import load_settings
+from flightdeck.ledger.record import UsageRecord
+from flightdeck.ledger.spool import Spool
+from flightdeck.ledger.writer import LedgerWriter
+from flightdeck.server.admin import admin_mount
+from flightdeck.store.database import Store
+
+DAY = datetime(2026, 11, 10, 12, tzinfo=UTC)
+
+
+@dataclass
+class Admin:
+    url: str
+    keys: dict[str, str]  # caller name -> API key
+    key_ids: dict[str, int]
+    issuer: LocalIssuer
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        caller: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        hdrs = dict(headers or {})
+        if caller is not None:
+            hdrs["Authorization"] = f"Bearer {self.keys[caller]}"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, self.url + path, json=body, headers=hdrs) as resp,
+        ):
+            data = await resp.json() if resp.content_type == "application/json" else None
+            return resp.status, data
+
+
+@pytest.fixture
+async def admin(tmp_path: Path) -> AsyncIterator[Admin]:
+    issuer = await LocalIssuer([rsa_key("k1")]).start()
+    settings = load_settings(
+        None,
+        {},
+        defaults={
+            "home": str(tmp_path),
+            "auth": {
+                "key_cache_seconds": 0,
+                "oauth": {
+                    "issuers": [
+                        {
+                            "issuer": issuer.issuer,
+                            "jwks_url": issuer.jwks_url,
+                            "audience": "flightdeck",
+                            "algorithms": ["RS256"],
+                        }
+                    ]
+                },
+            },
+        },
+    )
+    store = Store(settings.store_url)
+    await store.migrate()
+    for name in ("acme", "globex"):
+        await TenantStore(store).create(name)
+    keys: dict[str, str] = {}
+    ids: dict[str, int] = {}
+    for caller, tenant, role in [
+        ("platform", "default", Role.ADMIN),
+        ("acme_admin", "acme", Role.ADMIN),
+        ("acme_member", "acme", Role.MEMBER),
+        ("acme_viewer", "acme", Role.VIEWER),
+        ("globex_admin", "globex", Role.ADMIN),
+    ]:
+        record, key = await KeyStore(store).create(caller, role=role, tenant=tenant)
+        keys[caller], ids[caller] = key, record.id
+    writer = LedgerWriter(store.engine, Spool(tmp_path / "spool"))
+    await writer.start()
+    for tenant, key_id, cost in [("acme", ids["acme_member"], 1.5), ("globex", 99, 7.0)]:
+        for i in range(3):
+            ts = DAY + timedelta(days=i)
+            writer.record(
+                UsageRecord(
+                    tenant=tenant, model_group="gpt", status=200, key_id=key_id, cost=cost, ts=ts
+                )
+            )
+    await writer.close()
+    await store.close()
+
+    store = Store(settings.store_url)
+    app = Starlette(routes=[admin_mount(settings, store, KeyStore(store))])
+    with AppServer(app) as server:
+        yield Admin(server.url + "/admin", keys, ids, issuer)
+    await store.close()
+    await issuer.stop()
+
+
+USAGE = "/usage?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"
+
+# (caller, method, path, body, expected status): one row per route and way of crossing a line.
+ACCESS_CASES = [
+    (None, "GET", "/keys", None, 401),
+    (None, "GET", "/tenants", None, 401),
+    (None, "GET", USAGE, None, 401),
+    ("acme_admin", "POST", "/tenants", {"name": "initech"}, 403),
+    ("platform", "POST", "/tenants", {"name": "initech"}, 201),
+    ("platform", "POST", "/tenants", {"name": "acme"}, 409),
+    ("platform", "POST", "/tenants", {"name": "Bad Name!"}, 400),
+    ("acme_admin", "GET", "/keys?tenant=globex", None, 403),
+    ("acme_viewer", "GET", "/keys", None, 200),
+    ("acme_admin", "POST", "/keys", {"name": "x", "tenant": "globex"}, 403),
+    ("acme_member", "POST", "/keys", {"name": "x"}, 403),
+    ("acme_viewer", "POST", "/keys", {"name": "x"}, 403),
+    ("acme_admin", "POST", "/keys", {"name": "x", "role": "viewer"}, 201),
+    ("acme_admin", "POST", "/keys", {"name": "x", "role": "owner"}, 400),
+    ("platform", "POST", "/keys", {"name": "x", "tenant": "nope"}, 404),
+    ("platform", "POST", "/keys", {"name": "x", "tenant": "globex"}, 201),
+    ("acme_admin", "GET", "/budgets?tenant=globex", None, 403),
+    ("acme_viewer", "GET", "/budgets", None, 200),
+    ("acme_admin", "PUT", "/budgets", {"tenant": "globex", "monthly_budget": 1}, 403),
+    ("acme_member", "PUT", "/budgets", {"monthly_budget": 1}, 403),
+    ("acme_admin", "PUT", "/budgets", {"monthly_budget": 100, "tokens_per_minute": 5000}, 200),
+    ("acme_admin", "PUT", "/budgets", {"monthly_budget": -1}, 400),
+    ("platform", "PUT", "/budgets", {"tenant": "globex", "requests_per_minute": 10}, 200),
+    ("acme_viewer", "GET", USAGE + "&tenant=globex", None, 403),
+    ("acme_viewer", "GET", USAGE, None, 200),
+    ("acme_viewer", "GET", USAGE + "&group_by=week", None, 400),
+    ("acme_viewer", "GET", "/usage?from=2026-11-05T00:00:00Z&to=2026-11-01T00:00:00Z", None, 400),
+    ("platform", "GET", USAGE + "&tenant=globex", None, 200),
+]
+
+
+@pytest.mark.parametrize(("caller", "method", "path", "body", "status"), ACCESS_CASES)
+async def test_route_access(
+    admin: Admin, caller: str | None, method: str, path: str, body: Any, status: int
+) -> None:
+    got, data = await admin.call(method, path, caller, body)
+    assert got == status, data
+    if status >= 400:
+        assert set(data["error"]) == {"message", "type", "param", "code"}
+
+
+async def test_keys_of_other_tenants_are_invisible_and_untouchable(admin: Admin) -> None:
+    status, keys = await admin.call("GET", "/keys", "acme_admin")
+    assert status == 200 and {k["tenant"] for k in keys} == {"acme"}
+    globex_key = admin.key_ids["globex_admin"]
+    assert (await admin.call("DELETE", f"/keys/{globex_key}", "acme_admin"))[0] == 404
+    assert (await admin.call("DELETE", "/keys/999999", "acme_admin"))[0] == 404
+    body = {"key_id": globex_key, "monthly_budget": 1}
+    assert (await admin.call("PUT", "/budgets", "acme_admin", body))[0] == 404
+    assert (await admin.call("GET", "/keys", "globex_admin"))[0] == 200  # still works
+
+
+async def test_an_admin_revokes_own_tenants_key(admin: Admin) -> None:
+    member = admin.key_ids["acme_member"]
+    assert (await admin.call("DELETE", f"/keys/{member}", "acme_member"))[0] == 403
+    assert (await admin.call("DELETE", f"/keys/{member}", "acme_admin"))[0] == 204
+    assert (await admin.call("GET", "/keys", "acme_member"))[0] == 401
+
+
+async def test_created_key_is_shown_once_and_works(admin: Admin) -> None:
+    status, created = await admin.call(
+        "POST", "/keys", "acme_admin", {"name": "ci", "role": "viewer"}
+    )
+    assert status == 201 and created["key"].startswith("fd-") and created["tenant"] == "acme"
+    admin.keys["new"] = created["key"]
+    status, keys = await admin.call("GET", "/keys", "new")
+    assert status == 200 and all("key" not in k for k in keys)
+
+
+async def test_tenants_list_shows_only_your_tenant(admin: Admin) -> None:
+    assert [t["name"] for t in (await admin.call("GET", "/tenants", "acme_viewer"))[1]] == ["acme"]
+    names = [t["name"] for t in (await admin.call("GET", "/tenants", "platform"))[1]]
+    assert names == ["acme", "globex"]
+
+
+async def test_usage_reports_only_the_callers_tenant(admin: Admin) -> None:
+    status, usage = await admin.call("GET", USAGE + "&group_by=day", "acme_viewer")
+    assert status == 200 and usage["tenant"] == "acme"
+    assert [(d["group"], d["requests"], d["cost"]) for d in usage["data"]] == [
+        ("2026-11-10", 1, 1.5),
+        ("2026-11-11", 1, 1.5),
+        ("2026-11-12", 1, 1.5),
+    ]
+    status, usage = await admin.call("GET", USAGE + "&group_by=key", "acme_admin")
+    assert [d["group"] for d in usage["data"]] == [str(admin.key_ids["acme_member"])]
+
+
+async def test_budgets_set_then_listed(admin: Admin) -> None:
+    key = admin.key_ids["acme_member"]
+    body = {"key_id": key, "requests_per_minute": 60, "monthly_budget": 25.5}
+    assert (await admin.call("PUT", "/budgets", "acme_admin", body))[0] == 200
+    status, budgets = await admin.call("GET", "/budgets", "acme_viewer")
+    assert status == 200
+    assert [(b["key_id"], b["requests_per_minute"], b["monthly_budget"]) for b in budgets] == [
+        (key, 60, 25.5)
+    ]
+
+
+async def test_oauth_access_token_acts_within_its_tenant_and_role(admin: Admin) -> None:
+    token = admin.issuer.token(tid="acme", roles=["admin"])
+    headers = {"Authorization": f"Bearer {token}"}
+    status, keys = await admin.call("GET", "/keys", headers=headers)
+    assert status == 200 and {k["tenant"] for k in keys} == {"acme"}
+    assert (await admin.call("GET", "/keys?tenant=globex", headers=headers))[0] == 403
+    viewer = {"Authorization": f"Bearer {admin.issuer.token(tid='acme', roles='viewer')}"}
+    assert (await admin.call("POST", "/keys", body={"name": "x"}, headers=viewer))[0] == 403
+
+
+async def test_credentials_in_the_query_string_are_refused(admin: Admin) -> None:
+    token = admin.issuer.token(tid="acme", roles=["admin"])
+    status, data = await admin.call("GET", f"/keys?access_token={token}")
+    assert status == 401 and data["error"]["code"] == "credentials_in_query"
+    status, _ = await admin.call("GET", f"/keys?api_key={admin.keys['acme_admin']}")
+    assert status == 401
+
+
+async def test_bad_tokens_get_the_same_401_body(admin: Admin) -> None:
+    expired = admin.issuer.token(exp=1, iat=0)
+    wrong_aud = admin.issuer.token(aud="other")
+    bodies = []
+    for token in (expired, wrong_aud):
+        status, data = await admin.call(
+            "GET", "/keys", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert status == 401
+        bodies.append(data)
+    assert bodies[0] == bodies[1]
+
+
+async def test_openapi_documents_every_admin_route(admin: Admin) -> None:
+    status, spec = await admin.call("GET", "/openapi.json")
+    assert status == 200
+    assert set(spec["paths"]) == {"/tenants", "/keys", "/keys/{key_id}", "/budgets", "/usage"}
