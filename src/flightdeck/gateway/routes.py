@@ -1,6 +1,7 @@
 """The gateway's HTTP routes. The request path reads top to bottom here:
 
-authenticate -> read and check the body -> route (retries, fallbacks) -> respond.
+authenticate -> read and check the body -> admit (limits, budgets) -> route (retries,
+fallbacks) -> respond -> settle (reconcile limits, record usage off the request path).
 """
 
 from __future__ import annotations

