@@ -78,8 +78,9 @@ class Assistant:
             Route("/v1/assistant/conversations/{id}", self.delete_conversation, methods=["DELETE"]),
         ]
 
-    async def start(self) -> None:
-        """Begin loading the embedding model in the background (ranking is BM25 until then)."""
+    def warm_on_first_use(self) -> None:
+        """Load the embedding model in the background on the first assistant request (ranking is
+        BM25 until then), so a gateway that never serves the assistant never pays for it."""
         if self.limits.embeddings:
             self.encoder.warm_in_background()
 
@@ -87,6 +88,7 @@ class Assistant:
 
     async def chat(self, request: Request) -> Response:
         principal = await self.authenticate(request)
+        self.warm_on_first_use()
         req = parse_chat(await self.read_json(request), self.limits)
         self.router.group(req.model, "chat")  # unknown model: 404 before anything else
         history: list[dict[str, Any]] = []

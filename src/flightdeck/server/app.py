@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from flightdeck.auth.keys import Authenticator, KeyStore
 from flightdeck.auth.oauth import OAuthValidator
 from flightdeck.core.errors import FlightdeckError
 from flightdeck.core.settings import Settings
+from flightdeck.core.tokens import encoding
 from flightdeck.gateway.accounting import Accounting
 from flightdeck.gateway.router import Router
 from flightdeck.gateway.routes import ClientGone, Gateway
@@ -66,9 +68,9 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.migrate()
+        await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
         await accounting.start()
         await router.start()
-        await assistant.start()
         try:
             yield
         finally:
