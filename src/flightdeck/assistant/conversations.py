@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, false, func, select
 
 from flightdeck.assistant.bm25 import term_counts
 from flightdeck.assistant.context import ProcessedPage
@@ -33,6 +33,7 @@ class ConversationStore:
             id=str(uuid.uuid4()),
             tenant=owner.tenant,
             owner_key_id=owner.key_id,
+            owner_user=owner.user if owner.key_id is None else None,
             title=title[:300],
             model=model,
         )
@@ -153,9 +154,13 @@ class ConversationStore:
 
 
 def _owned(owner: Principal) -> Any:
-    return select(Conversation).where(
-        Conversation.tenant == owner.tenant, Conversation.owner_key_id == owner.key_id
-    )
+    if owner.key_id is not None:
+        mine = Conversation.owner_key_id == owner.key_id
+    else:  # an OAuth user: never matches a key's conversations, nor a user without a subject
+        mine = (Conversation.owner_key_id.is_(None)) & (Conversation.owner_user == owner.user)
+        if not owner.user:
+            mine = false()
+    return select(Conversation).where(Conversation.tenant == owner.tenant, mine)
 
 
 def conversation_summary(c: Conversation) -> dict[str, Any]:

@@ -30,7 +30,8 @@ from flightdeck.assistant.events import error_data, sse
 from flightdeck.assistant.fetch import fetch_html
 from flightdeck.assistant.pages import PageInput
 from flightdeck.assistant.requests import ChatRequest, parse_chat, parse_page
-from flightdeck.auth.keys import Authenticator, Principal
+from flightdeck.auth.caller import CallerAuthenticator
+from flightdeck.auth.keys import Principal
 from flightdeck.core.errors import FlightdeckError, InvalidRequest, PayloadTooLarge, UpstreamError
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import count_tokens
@@ -55,7 +56,7 @@ class Assistant:
         self,
         settings: Settings,
         router: Router,
-        auth: Authenticator,
+        auth: CallerAuthenticator,
         store: Store,
         *,
         encoder: PassageEncoder | None = None,
@@ -358,7 +359,8 @@ class Assistant:
     # -- request plumbing -----------------------------------------------------------------
 
     async def authenticate(self, request: Request) -> Principal:
-        principal = await self.auth.authenticate(request.headers.get("authorization"))
+        query = request.query_params if request.scope.get("query_string") else None
+        principal = await self.auth.authenticate(request.headers.get("authorization"), query)
         request.state.principal = principal
         return principal
 

@@ -61,9 +61,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     gateway = Gateway(settings, router, caller, accounting)
     health = Health(store, router, accounting)
     admin = admin_mount(settings, store, keys, caller=caller, policies=accounting.policies)
-    assistant = Assistant(
-        settings, router, Authenticator(keys, settings.auth.key_cache_seconds), store
-    )
+    assistant = Assistant(settings, router, caller, store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -12,14 +12,18 @@ from flightdeck.store.models import Base, utcnow
 
 
 class Conversation(Base):
-    """A conversation belongs to one API key (the user) inside one tenant."""
+    """A conversation belongs to one caller inside one tenant: an API key (``owner_key_id``),
+    or an OAuth user (``owner_user``, the token's subject)."""
 
     __tablename__ = "assistant_conversations"
-    __table_args__ = (Index("ix_assistant_conversations_owner", "tenant", "owner_key_id"),)
+    __table_args__ = (
+        Index("ix_assistant_conversations_owner", "tenant", "owner_key_id", "owner_user"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant: Mapped[str] = mapped_column(String(200))
-    owner_key_id: Mapped[int] = mapped_column(Integer)
+    owner_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    owner_user: Mapped[str | None] = mapped_column(String(200), nullable=True)
     title: Mapped[str] = mapped_column(String(300), default="")
     model: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -18,14 +18,17 @@ def upgrade() -> None:
         "assistant_conversations",
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("tenant", sa.String(200), nullable=False),
-        sa.Column("owner_key_id", sa.Integer(), nullable=False),
+        sa.Column("owner_key_id", sa.Integer(), nullable=True),
+        sa.Column("owner_user", sa.String(200), nullable=True),
         sa.Column("title", sa.String(300), nullable=False),
         sa.Column("model", sa.String(200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index(
-        "ix_assistant_conversations_owner", "assistant_conversations", ["tenant", "owner_key_id"]
+        "ix_assistant_conversations_owner",
+        "assistant_conversations",
+        ["tenant", "owner_key_id", "owner_user"],
     )
     op.create_table(
         "assistant_pages",
