@@ -8,7 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from flightdeck.assistant.fetch import BlockedAddress, fetch_html, is_public
+from flightdeck.assistant.fetch import BlockedAddress, fetch_html
+from flightdeck.core.addresses import is_public_address as is_public
 from flightdeck.core.settings import Settings
 from flightdeck.testing.server import ServerThread
 from tests.assistant.conftest import EXTRACTIVE, call

@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
+from flightdeck.core.addresses import is_public_address as address_is_public
 from flightdeck.media.errors import DocumentFailed, FailureReason
-from flightdeck.media.fetch import Fetched, Fetcher, address_is_public, robots_forbid
+from flightdeck.media.fetch import Fetched, Fetcher, robots_forbid
 from flightdeck.media.options import FetchOptions
 from tests.media.conftest import ServedFiles, textured_jpeg
 

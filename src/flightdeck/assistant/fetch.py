@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from flightdeck.core.addresses import is_public_address
 from flightdeck.core.errors import InvalidRequest, PermissionDenied
 
 MAX_REDIRECTS = 5
@@ -26,25 +27,10 @@ class BlockedAddress(PermissionDenied):
     code = "url_not_allowed"
 
 
-def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    )
-
-
 class PublicOnlyResolver(AbstractResolver):
     """Resolves like the system, and refuses hosts with any non-public address."""
 
-    def __init__(self, allow: Callable[[str], bool] = is_public) -> None:
+    def __init__(self, allow: Callable[[str], bool] = is_public_address) -> None:
         self.allow = allow
 
     async def resolve(
@@ -81,7 +67,7 @@ async def fetch_html(
     *,
     max_bytes: int,
     timeout_seconds: float,
-    allow: Callable[[str], bool] = is_public,
+    allow: Callable[[str], bool] = is_public_address,
 ) -> str:
     """The HTML at ``url``, following redirects by hand so every hop is checked.
 

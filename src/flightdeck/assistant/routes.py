@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
@@ -32,10 +32,11 @@ from flightdeck.assistant.pages import PageInput
 from flightdeck.assistant.requests import ChatRequest, parse_chat, parse_page
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Principal
-from flightdeck.core.errors import FlightdeckError, InvalidRequest, PayloadTooLarge, UpstreamError
+from flightdeck.core.errors import FlightdeckError, InvalidRequest, UpstreamError
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import count_tokens
 from flightdeck.gateway.router import Router
+from flightdeck.gateway.routes import read_json_object
 from flightdeck.store.database import Store
 
 JSON = "application/json"
@@ -365,26 +366,7 @@ class Assistant:
         return principal
 
     async def read_json(self, request: Request) -> dict[str, Any]:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            raise PayloadTooLarge(f"request body is larger than {self.max_body} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > self.max_body:
-                    raise PayloadTooLarge(f"request body is larger than {self.max_body} bytes")
-                chunks.append(chunk)
-        except ClientDisconnect:
-            raise InvalidRequest("the client went away") from None
-        try:
-            body = orjson.loads(b"".join(chunks))
-        except orjson.JSONDecodeError:
-            raise InvalidRequest("The request body must be valid JSON.") from None
-        if not isinstance(body, dict):
-            raise InvalidRequest("The request body must be a JSON object.")
-        return body
+        return await read_json_object(request, self.max_body)
 
 
 async def _chain(first: bytes, rest: AsyncIterable[bytes]) -> AsyncIterator[bytes]:

@@ -177,29 +177,33 @@ class Gateway:
         return meter, on_close
 
     async def read_json(self, request: Request) -> dict[str, Any]:
-        """The body as a JSON object, refusing oversized bodies before reading them whole."""
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            raise PayloadTooLarge(f"request body is larger than {self.max_body} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > self.max_body:
-                    raise PayloadTooLarge(f"request body is larger than {self.max_body} bytes")
-                chunks.append(chunk)
-        except ClientDisconnect:
-            raise ClientGone from None
-        try:
-            body = orjson.loads(b"".join(chunks))
-        except orjson.JSONDecodeError:
-            raise InvalidRequest(
-                "We could not parse the JSON body of your request. The body must be valid JSON."
-            ) from None
-        if not isinstance(body, dict):
-            raise InvalidRequest("The request body must be a JSON object.")
-        return body
+        return await read_json_object(request, self.max_body)
+
+
+async def read_json_object(request: Request, max_body: int) -> dict[str, Any]:
+    """The body as a JSON object, refusing oversized bodies before reading them whole."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > max_body:
+        raise PayloadTooLarge(f"request body is larger than {max_body} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                raise PayloadTooLarge(f"request body is larger than {max_body} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientGone from None
+    try:
+        body = orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError:
+        raise InvalidRequest(
+            "We could not parse the JSON body of your request. The body must be valid JSON."
+        ) from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return body
 
 
 def require_model(body: dict[str, Any]) -> str:

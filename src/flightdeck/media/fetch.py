@@ -21,6 +21,7 @@ import fsspec
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from flightdeck.core.addresses import is_public_address
 from flightdeck.media.errors import DocumentFailed, FailureReason
 from flightdeck.media.options import FetchOptions
 
@@ -42,22 +43,6 @@ class PrivateAddressRefused(OSError):
     """Raised by the resolver so aiohttp never connects to a refused address."""
 
 
-def address_is_public(address: str) -> bool:
-    """True for globally routable unicast addresses."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    )
-
-
 class GuardedResolver(AbstractResolver):
     """Resolves with the system resolver, then refuses non-public addresses."""
 
@@ -70,7 +55,7 @@ class GuardedResolver(AbstractResolver):
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         if not self._allow_private:
-            refused = [r["host"] for r in results if not address_is_public(r["host"])]
+            refused = [r["host"] for r in results if not is_public_address(r["host"])]
             if refused:
                 raise PrivateAddressRefused(f"{host} resolves to non-public address {refused[0]}")
         return results
@@ -173,7 +158,7 @@ class Fetcher:
             literal = ipaddress.ip_address(parts.hostname)
         except ValueError:
             return  # a name: GuardedResolver checks every address it resolves to
-        if not self.options.allow_private_addresses and not address_is_public(str(literal)):
+        if not self.options.allow_private_addresses and not is_public_address(str(literal)):
             raise DocumentFailed(FailureReason.PRIVATE_ADDRESS, f"{parts.hostname} is not public")
 
     async def _read_response(self, url: str, response: aiohttp.ClientResponse) -> Fetched:
