@@ -111,7 +111,7 @@ class ConversationStore:
                         url=page.url,
                         title=page.title,
                         text=page.text,
-                        passages=[_passage_dict(p) for p in page.passages],
+                        passages=[passage_dict(p) for p in page.passages],
                     )
                 )
 
@@ -173,7 +173,8 @@ def conversation_summary(c: Conversation) -> dict[str, Any]:
     }
 
 
-def _passage_dict(p: Passage) -> dict[str, Any]:
+def passage_dict(p: Passage) -> dict[str, Any]:
+    """A passage as JSON: how it is stored and how /v1/assistant/extract shows it."""
     return {
         "id": p.id,
         "index": p.index,

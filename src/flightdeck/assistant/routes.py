@@ -24,7 +24,11 @@ from flightdeck.assistant.context import (
     build_context,
     page_key,
 )
-from flightdeck.assistant.conversations import ConversationStore, conversation_summary
+from flightdeck.assistant.conversations import (
+    ConversationStore,
+    conversation_summary,
+    passage_dict,
+)
 from flightdeck.assistant.embeddings import PassageEncoder
 from flightdeck.assistant.events import error_data, sse
 from flightdeck.assistant.fetch import fetch_html
@@ -141,19 +145,7 @@ class Assistant:
                     "url": processed.url,
                     "title": processed.title,
                     "text": processed.text,
-                    "passages": [
-                        {
-                            "id": p.id,
-                            "index": p.index,
-                            "start": p.start,
-                            "end": p.end,
-                            "text": p.text,
-                            "heading": p.heading,
-                            "page_no": p.page_no,
-                            "tokens": p.tokens,
-                        }
-                        for p in processed.passages
-                    ],
+                    "passages": [passage_dict(p) for p in processed.passages],
                 }
             ),
             media_type=JSON,

@@ -6,9 +6,11 @@ import asyncio
 import socket
 import threading
 import time
+from typing import Self
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from flightdeck.auth.keys import KeyStore, Role
 from flightdeck.core.settings import Settings
@@ -32,41 +34,50 @@ async def create_key(settings: Settings, role: Role = Role.ADMIN, tenant: str = 
         await store.close()
 
 
-class ServerThread:
-    """``with ServerThread(settings) as server: server.url ...``"""
+class AppThread:
+    """Any ASGI app on a loopback port, served by uvicorn in a thread:
+    ``with AppThread(app) as server: server.url ...``"""
 
-    def __init__(self, settings: Settings) -> None:
-        if settings.server.port == 0:
-            settings.server.port = free_port()
-        self.settings = settings
-        self.app: Starlette = create_app(settings)
+    def __init__(self, app: ASGIApp, port: int = 0) -> None:
+        self.port = port or free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(
-                self.app,
+                app,
                 host="127.0.0.1",
-                port=settings.server.port,
+                port=self.port,
                 loop="asyncio",
                 lifespan="on",
                 log_level="warning",
                 timeout_graceful_shutdown=2,
             )
         )
-        self.thread = threading.Thread(target=self.server.run, daemon=True, name="flightdeck")
-        self.api_key = asyncio.run(create_key(settings))
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name="test-server")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.server.port}"
+        return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> ServerThread:
+    def __enter__(self) -> Self:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("flightdeck test server did not start")
+                raise RuntimeError("test server did not start")
             time.sleep(0.02)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(15)
+
+
+class ServerThread(AppThread):
+    """Flightdeck itself, with an admin key: ``with ServerThread(settings) as server: ...``"""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.server.port == 0:
+            settings.server.port = free_port()
+        self.settings = settings
+        self.app: Starlette = create_app(settings)
+        super().__init__(self.app, settings.server.port)
+        self.api_key = asyncio.run(create_key(settings))
