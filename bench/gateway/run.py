@@ -30,7 +30,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / "bench" / ".peers"
 RESULTS = ROOT / "bench" / "results"
-LITELLM_VERSION = "1.106.10"
+LITELLM_VERSION = "1.106.0"
 GATEWAY_CPU, LOAD_CPU = "0", "1"
 console = Console()
 
@@ -93,7 +93,8 @@ def load(url: str, key: str | None, concurrency: int, duration: float, requests:
 def ensure_litellm() -> Path:
     venv = PEERS / "litellm"
     exe = venv / "bin" / "litellm"
-    if not exe.exists():
+    installed = list(venv.glob(f"lib/python*/site-packages/litellm-{LITELLM_VERSION}.dist-info"))
+    if not exe.exists() or not installed:
         console.print(f"installing LiteLLM {LITELLM_VERSION} into {venv} (once)...")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
+from flightdeck.core.ids import unique_id
 
 
 def _now() -> datetime:
@@ -35,7 +32,7 @@ class UsageRecord:
     error_type: str | None = None
     trace_id: str | None = None
     ts: datetime = field(default_factory=_now)
-    record_id: str = field(default_factory=_new_id)
+    record_id: str = field(default_factory=unique_id)
 
     def to_json(self) -> dict[str, Any]:
         data = self.to_row()  # explicit fields: dataclasses.asdict deep-copies, and is slow

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -29,6 +28,7 @@ from redis.exceptions import MaxConnectionsError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from flightdeck.core.errors import RateLimited
+from flightdeck.core.ids import unique_id
 from flightdeck.core.tenancy_settings import LimitsSettings
 from flightdeck.limits.backend import LimitsBackend, SpendLoader, no_spend
 from flightdeck.limits.memory import MemoryBackend
@@ -114,7 +114,7 @@ class Limiter:
 
     async def reserve(self, scopes: Sequence[Scope], demand: Demand) -> Reservation:
         """Reserve ``demand`` in every scope at once, or raise RateLimited naming the limit."""
-        rid = uuid.uuid4().hex
+        rid = unique_id()
         if not any(s.limited for s in scopes):
             return Reservation(self, None, scopes, rid, demand, settled=True)
         backend: LimitsBackend | None = self.backend

@@ -5,20 +5,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 
 from flightdeck.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from flightdeck.core.settings import ModelDeployment
 from flightdeck.providers.base import ChatStream, Provider, UpstreamReply
+from flightdeck.providers.http1 import ConnectionPool, MalformedResponse, Response
 
 # Upstream statuses a client caused (its request was wrong): passed through unchanged.
 CLIENT_STATUSES = frozenset({400, 404, 409, 413, 415, 422})
 
 
 class OpenAIProvider(Provider):
-    """One aiohttp session per deployment, pooled keep-alive connections."""
+    """One keep-alive connection pool per deployment (flightdeck.providers.http1)."""
 
     kind = "openai"
 
@@ -27,9 +28,18 @@ class OpenAIProvider(Provider):
         if not deployment.base_url:
             raise UpstreamError(f"model {deployment.name!r}: provider openai needs base_url")
         self.base_url = deployment.base_url.rstrip("/")
-        self.headers = {"Content-Type": "application/json", **deployment.headers}
-        self.headers.update(self.auth_headers())
-        self._session: aiohttp.ClientSession | None = None
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UpstreamError(
+                f"model {deployment.name!r}: base_url must be an http(s) URL, got {self.base_url!r}"
+            )
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+        headers.update(deployment.headers)
+        headers.update(self.auth_headers())
+        self.header_block = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+        self._targets: dict[str, str] = {}
+        self._pool: ConnectionPool | None = None
 
     def auth_headers(self) -> dict[str, str]:
         key = self.deployment.api_key
@@ -38,56 +48,55 @@ class OpenAIProvider(Provider):
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path}"
 
+    def target(self, path: str) -> str:
+        """The request target (path and query) of ``url(path)`` on this deployment's origin."""
+        target = self._targets.get(path)
+        if target is None:
+            parts = urlsplit(self.url(path))
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            self._targets[path] = target
+        return target
+
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            json_serialize=lambda o: orjson.dumps(o).decode(),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-            auto_decompress=True,
-        )
+        self._pool = ConnectionPool(self.origin, connect_timeout=10.0, keepalive_seconds=30.0)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    def pool(self) -> ConnectionPool:
+        if self._pool is None:
             raise UpstreamUnavailable(f"deployment {self.deployment.name!r} is not started")
-        return self._session
+        return self._pool
 
     def upstream_body(self, body: dict[str, Any]) -> bytes:
         return orjson.dumps({**body, "model": self.deployment.upstream_model})
 
-    async def _post(self, path: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
+    async def _post(self, path: str, body: dict[str, Any]) -> Response:
         try:
-            resp = await self.session.post(
-                self.url(path), data=self.upstream_body(body), headers=self.headers
+            resp = await self.pool.request(
+                "POST", self.target(path), self.header_block, self.upstream_body(body)
             )
-        except (aiohttp.ClientConnectionError, OSError) as exc:
+        except (OSError, MalformedResponse) as exc:
             raise UpstreamUnavailable(f"cannot reach {self.base_url}: {_reason(exc)}") from exc
         except TimeoutError as exc:
             raise UpstreamTimeout(f"{self.base_url} did not answer in time") from exc
         if resp.status >= 400:
             try:
                 raw = await resp.read()
-            except (aiohttp.ClientError, OSError):
+            except (OSError, MalformedResponse):
                 raw = b""
-            finally:
-                resp.release()
-            raise upstream_error(resp.status, raw, resp.headers.get("Retry-After"))
+            raise upstream_error(resp.status, raw, resp.headers.get("retry-after"))
         return resp
 
     async def _post_json(self, path: str, body: dict[str, Any]) -> UpstreamReply:
         resp = await self._post(path, body)
         try:
             return UpstreamReply(await resp.read())
-        except (aiohttp.ClientError, OSError) as exc:
+        except (OSError, MalformedResponse) as exc:
             raise UpstreamError(f"upstream connection broke: {_reason(exc)}") from exc
-        finally:
-            resp.release()
 
     async def chat(self, body: dict[str, Any]) -> UpstreamReply:
         return await self._post_json("chat/completions", body)
@@ -100,24 +109,31 @@ class OpenAIProvider(Provider):
 
 
 class HTTPEventStream(ChatStream):
-    """Reads server-sent events off an aiohttp response, one complete event at a time."""
+    """Reads server-sent events off an upstream response, one complete event at a time."""
 
-    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+    def __init__(self, resp: Response) -> None:
         self.resp = resp
 
     async def events(self) -> AsyncIterator[bytes]:
-        buf: list[bytes] = []
+        lines: list[bytes] = []
+        pending = b""
         try:
-            async for line in self.resp.content:
-                if line in (b"\n", b"\r\n"):
-                    if buf:
-                        yield b"".join(buf) + b"\n"
-                        buf.clear()
-                    continue
-                buf.append(line)
-        except (aiohttp.ClientError, OSError) as exc:
+            async for chunk in self.resp.iter_chunks():
+                data = pending + chunk if pending else chunk
+                start = 0
+                while (end := data.find(b"\n", start)) >= 0:
+                    line = data[start : end + 1]
+                    start = end + 1
+                    if line == b"\n" or line == b"\r\n":
+                        if lines:
+                            yield b"".join(lines) + b"\n"
+                            lines.clear()
+                    else:
+                        lines.append(line)
+                pending = data[start:]
+        except (OSError, MalformedResponse) as exc:
             raise UpstreamError(f"upstream stream broke: {_reason(exc)}") from exc
-        if buf:
+        if lines or pending.strip():
             raise UpstreamError("upstream stream ended in the middle of an event")
 
     async def aclose(self) -> None:
