@@ -17,6 +17,7 @@ from importlib.resources import files
 from typing import Any
 
 from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
@@ -40,10 +41,32 @@ MAX_BATCH = 256
 class _Op:
     __slots__ = ("args", "done", "keys")
 
-    def __init__(self, keys: list[str], args: list[int | str]) -> None:
+    def __init__(self, keys: list[bytes], args: list[int | str]) -> None:
         self.keys = keys
         self.args = args
         self.done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+
+def bulk(value: bytes) -> bytes:
+    """One RESP bulk string."""
+    return b"$%d\r\n%b\r\n" % (len(value), value)
+
+
+def unbulk(encoded: bytes) -> bytes:
+    return encoded[encoded.index(b"\r\n") + 2 : -2]
+
+
+def pack(command: str, script: str, keys: list[bytes], args: list[int | str]) -> bytes:
+    """``EVALSHA sha numkeys key... arg...`` as one RESP array (keys come pre-encoded)."""
+    parts = [
+        b"*%d\r\n" % (3 + len(keys) + len(args)),
+        bulk(command.encode()),
+        bulk(script.encode()),
+    ]
+    parts.append(bulk(b"%d" % len(keys)))
+    parts += keys
+    parts += [bulk(a.encode() if isinstance(a, str) else b"%d" % a) for a in args]
+    return b"".join(parts)
 
 
 def connect(url: str, timeout: float, max_connections: int = 2048) -> Redis:
@@ -80,8 +103,10 @@ class RedisBackend:
         self.window_ms = int(window_seconds * 1000)
         self._queue: list[_Op] = []
         self._sender: asyncio.Task[None] | None = None
+        self._conn: AbstractConnection | None = None
+        self._keys: dict[tuple[str, str], list[bytes]] = {}
 
-    async def _run(self, keys: list[str], args: list[int | str]) -> Any:
+    async def _run(self, keys: list[bytes], args: list[int | str]) -> Any:
         """Queue one operation for the next batch and wait for its result."""
         op = _Op(keys, args)
         self._queue.append(op)
@@ -109,17 +134,46 @@ class RedisBackend:
                 if not op.done.done():
                     op.done.set_result(result)
 
-    async def _eval(self, keys: list[str], args: list[int | str]) -> Any:
-        """EVALSHA straight through ``execute_command`` (the hot path); loads on NOSCRIPT."""
-        command = self.client.execute_command
-        try:
-            return await command("EVALSHA", SCRIPT_SHA, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
-        except NoScriptError:
-            return await command("EVAL", SCRIPT, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+    async def _eval(self, keys: list[bytes], args: list[int | str]) -> Any:
+        """EVALSHA on the sender's own connection, packed here; loads the script on NOSCRIPT.
 
-    def keys(self, scope: str, month: str) -> list[str]:
-        base = f"{self.prefix}{scope}:"
-        return [base + "log", base + "amt", base + "tot", base + "lease", f"{base}spend:{month}"]
+        Only the batch sender calls this, one batch at a time, so one connection serves it and
+        redis-py's per-command pool and retry machinery stays off the hot path. Any error drops
+        the connection; the limiter decides what a failure means.
+        """
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = await self.client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            try:
+                await conn.send_packed_command(pack("EVALSHA", SCRIPT_SHA, keys, args), False)
+                return await conn.read_response()
+            except NoScriptError:
+                await conn.send_packed_command(pack("EVAL", SCRIPT, keys, args), False)
+                return await conn.read_response()
+        except BaseException:
+            self._conn = None
+            await conn.disconnect()
+            await self.client.connection_pool.release(conn)
+            raise
+
+    def keys(self, scope: str, month: str) -> list[bytes]:
+        """The scope's five keys, RESP-encoded once per scope and month."""
+        cached = self._keys.get((scope, month))
+        if cached is None:
+            base = f"{self.prefix}{scope}:"
+            names = [
+                base + "log",
+                base + "amt",
+                base + "tot",
+                base + "lease",
+                f"{base}spend:{month}",
+            ]
+            cached = [bulk(name.encode()) for name in names]
+            if len(self._keys) > 100_000:
+                self._keys.clear()
+            self._keys[(scope, month)] = cached
+        return cached
 
     async def ping(self) -> None:
         await self.client.ping()
@@ -155,7 +209,8 @@ class RedisBackend:
             if spent is None:  # unknown for now: this request goes without that budget check
                 args[8 + index * 4 + 3] = -1
                 continue
-            await self.client.set(keys[index * 5 + 4], spent, nx=True, ex=SPEND_TTL_SECONDS)
+            spend_key = self.keys(scopes[index].name, month)[4]
+            await self.client.set(unbulk(spend_key), spent, nx=True, ex=SPEND_TTL_SECONDS)
         raise RuntimeError("month spend could not be seeded")  # pragma: no cover
 
     def _decision(self, scopes: Sequence[Scope], out: list[object]) -> Decision:
@@ -198,5 +253,8 @@ class RedisBackend:
     async def close(self) -> None:
         if self._sender is not None:
             self._sender.cancel()
+        if self._conn is not None:
+            await self.client.connection_pool.release(self._conn)
+            self._conn = None
         await self.client.aclose()
         await self.client.connection_pool.disconnect()
