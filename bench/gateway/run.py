@@ -143,6 +143,7 @@ FULL_STACK = """
 url = "postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
 [limits]
 backend = "redis"
+redis_url = "redis://127.0.0.1:{redis_port}/0"
 key_prefix = "fd:bench:{run}:"
 [limits.default_key]
 requests_per_minute = 100000000
@@ -165,7 +166,9 @@ def run_flightdeck(
     config = work / f"flightdeck-{stack}.toml"
     extra = ""
     if stack == "full":
-        extra = FULL_STACK.format(database=args.database, run=int(time.time()))
+        extra = FULL_STACK.format(
+            database=args.database, run=int(time.time()), redis_port=args.redis_port
+        )
     elif stack == "bare":
         extra = BARE
     config.write_text(
@@ -189,6 +192,25 @@ def run_flightdeck(
         )
         url = "http://127.0.0.1:18080/v1/chat/completions"
         return measure(name, url, key, pid, args, baseline)
+
+
+@contextmanager
+def bench_redis(work: Path, port: int) -> Iterator[None]:
+    """A private Redis for the full stack, pinned to the load core like the other external
+    parts (in production Redis runs on its own machine, not on the gateway's core)."""
+    port_free(port)
+    server = shutil.which("redis-server")
+    if server is None:
+        raise SystemExit("--full-stack needs redis-server on PATH (apt-get install redis-server)")
+    argv = pinned(LOAD_CPU, server, "--port", str(port), "--save", "", "--appendonly", "no")
+    with process(argv, work / "redis.log"):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield
 
 
 def run_litellm(upstream: str, work: Path, args: argparse.Namespace, baseline: dict) -> dict:
@@ -264,6 +286,9 @@ def main() -> None:
         help="measure Flightdeck bare and with key auth + Redis limits + PostgreSQL ledger",
     )
     parser.add_argument("--database", default="test", help="PostgreSQL database (--full-stack)")
+    parser.add_argument(
+        "--redis-port", type=int, default=16379, help="port of the bench's own Redis (--full-stack)"
+    )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for port in (18080, 18081, 19000):
@@ -279,10 +304,11 @@ def main() -> None:
             load(upstream + "/v1/chat/completions", None, 8, 2)
             baseline = load(upstream + "/v1/chat/completions", None, 1, 60, args.latency_requests)
             if args.full_stack:
-                results = [
-                    run_flightdeck(upstream, work, args, baseline, "bare"),
-                    run_flightdeck(upstream, work, args, baseline, "full"),
-                ]
+                with bench_redis(work, args.redis_port):
+                    results = [
+                        run_flightdeck(upstream, work, args, baseline, "bare"),
+                        run_flightdeck(upstream, work, args, baseline, "full"),
+                    ]
             else:
                 results = [run_flightdeck(upstream, work, args, baseline)]
             if not args.no_peer and not args.full_stack:
