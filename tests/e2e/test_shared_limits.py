@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import signal
 import subprocess
 import sys
@@ -187,6 +188,11 @@ async def test_two_replicas_keep_a_tenants_tokens_per_minute(
     assert await ledger_count(pg_url(pg_database), tenant) == 200  # refusals are recorded too
 
 
+def get_json(url: str) -> tuple[int, dict[str, Any]]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return resp.status, json.loads(resp.read())
+
+
 async def test_redis_then_postgresql_outage_under_load_loses_nothing(
     tmp_path: Path, pg_database: str, upstream: FakeUpstream
 ) -> None:
@@ -235,15 +241,23 @@ async def test_redis_then_postgresql_outage_under_load_loses_nothing(
                 ("redis back", redis_proxy.restore),
                 ("postgres back", pg_proxy.restore),
             ]
-            seen = {}
+            seen, readiness = {}, {}
             for name, action in phases:
                 await asyncio.to_thread(action)
                 await asyncio.sleep(1.5)
                 seen[name] = sum(statuses.values())
+                status, body = await asyncio.to_thread(get_json, server.url + "/readyz")
+                readiness[name] = (status, body["status"], body["checks"]["store"])
             stop.set()
             await asyncio.gather(*workers)
             for _ in range(100):
                 if await ledger_count(direct, tenant) >= statuses[200]:
+                    break
+                await asyncio.sleep(0.1)
+            for _ in range(100):
+                status, body = await asyncio.to_thread(get_json, server.url + "/readyz")
+                recovered = (status, body["status"])
+                if recovered == (200, "ready"):
                     break
                 await asyncio.sleep(0.1)
         finally:
@@ -253,3 +267,12 @@ async def test_redis_then_postgresql_outage_under_load_loses_nothing(
         counts = list(seen.values())
         assert all(b > a for a, b in itertools.pairwise(counts)), seen  # served in every phase
         assert await ledger_count(direct, tenant) == statuses[200]  # and nothing lost
+        # Shared outages keep every replica in the load balancer, saying what is degraded.
+        assert readiness == {
+            "warm": (200, "ready", "ok"),
+            "redis down": (200, "degraded", "ok"),
+            "postgres down too": (200, "degraded", "unreachable"),
+            "redis back": (200, "degraded", "unreachable"),
+            "postgres back": (200, readiness["postgres back"][1], "ok"),
+        }
+        assert recovered == (200, "ready")  # the spooled backlog written, limits shared again

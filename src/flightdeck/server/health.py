@@ -30,16 +30,24 @@ class Health:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
     async def readyz(self, request: Request) -> Response:
+        """200 whenever this replica can serve, with what is degraded in the body.
+
+        A store, Redis or PostgreSQL outage is shared by every replica; failing readiness for
+        it would make a load balancer pull them all at once, while each can still serve (keys
+        from cache, limits per replica, usage spooled to disk). So those show as ``degraded``
+        and the answer stays 200; only a replica that cannot serve at all would answer 503.
+        """
         checks: dict[str, Any] = {"store": "ok" if await self.store.ping() else "unreachable"}
         deployments = {}
         for dep in self.router.deployments():
             ready = await dep.provider.ready()
             deployments[dep.id] = dep.circuit.state.value if ready else "loading"
         checks["deployments"] = deployments
-        if self.accounting is not None:  # degraded limits or a spooling ledger stay ready
-            checks.update(self.accounting.health())
-        ok = checks["store"] == "ok"
-        body = {"status": "ready" if ok else "not_ready", "checks": checks}
-        return Response(
-            orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json"
-        )
+        degraded = checks["store"] != "ok"
+        if self.accounting is not None:
+            parts = self.accounting.health()
+            checks.update(parts)
+            states = [part.get("state") for part in parts.values() if isinstance(part, dict)]
+            degraded = degraded or any(state not in ("ok", "disabled") for state in states)
+        body = {"status": "degraded" if degraded else "ready", "checks": checks}
+        return Response(orjson.dumps(body), media_type="application/json")
