@@ -31,7 +31,7 @@ class AccountKind(StrEnum):
 
 
 def check_account_name(name: str) -> str:
-    if not ACCOUNT_NAME.match(name):
+    if not ACCOUNT_NAME.fullmatch(name):  # match() would let "ci\n" through ($)
         raise InvalidRequest(
             "an account name is 1-63 characters: lowercase letters, digits, '.', '_', '-' or "
             "'@', starting with a letter or digit",
