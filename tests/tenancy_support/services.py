@@ -79,3 +79,25 @@ def pg_database() -> Iterator[str]:
 
 def pg_url(database: str, host: str = PG_HOST, port: int = PG_PORT) -> str:
     return f"postgresql+asyncpg://postgres@{host}:{port}/{database}"
+
+
+@pytest.fixture
+def fresh_pg_url() -> Iterator[str]:
+    """A PostgreSQL database of its own for one test (for fixtures with fixed names)."""
+    require(PG_HOST, PG_PORT, "PostgreSQL")
+    name = f"fdtest_{uuid.uuid4().hex[:12]}"
+    _admin_sql(f'CREATE DATABASE "{name}"')
+    yield pg_url(name)
+    _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin_sql(sql: str) -> None:
+    async def execute() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    with ThreadPoolExecutor(1) as pool:  # a thread of its own: a test's event loop may be running
+        pool.submit(asyncio.run, execute()).result(60)

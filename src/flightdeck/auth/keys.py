@@ -16,14 +16,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from flightdeck.core.errors import AuthenticationError, InvalidRequest, UpstreamUnavailable
 from flightdeck.store.database import Store
 from flightdeck.store.models import ApiKey, utcnow
+from flightdeck.store.models_tenancy import Account
 
 KEY_PREFIX = "fd-"
+SERVICE_KIND = "service"  # Account.kind of a service account (auth/accounts.py)
 
 
 class Role(StrEnum):
     ADMIN = "admin"
     MEMBER = "member"
     VIEWER = "viewer"
+
+    def at_most(self, other: Role) -> bool:
+        """Whether this role grants no more than ``other`` (viewer < member < admin)."""
+        return _RANK[self] <= _RANK[other]
+
+
+_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +44,11 @@ class Principal:
     tenant: str
     role: Role
     user: str | None = None
+
+
+def service_user(account: str) -> str:
+    """The ``user`` a service account's keys run as, and the ledger records."""
+    return f"service:{account}"
 
 
 def generate_key() -> str:
@@ -51,14 +65,25 @@ class KeyStore:
         self.store = store
 
     async def create(
-        self, name: str, *, role: Role = Role.MEMBER, tenant: str = "default"
+        self,
+        name: str,
+        *,
+        role: Role = Role.MEMBER,
+        tenant: str = "default",
+        account_id: int | None = None,
     ) -> tuple[ApiKey, str]:
-        """Create a key; returns the record and the plaintext key (never stored)."""
+        """Create a key (of a service account, if ``account_id``); returns the record and the
+        plaintext key (never stored)."""
         if not name.strip():
             raise InvalidRequest("a key needs a non-empty name", param="name")
         key = generate_key()
         record = ApiKey(
-            name=name, prefix=key[:10], key_hash=hash_key(key), tenant=tenant, role=role.value
+            name=name,
+            prefix=key[:10],
+            key_hash=hash_key(key),
+            tenant=tenant,
+            role=role.value,
+            account_id=account_id,
         )
         async with self.store.session() as session, session.begin():
             session.add(record)
@@ -83,12 +108,23 @@ class KeyStore:
     async def count(self) -> int:
         return len(await self.list())
 
-    async def find(self, key_hash: str) -> ApiKey | None:
-        """The live (not revoked) key with this hash."""
+    async def principal_for(self, key_hash: str) -> Principal | None:
+        """Who the live (not revoked) key with this hash runs as, in one query: a service
+        account's key runs as ``service:<account>``."""
+        query = (
+            select(ApiKey, Account.name)
+            .outerjoin(Account, (Account.id == ApiKey.account_id) & (Account.kind == SERVICE_KIND))
+            .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        )
         async with self.store.session() as session:
-            return await session.scalar(
-                select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
-            )
+            row = (await session.execute(query)).first()
+        if row is None:
+            return None
+        record, account = row
+        if record.account_id is not None and account is None:
+            return None  # its account is gone (deleting one revokes its keys; this is a race)
+        user = service_user(account) if account is not None else None
+        return Principal(record.id, record.name, record.tenant, Role(record.role), user=user)
 
 
 class Authenticator:
@@ -136,10 +172,7 @@ class Authenticator:
         return await asyncio.shield(pending)
 
     async def _fetch(self, digest: str) -> Principal | None:
-        record = await self.keys.find(digest)
-        principal = None
-        if record is not None:
-            principal = Principal(record.id, record.name, record.tenant, Role(record.role))
+        principal = await self.keys.principal_for(digest)
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[digest] = (self._clock() + self.ttl, principal)

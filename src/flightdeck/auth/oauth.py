@@ -42,7 +42,7 @@ class TokenIdentity:
     issuer: str
     subject: str
     tenant: str
-    role: Role
+    role: Role | None  # None: the token grants no role (a registered user may still have one)
     client_id: str | None
 
 
@@ -65,7 +65,14 @@ class OAuthValidator:
         }
 
     async def validate(self, token: str) -> TokenIdentity:
-        """The identity in a valid access token; AuthenticationError (401) otherwise."""
+        """The identity in a valid access token that grants a role; 401 or 403 otherwise."""
+        identity = await self.identify(token)
+        if identity.role is None:
+            raise PermissionDenied("The access token grants no Flightdeck role")
+        return identity
+
+    async def identify(self, token: str) -> TokenIdentity:
+        """The identity in a valid access token, with or without a role; 401 if invalid."""
         try:
             issuer, claims = await self._verify(token)
         except TokenRejected as exc:
@@ -129,9 +136,7 @@ class OAuthValidator:
                     roles.add(Role(mapped))
         if not roles and issuer.default_role is not None:
             roles.add(Role(issuer.default_role))
-        if not roles:
-            raise PermissionDenied("The access token grants no Flightdeck role")
-        role = next(r for r in ROLE_ORDER if r in roles)
+        role = next((r for r in ROLE_ORDER if r in roles), None)
         client_id = claims.get("client_id")
         return TokenIdentity(
             issuer.issuer,

@@ -15,7 +15,7 @@ TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
 def check_tenant_name(name: str) -> str:
-    if not TENANT_NAME.match(name):
+    if not TENANT_NAME.fullmatch(name):
         raise InvalidRequest(
             "a tenant name is 1-63 characters: lowercase letters, digits, '.', '_' or '-', "
             "starting with a letter or digit",

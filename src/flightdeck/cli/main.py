@@ -11,6 +11,7 @@ from rich.console import Console
 
 from flightdeck import __version__
 from flightdeck.auth.keys import KeyStore, Role
+from flightdeck.cli import accounts as accounts_cli
 from flightdeck.cli import admin as admin_cli
 from flightdeck.cli import keys as keys_cli
 from flightdeck.cli import media as media_cli
@@ -27,6 +28,8 @@ app.add_typer(config_app, name="config")
 app.add_typer(media_cli.app, name="media")
 app.add_typer(admin_cli.tenants_app, name="tenants")
 app.add_typer(admin_cli.budgets_app, name="budgets")
+app.add_typer(accounts_cli.users_app, name="users")
+app.add_typer(accounts_cli.service_accounts_app, name="service-accounts")
 app.command("usage")(admin_cli.usage)
 console = Console()
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]

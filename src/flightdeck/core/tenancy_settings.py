@@ -134,6 +134,9 @@ class LimitsSettings(_Section):
     policy_cache_seconds: float = Field(5.0, ge=0, description="how long stored limits are cached")
     default_key: LimitRule = Field(default_factory=LimitRule)
     default_tenant: LimitRule = Field(default_factory=LimitRule)
+    default_user: LimitRule = Field(
+        default_factory=LimitRule, description="limits of each OAuth user (a token, no API key)"
+    )
     currency: str = "USD"
     prices: dict[str, ModelPrice] = Field(default_factory=dict, description="model group -> price")
 

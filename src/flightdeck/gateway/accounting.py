@@ -6,7 +6,8 @@
                             deployment=routed.deployment.id, ttft_ms=...)
 
 ``admit`` counts the prompt with the model's tokenizer, adds ``max_tokens`` (or the default),
-prices the worst case and reserves both in the caller's key and tenant scopes at once.
+prices the worst case and reserves both in the caller's key (or OAuth user) and tenant scopes at
+once.
 ``settle`` replaces the estimate with the real usage (or refunds it when the call failed),
 and hands one ``UsageRecord`` to the ledger writer, off the request path.
 """
@@ -23,7 +24,7 @@ import orjson
 from flightdeck.auth.keys import Principal
 from flightdeck.core.errors import RateLimited
 from flightdeck.core.settings import Settings
-from flightdeck.ledger.queries import month_spend
+from flightdeck.ledger.queries import month_spend, user_month_spend
 from flightdeck.ledger.record import UsageRecord
 from flightdeck.ledger.spool import Spool
 from flightdeck.ledger.writer import LedgerWriter
@@ -70,10 +71,13 @@ class Accounting:
     def from_settings(cls, settings: Settings, store: Store) -> Accounting:
         async def spent(scope: str, month: str) -> int:
             kind, _, name = scope.partition(":")
-            tenant = name if kind == "tenant" else None
-            key_id = int(name) if kind == "key" else None
             async with store.engine.connect() as conn:
-                return round(await month_spend(conn, tenant, key_id, month) * MICROS)
+                if kind == "user":
+                    tenant, _, user = name.partition("/")
+                    return round(await user_month_spend(conn, tenant, user, month) * MICROS)
+                key_id = int(name) if kind == "key" else None
+                spend = await month_spend(conn, name if kind == "tenant" else None, key_id, month)
+                return round(spend * MICROS)
 
         ledger = None
         if settings.ledger.enabled:
@@ -110,7 +114,7 @@ class Accounting:
         else:
             prompt, most_output = estimate_embedding_tokens(body), 0
         cost = self.prices.estimate_micros(model_group, prompt, most_output)
-        scopes = await self.policies.scopes_for(principal.tenant, principal.key_id)
+        scopes = await self.policies.scopes_for(principal.tenant, principal.key_id, principal.user)
         try:
             reservation = await self.limiter.reserve(scopes, Demand(prompt + most_output, cost))
         except RateLimited as exc:  # refused requests are in the ledger too, at no cost

@@ -154,3 +154,18 @@ async def month_spend(
     if key_id is not None:
         query = query.where(UsageDaily.key_id == key_id)
     return float((await conn.execute(query)).scalar_one())
+
+
+async def user_month_spend(conn: AsyncConnection, tenant: str, user: str, month: str) -> float:
+    """What one OAuth user spent in ``YYYYMM`` (UTC). The rollup has no user column, so this
+    reads the records (by the tenant/time index); it seeds a user's budget once a month."""
+    first = datetime(int(month[:4]), int(month[4:]), 1, tzinfo=UTC)
+    last = datetime(first.year + first.month // 12, first.month % 12 + 1, 1, tzinfo=UTC)
+    query = select(func.coalesce(func.sum(UsageRow.cost), 0.0)).where(
+        UsageRow.tenant == tenant,
+        UsageRow.ts >= first,
+        UsageRow.ts < last,
+        UsageRow.user == user,
+        UsageRow.key_id.is_(None),
+    )
+    return float((await conn.execute(query)).scalar_one())

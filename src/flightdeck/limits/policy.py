@@ -27,6 +27,10 @@ def key_scope_name(key_id: int) -> str:
     return f"key:{key_id}"
 
 
+def user_scope_name(tenant: str, user: str) -> str:
+    return f"user:{tenant}/{user}"  # tenant names have no '/', so the split is unambiguous
+
+
 def _scope(name: str, rule: LimitRule) -> Scope:
     def limit(value: int | None) -> int:
         return UNLIMITED if value is None else value
@@ -148,12 +152,19 @@ class PolicyStore:
         self._scopes[name] = (rule, scope)
         return scope
 
-    async def scopes_for(self, tenant: str, key_id: int | None) -> list[Scope]:
-        """The key's scope (if the caller used a key) and the tenant's scope."""
+    async def scopes_for(
+        self, tenant: str, key_id: int | None, user: str | None = None
+    ) -> list[Scope]:
+        """The key's scope (if the caller used a key), else the OAuth user's scope (if
+        ``default_user`` limits anything), and the tenant's scope."""
         scopes: list[Scope] = []
         if key_id is not None:
             rule = await self._cached(tenant, key_id) or self.settings.default_key
             scopes.append(self._scope(key_scope_name(key_id), rule))
+        elif user is not None:
+            scope = self._scope(user_scope_name(tenant, user), self.settings.default_user)
+            if scope.limited:
+                scopes.append(scope)
         rule = await self._cached(tenant, TENANT_SCOPE) or self.settings.default_tenant
         scopes.append(self._scope(tenant_scope_name(tenant), rule))
         return scopes

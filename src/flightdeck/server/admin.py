@@ -1,18 +1,18 @@
 """The admin API under ``/admin`` (FastAPI, so it is OpenAPI-documented at /admin/openapi.json).
 
-Every route authenticates the caller (API key or OAuth access token) and checks tenant and role:
-admins of the platform tenant manage every tenant; anyone else sees only their own tenant, and
-only its admins change anything. A resource of another tenant answers 404, a named other tenant
-403, so nothing about other tenants leaks.
+Every route authenticates the caller (API key or OAuth access token) and checks tenant and role
+(``admin_access.py``): admins of the platform tenant manage every tenant; anyone else sees only
+their own tenant, and only its admins change anything. A resource of another tenant answers 404,
+a named other tenant 403, so nothing about other tenants leaks. Users and service accounts have
+their routes in ``admin_accounts.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -20,29 +20,20 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Mount
 
+from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
-from flightdeck.auth.keys import Authenticator, KeyStore, Principal, Role
-from flightdeck.auth.oauth import OAuthValidator
+from flightdeck.auth.keys import KeyStore, Role
 from flightdeck.auth.tenants import TenantStore
-from flightdeck.core.errors import FlightdeckError, InvalidRequest, NotFound, PermissionDenied
+from flightdeck.core.errors import FlightdeckError, InvalidRequest, NotFound
 from flightdeck.core.settings import Settings
 from flightdeck.core.tenancy_settings import LimitRule
 from flightdeck.ledger.queries import GroupBy, UsageQuery, query_usage
 from flightdeck.limits.policy import TENANT_SCOPE, PolicyStore
+from flightdeck.server.admin_access import Access, AdminServices, CallerAccess
+from flightdeck.server.admin_accounts import add_account_routes, service_account_named
 from flightdeck.server.errors import error_body, handle_flightdeck_error, handle_http_exception
 from flightdeck.store.database import Store
 from flightdeck.store.models import ApiKey
-
-
-@dataclass
-class AdminServices:
-    store: Store
-    caller: CallerAuthenticator
-    keys: KeyStore
-    tenants: TenantStore
-    policies: PolicyStore
-    platform_tenant: str = "default"
-
 
 # ---- wire types -------------------------------------------------------------------------------
 
@@ -60,8 +51,13 @@ class TenantOut(BaseModel):
 
 class KeyIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    role: Role = Role.MEMBER
+    role: Role | None = Field(
+        None, description="default: the service account's role, else member; at most the account's"
+    )
     tenant: str | None = Field(None, description="default: the caller's tenant")
+    service_account: str | None = Field(
+        None, description="a service account of the tenant that owns the key"
+    )
 
 
 class KeyOut(BaseModel):
@@ -70,6 +66,7 @@ class KeyOut(BaseModel):
     prefix: str
     tenant: str
     role: Role
+    service_account: str | None = Field(None, description="the owning service account, if any")
     created_at: datetime
     revoked_at: datetime | None
 
@@ -106,47 +103,14 @@ class UsageOut(BaseModel):
     data: list[UsageGroupOut]
 
 
-# ---- access checks ----------------------------------------------------------------------------
-
-
-class Access:
-    """The caller and what it may touch."""
-
-    def __init__(self, principal: Principal, platform_tenant: str) -> None:
-        self.principal = principal
-        self.platform_admin = principal.role is Role.ADMIN and principal.tenant == platform_tenant
-
-    def tenant(self, requested: str | None, *, write: bool = False) -> str:
-        """The tenant a request acts on, if the caller may (403 otherwise)."""
-        tenant = requested or self.principal.tenant
-        if not self.platform_admin and tenant != self.principal.tenant:
-            raise PermissionDenied(f"You cannot access tenant {tenant!r}", code="tenant_forbidden")
-        if write and not self.platform_admin and self.principal.role is not Role.ADMIN:
-            raise PermissionDenied("This needs the admin role", code="role_forbidden")
-        return tenant
-
-    def require_platform_admin(self) -> None:
-        if not self.platform_admin:
-            raise PermissionDenied("Only platform admins manage tenants", code="role_forbidden")
-
-
-async def caller_access(request: Request) -> Access:
-    """Authenticates every admin route (a FastAPI dependency)."""
-    services: AdminServices = request.app.state.admin
-    principal = await services.caller.authenticate(
-        request.headers.get("authorization"), request.query_params
-    )
-    return Access(principal, services.platform_tenant)
-
-
-CallerAccess = Annotated[Access, Depends(caller_access)]
-
-
 def create_admin_app(services: AdminServices) -> FastAPI:
     app = FastAPI(
         title="Flightdeck admin API",
         version="1",
-        description="Tenants, API keys, limits and budgets, and usage. Bearer auth on every route.",
+        description=(
+            "Tenants, users, service accounts, API keys, limits and budgets, and usage. "
+            "Bearer auth on every route."
+        ),
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
@@ -154,9 +118,7 @@ def create_admin_app(services: AdminServices) -> FastAPI:
 
     app.state.admin = services
 
-    async def tenant_must_exist(name: str) -> None:
-        if name != services.platform_tenant and await services.tenants.get(name) is None:
-            raise NotFound(f"tenant {name!r} does not exist", code="tenant_not_found")
+    tenant_must_exist = services.tenant_must_exist
 
     @app.get("/tenants", response_model=list[TenantOut], tags=["tenants"])
     async def list_tenants(caller: CallerAccess) -> list[TenantOut]:
@@ -175,14 +137,29 @@ def create_admin_app(services: AdminServices) -> FastAPI:
 
     @app.get("/keys", response_model=list[KeyOut], tags=["keys"])
     async def list_keys(caller: CallerAccess, tenant: str | None = None) -> list[KeyOut]:
-        return [key_out(k) for k in await services.keys.list(tenant=caller.tenant(tenant))]
+        records = await services.keys.list(tenant=caller.tenant(tenant))
+        owners = await services.accounts.names({k.account_id for k in records if k.account_id})
+        return [key_out(k, owners.get(k.account_id or 0)) for k in records]
 
     @app.post("/keys", response_model=CreatedKey, status_code=201, tags=["keys"])
     async def create_key(body: KeyIn, caller: CallerAccess) -> CreatedKey:
         tenant = caller.tenant(body.tenant, write=True)
         await tenant_must_exist(tenant)
-        record, key = await services.keys.create(body.name, role=body.role, tenant=tenant)
-        return CreatedKey(**key_out(record).model_dump(), key=key)
+        role, account = body.role or Role.MEMBER, None
+        if body.service_account is not None:
+            account = await service_account_named(services.accounts, body.service_account, tenant)
+            role = body.role or Role(account.role)
+            if not role.at_most(Role(account.role)):
+                raise InvalidRequest(
+                    f"role {role.value!r} exceeds the service account's role {account.role!r}",
+                    param="role",
+                )
+        account_id = account.id if account is not None else None
+        record, key = await services.keys.create(
+            body.name, role=role, tenant=tenant, account_id=account_id
+        )
+        owner = account.name if account is not None else None
+        return CreatedKey(**key_out(record, owner).model_dump(), key=key)
 
     @app.delete("/keys/{key_id}", status_code=204, tags=["keys"])
     async def revoke_key(key_id: int, caller: CallerAccess) -> Response:
@@ -194,9 +171,7 @@ def create_admin_app(services: AdminServices) -> FastAPI:
     async def own_key(key_id: int, caller: Access) -> ApiKey:
         async with services.store.session() as session:
             record = await session.scalar(select(ApiKey).where(ApiKey.id == key_id))
-        if record is None or not (
-            caller.platform_admin or record.tenant == caller.principal.tenant
-        ):
+        if record is None or not caller.sees(record.tenant):
             raise NotFound(f"key {key_id} does not exist", code="key_not_found")
         return record
 
@@ -250,6 +225,7 @@ def create_admin_app(services: AdminServices) -> FastAPI:
             {"tenant": name, "from": start, "to": end, "group_by": group_by, "data": data}
         )
 
+    add_account_routes(app, services)
     app.add_exception_handler(FlightdeckError, handle_flightdeck_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
@@ -265,27 +241,29 @@ def admin_mount(
     policies: PolicyStore | None = None,
 ) -> Mount:
     """``/admin`` for ``create_app``; pass the app's caller and policies to share their caches."""
+    accounts = AccountStore(store)
     if caller is None:
-        authenticator = Authenticator(keys, settings.auth.key_cache_seconds)
-        caller = CallerAuthenticator(authenticator, OAuthValidator(settings.auth.oauth))
+        caller = CallerAuthenticator.from_settings(settings.auth, keys, accounts)
     services = AdminServices(
         store=store,
         caller=caller,
         keys=keys,
         tenants=TenantStore(store),
         policies=policies or PolicyStore(store, settings.limits),
+        accounts=accounts,
         platform_tenant=settings.auth.platform_tenant,
     )
     return Mount("/admin", app=create_admin_app(services))
 
 
-def key_out(k: ApiKey) -> KeyOut:
+def key_out(k: ApiKey, service_account: str | None = None) -> KeyOut:
     return KeyOut(
         id=k.id,
         name=k.name,
         prefix=k.prefix,
         tenant=k.tenant,
         role=Role(k.role),
+        service_account=service_account,
         created_at=k.created_at,
         revoked_at=k.revoked_at,
     )

@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from flightdeck.assistant.routes import Assistant
+from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
-from flightdeck.auth.keys import Authenticator, KeyStore
-from flightdeck.auth.oauth import OAuthValidator
+from flightdeck.auth.keys import KeyStore
 from flightdeck.core.errors import FlightdeckError
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
@@ -54,9 +54,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     store = Store(settings.store_url)
     keys = KeyStore(store)
     router = Router.from_settings(settings, registry)
-    caller = CallerAuthenticator(
-        Authenticator(keys, settings.auth.key_cache_seconds), OAuthValidator(settings.auth.oauth)
-    )
+    caller = CallerAuthenticator.from_settings(settings.auth, keys, AccountStore(store))
     accounting = Accounting.from_settings(settings, store)
     gateway = Gateway(settings, router, caller, accounting)
     health = Health(store, router, accounting)

@@ -1,0 +1,152 @@
+"""``flightdeck users`` and ``flightdeck service-accounts``: run on the store directly (an
+operator's tool, like ``flightdeck tenants``); the HTTP equivalents are /admin/users and
+/admin/service-accounts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flightdeck.auth.accounts import AccountKind, AccountStore
+from flightdeck.auth.keys import Role
+from flightdeck.auth.tenants import TenantStore
+from flightdeck.cli.context import one_line_errors, run_with_store, settings_for
+from flightdeck.core.errors import NotFound
+from flightdeck.core.settings import Settings
+from flightdeck.store.database import Store
+from flightdeck.store.models_tenancy import Account
+
+users_app = typer.Typer(help="Register OAuth users; their role here overrides their tokens'.")
+service_accounts_app = typer.Typer(help="Service accounts: robots that own API keys.")
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
+TenantOpt = Annotated[str, typer.Option(help="the tenant")]
+NameArg = Annotated[str, typer.Argument(help="lowercase letters, digits, '.', '_', '-', '@'")]
+
+
+async def tenant_must_exist(settings: Settings, store: Store, tenant: str) -> None:
+    if tenant != settings.auth.platform_tenant and await TenantStore(store).get(tenant) is None:
+        raise NotFound(f"tenant {tenant!r} does not exist")
+
+
+async def account_named(store: Store, name: str, kind: AccountKind, tenant: str) -> Account:
+    found = await AccountStore(store).by_name(name, kind, tenant)
+    if not found:
+        what = "user" if kind is AccountKind.USER else "service account"
+        raise NotFound(f"no {what} {name!r} in tenant {tenant!r}")
+    return found[0]
+
+
+def create_account(
+    name: str, kind: AccountKind, tenant: str, role: Role, subject: str | None, config: Path | None
+) -> Account:
+    settings = settings_for(config)
+
+    async def job(store: Store) -> Account:
+        await tenant_must_exist(settings, store, tenant)
+        return await AccountStore(store).create(tenant, name, kind=kind, role=role, subject=subject)
+
+    return run_with_store(settings, job)
+
+
+def print_accounts(tenant: str, kind: AccountKind, config: Path | None) -> None:
+    async def job(store: Store) -> list[Account]:
+        return await AccountStore(store).list(tenant, kind)
+
+    columns = ["id", "name", "role", "created"]
+    if kind is AccountKind.USER:
+        columns.insert(2, "subject")
+    table = Table(*columns)
+    for a in run_with_store(settings_for(config), job):
+        cells = [str(a.id), a.name, a.role, a.created_at.strftime("%Y-%m-%d %H:%M")]
+        if kind is AccountKind.USER:
+            cells.insert(2, a.subject or "")
+        table.add_row(*cells)
+    Console().print(table)
+
+
+def delete_account(name: str, kind: AccountKind, tenant: str, config: Path | None) -> int:
+    async def job(store: Store) -> int:
+        account = await account_named(store, name, kind, tenant)
+        return await AccountStore(store).delete(account.id)
+
+    return run_with_store(settings_for(config), job)
+
+
+@users_app.command("create")
+@one_line_errors
+def create_user(
+    name: NameArg,
+    tenant: TenantOpt,
+    subject: Annotated[str, typer.Option(help="the `sub` claim of the user's access tokens")],
+    role: Annotated[Role, typer.Option(help="admin, member or viewer")] = Role.MEMBER,
+    config: ConfigOpt = None,
+) -> None:
+    """Register a user of a tenant."""
+    user = create_account(name, AccountKind.USER, tenant, role, subject, config)
+    print(f"created user {user.name} (role {user.role}) in tenant {user.tenant}")
+
+
+@users_app.command("list")
+@one_line_errors
+def list_users(tenant: TenantOpt, config: ConfigOpt = None) -> None:
+    """List the registered users of a tenant."""
+    print_accounts(tenant, AccountKind.USER, config)
+
+
+@users_app.command("set-role")
+@one_line_errors
+def set_user_role(
+    name: NameArg,
+    tenant: TenantOpt,
+    role: Annotated[Role, typer.Option(help="admin, member or viewer")],
+    config: ConfigOpt = None,
+) -> None:
+    """Change a user's role; servers apply it within auth.key_cache_seconds."""
+
+    async def job(store: Store) -> None:
+        user = await account_named(store, name, AccountKind.USER, tenant)
+        await AccountStore(store).set_role(user.id, role)
+
+    run_with_store(settings_for(config), job)
+    print(f"user {name} of tenant {tenant} is now {role.value}")
+
+
+@users_app.command("delete")
+@one_line_errors
+def delete_user(name: NameArg, tenant: TenantOpt, config: ConfigOpt = None) -> None:
+    """Unregister a user: their tokens' role claim applies again."""
+    delete_account(name, AccountKind.USER, tenant, config)
+    print(f"deleted user {name} of tenant {tenant}")
+
+
+@service_accounts_app.command("create")
+@one_line_errors
+def create_service_account(
+    name: NameArg,
+    tenant: TenantOpt,
+    role: Annotated[Role, typer.Option(help="the most its keys may have")] = Role.MEMBER,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a service account; give it keys with `flightdeck keys create --service-account`."""
+    account = create_account(name, AccountKind.SERVICE, tenant, role, None, config)
+    print(f"created service account {account.name} (role {account.role}) in tenant {tenant}")
+
+
+@service_accounts_app.command("list")
+@one_line_errors
+def list_service_accounts(tenant: TenantOpt, config: ConfigOpt = None) -> None:
+    """List the service accounts of a tenant."""
+    print_accounts(tenant, AccountKind.SERVICE, config)
+
+
+@service_accounts_app.command("delete")
+@one_line_errors
+def delete_service_account(name: NameArg, tenant: TenantOpt, config: ConfigOpt = None) -> None:
+    """Delete a service account and revoke its keys."""
+    revoked = delete_account(name, AccountKind.SERVICE, tenant, config)
+    print(f"deleted service account {name} of tenant {tenant}; revoked {revoked} key(s)")
