@@ -29,6 +29,8 @@ from flightdeck.core.settings import Settings
 from flightdeck.core.tenancy_settings import LimitRule
 from flightdeck.ledger.queries import GroupBy, UsageQuery, query_usage
 from flightdeck.limits.policy import TENANT_SCOPE, PolicyStore
+from flightdeck.search.admin import collections_router
+from flightdeck.search.collections import CollectionStore
 from flightdeck.server.errors import error_body, handle_flightdeck_error, handle_http_exception
 from flightdeck.store.database import Store
 from flightdeck.store.models import ApiKey
@@ -42,6 +44,7 @@ class AdminServices:
     tenants: TenantStore
     policies: PolicyStore
     platform_tenant: str = "default"
+    collections: CollectionStore | None = None
 
 
 # ---- wire types -------------------------------------------------------------------------------
@@ -146,7 +149,10 @@ def create_admin_app(services: AdminServices) -> FastAPI:
     app = FastAPI(
         title="Flightdeck admin API",
         version="1",
-        description="Tenants, API keys, limits and budgets, and usage. Bearer auth on every route.",
+        description=(
+            "Tenants, API keys, limits and budgets, usage and search collections. "
+            "Bearer auth on every route."
+        ),
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
@@ -250,6 +256,13 @@ def create_admin_app(services: AdminServices) -> FastAPI:
             {"tenant": name, "from": start, "to": end, "group_by": group_by, "data": data}
         )
 
+    if services.collections is not None:
+        app.include_router(
+            collections_router(
+                services.collections, services.tenants, caller_access, services.platform_tenant
+            )
+        )
+
     app.add_exception_handler(FlightdeckError, handle_flightdeck_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
@@ -275,6 +288,7 @@ def admin_mount(
         tenants=TenantStore(store),
         policies=policies or PolicyStore(store, settings.limits),
         platform_tenant=settings.auth.platform_tenant,
+        collections=CollectionStore(store, settings.search_roots),
     )
     return Mount("/admin", app=create_admin_app(services))
 
