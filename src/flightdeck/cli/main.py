@@ -14,6 +14,7 @@ from flightdeck.auth.keys import KeyStore, Role
 from flightdeck.cli import admin as admin_cli
 from flightdeck.cli import keys as keys_cli
 from flightdeck.cli import media as media_cli
+from flightdeck.cli import search as search_cli
 from flightdeck.cli.context import config_path, one_line_errors, run_with_store, settings_for
 from flightdeck.core.settings import Settings
 from flightdeck.providers.registry import ProviderRegistry
@@ -28,6 +29,8 @@ app.add_typer(media_cli.app, name="media")
 app.add_typer(admin_cli.tenants_app, name="tenants")
 app.add_typer(admin_cli.budgets_app, name="budgets")
 app.command("usage")(admin_cli.usage)
+app.add_typer(search_cli.collections_app, name="collections")
+app.command("search")(search_cli.search)
 console = Console()
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
 

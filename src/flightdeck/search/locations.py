@@ -66,7 +66,7 @@ def resolve_store_uri(uri: str, roots: Sequence[str]) -> str:
             continue
         if _under(target, base, os.sep if is_local else "/"):
             return target
-    raise _refuse(f"{uri!r} is not under a configured search root ([search] roots)")
+    raise _refuse(f"{uri!r} is not under a configured search root (setting search.roots)")
 
 
 def check_shard_files(files: Sequence[str]) -> None:
