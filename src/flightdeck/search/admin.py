@@ -6,8 +6,8 @@ admin route: reading needs any role of the tenant, changing needs its admin role
 platform admin), naming another tenant is 403, another tenant's collection is 404.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: FastAPI must see the dependency alias built inside
+# collections_router, which a string annotation could not name.
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
