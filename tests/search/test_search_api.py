@@ -194,3 +194,10 @@ def test_a_store_that_disappears_is_a_clear_error(world: World, tmp_path: Path) 
     (world.root / "secrets" / "manifest.json").unlink()
     status, body = world.search("globex_admin", "secrets", "crown")
     assert status == 400 and "manifest.json" in body["error"]["message"]
+
+
+def test_the_search_page_is_served(world: World) -> None:
+    status, headers, page = world.raw("GET", "/app/search.html")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert b'src="search.js"' in page
+    assert world.raw("GET", "/app/search.js")[0] == 200
