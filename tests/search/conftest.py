@@ -20,7 +20,7 @@ from flightdeck.auth.tenants import TenantStore
 from flightdeck.core.settings import Settings, load_settings
 from flightdeck.media.engines.local import LocalEngine
 from flightdeck.media.ingest import IngestReport, ingest
-from flightdeck.media.options import IngestOptions
+from flightdeck.media.options import FeatureOptions, IngestOptions
 from flightdeck.media.sources import open_source
 from flightdeck.media.store import MediaStore
 from flightdeck.store.database import Store
@@ -42,7 +42,12 @@ SECRETS = {
 
 
 def ingest_photos(
-    store: Path, photos: dict[int, tuple[str, dict[str, Any]]], name: str, *, duplicate: int = 0
+    store: Path,
+    photos: dict[int, tuple[str, dict[str, Any]]],
+    name: str,
+    *,
+    duplicate: int = 0,
+    features: FeatureOptions | None = None,
 ) -> IngestReport:
     """Write the images and a JSON-lines manifest next to ``store``, then ingest them."""
     folder = store.parent / f"{name}-inputs"
@@ -50,7 +55,9 @@ def ingest_photos(
     lines = []
     for seed, (caption, metadata) in photos.items():
         (folder / f"{seed}.jpg").write_bytes(textured_jpeg(seed))
-        lines.append({"path": f"{seed}.jpg", "caption": caption, **metadata})
+        lines.append(
+            {"path": f"{seed}.jpg", **({"caption": caption} if caption else {}), **metadata}
+        )
     if duplicate:  # the same bytes again: written as a duplicate of the first, not indexed
         (folder / "copy.jpg").write_bytes(textured_jpeg(duplicate))
         lines.append({"path": "copy.jpg", "caption": "a copy", "topic": "copies"})
@@ -61,7 +68,7 @@ def ingest_photos(
         return ingest(
             open_source([str(manifest)]),
             MediaStore.open_writer(str(store)),
-            IngestOptions(shard_size=3),
+            IngestOptions(shard_size=3, features=features or FeatureOptions()),
             engine,
         )
     finally:
