@@ -153,4 +153,6 @@ async def test_openapi_documents_every_admin_route(admin: Admin) -> None:
         "/users/{user_id}",
         "/service-accounts",
         "/service-accounts/{account_id}",
+        "/collections",
+        "/collections/{name}",
     }

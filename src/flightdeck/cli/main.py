@@ -15,6 +15,7 @@ from flightdeck.cli import accounts as accounts_cli
 from flightdeck.cli import admin as admin_cli
 from flightdeck.cli import keys as keys_cli
 from flightdeck.cli import media as media_cli
+from flightdeck.cli import search as search_cli
 from flightdeck.cli.context import config_path, one_line_errors, run_with_store, settings_for
 from flightdeck.core.settings import Settings
 from flightdeck.providers.registry import ProviderRegistry
@@ -31,6 +32,8 @@ app.add_typer(admin_cli.budgets_app, name="budgets")
 app.add_typer(accounts_cli.users_app, name="users")
 app.add_typer(accounts_cli.service_accounts_app, name="service-accounts")
 app.command("usage")(admin_cli.usage)
+app.add_typer(search_cli.collections_app, name="collections")
+app.command("search")(search_cli.search)
 console = Console()
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
 

@@ -118,6 +118,30 @@ class AssistantSettings(_Section):
         )
 
 
+class SearchSettings(_Section):
+    """The search plane: where collections may point, and how their indexes are built."""
+
+    roots: list[str] = Field(
+        default_factory=list,
+        description="folders or object-store prefixes collections may use; default home/media",
+    )
+    exact_max_documents: int = Field(
+        20_000, ge=0, description="stores up to this size get an exact index, larger ones HNSW"
+    )
+    hnsw_m: int = Field(32, ge=4, le=256, description="HNSW neighbours per node")
+    hnsw_ef_search: int = Field(128, ge=1, description="HNSW candidates per query")
+    manifest_check_seconds: float = Field(
+        2.0, ge=0, description="how often a loaded index re-reads its store's manifest"
+    )
+    max_loaded_collections: int = Field(8, ge=1, description="indexes kept in memory (LRU)")
+    thumbnail_cache_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="thumbnail columns kept in memory (LRU)"
+    )
+    clip_model: str | None = Field(
+        None, description="a Hugging Face CLIP folder: text-to-image search on CLIP stores"
+    )
+
+
 class Settings(_Section):
     home: Path = Path(".flightdeck")
     server: ServerSettings = Field(default_factory=ServerSettings)
@@ -128,6 +152,7 @@ class Settings(_Section):
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
 
     @model_validator(mode="after")
     def _fallbacks_known(self) -> Settings:
@@ -143,6 +168,10 @@ class Settings(_Section):
     @property
     def store_url(self) -> str:
         return self.store.url or f"sqlite+aiosqlite:///{self.home / 'flightdeck.db'}"
+
+    @property
+    def search_roots(self) -> list[str]:
+        return self.search.roots or [str(self.home / "media")]
 
     def model_names(self) -> list[str]:
         return list(dict.fromkeys(m.name for m in self.models))

@@ -29,7 +29,9 @@ from flightdeck.core.settings import Settings
 from flightdeck.core.tenancy_settings import LimitRule
 from flightdeck.ledger.queries import GroupBy, UsageQuery, query_usage
 from flightdeck.limits.policy import TENANT_SCOPE, PolicyStore
-from flightdeck.server.admin_access import Access, AdminServices, CallerAccess
+from flightdeck.search.admin import collections_router
+from flightdeck.search.collections import CollectionStore
+from flightdeck.server.admin_access import Access, AdminServices, CallerAccess, caller_access
 from flightdeck.server.admin_accounts import add_account_routes, service_account_named
 from flightdeck.server.errors import error_body, handle_flightdeck_error, handle_http_exception
 from flightdeck.store.database import Store
@@ -108,7 +110,8 @@ def create_admin_app(services: AdminServices) -> FastAPI:
         title="Flightdeck admin API",
         version="1",
         description=(
-            "Tenants, users, service accounts, API keys, limits and budgets, and usage. "
+            "Tenants, users, service accounts, API keys, limits and budgets, usage and search "
+            "collections. "
             "Bearer auth on every route."
         ),
         openapi_url="/openapi.json",
@@ -226,6 +229,14 @@ def create_admin_app(services: AdminServices) -> FastAPI:
         )
 
     add_account_routes(app, services)
+
+    if services.collections is not None:
+        app.include_router(
+            collections_router(
+                services.collections, services.tenants, caller_access, services.platform_tenant
+            )
+        )
+
     app.add_exception_handler(FlightdeckError, handle_flightdeck_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
@@ -252,6 +263,7 @@ def admin_mount(
         policies=policies or PolicyStore(store, settings.limits),
         accounts=accounts,
         platform_tenant=settings.auth.platform_tenant,
+        collections=CollectionStore(store, settings.search_roots),
     )
     return Mount("/admin", app=create_admin_app(services))
 

@@ -18,6 +18,7 @@ from flightdeck.auth.keys import KeyStore, Principal, Role
 from flightdeck.auth.tenants import TenantStore
 from flightdeck.core.errors import NotFound, PermissionDenied
 from flightdeck.limits.policy import PolicyStore
+from flightdeck.search.collections import CollectionStore
 from flightdeck.store.database import Store
 
 
@@ -30,6 +31,7 @@ class AdminServices:
     policies: PolicyStore
     accounts: AccountStore
     platform_tenant: str = "default"
+    collections: CollectionStore | None = None
 
     async def tenant_must_exist(self, name: str) -> None:
         if name != self.platform_tenant and await self.tenants.get(name) is None:

@@ -23,6 +23,7 @@ from flightdeck.gateway.accounting import Accounting
 from flightdeck.gateway.router import Router
 from flightdeck.gateway.routes import ClientGone, Gateway
 from flightdeck.providers.registry import ProviderRegistry
+from flightdeck.search.routes import SearchRoutes
 from flightdeck.server.admin import admin_mount
 from flightdeck.server.errors import (
     handle_flightdeck_error,
@@ -60,6 +61,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     health = Health(store, router, accounting)
     admin = admin_mount(settings, store, keys, caller=caller, policies=accounting.policies)
     assistant = Assistant(settings, router, caller, store)
+    search = SearchRoutes(settings, caller, store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -70,12 +72,20 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         try:
             yield
         finally:
+            search.close()
             await router.close()
             await accounting.close()
             await store.close()
 
     app = Starlette(
-        routes=[*gateway.routes(), *assistant.routes(), *web_routes(), *health.routes(), admin],
+        routes=[
+            *gateway.routes(),
+            *assistant.routes(),
+            *search.routes(),
+            *web_routes(),
+            *health.routes(),
+            admin,
+        ],
         exception_handlers={
             FlightdeckError: handle_flightdeck_error,
             ClientGone: _client_gone,
@@ -86,4 +96,5 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     )
     app.state.services = Services(settings, store, keys, router, accounting)
     app.state.assistant = assistant
+    app.state.search = search
     return app

@@ -1,0 +1,102 @@
+"""``/admin/collections``: tenant admins register, inspect and remove their collections.
+
+The router is built by ``collections_router(collections, tenants, access)`` and included by
+the admin app, which supplies its own caller dependency; the same rules hold as for every
+admin route: reading needs any role of the tenant, changing needs its admin role (or a
+platform admin), naming another tenant is 403, another tenant's collection is 404.
+"""
+
+# No ``from __future__ import annotations``: FastAPI must see the dependency alias built inside
+# collections_router, which a string annotation could not name.
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, Protocol
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from flightdeck.auth.tenants import TenantStore
+from flightdeck.core.errors import NotFound
+from flightdeck.search.collections import CollectionStore, open_media_store
+from flightdeck.search.summary import describe_store
+from flightdeck.store.models_tenancy import Collection
+
+
+class TenantAccess(Protocol):
+    """What the admin app's caller dependency answers (``flightdeck.server.admin.Access``)."""
+
+    def tenant(self, requested: str | None, *, write: bool = False) -> str: ...
+
+
+class CollectionIn(BaseModel):
+    name: str = Field(description="lowercase letters, digits, '.', '_', '-'")
+    uri: str = Field(
+        min_length=1, description="the media store: an absolute path or URL under a search root"
+    )
+    description: str = Field("", max_length=2000)
+    tenant: str | None = Field(None, description="default: the caller's tenant")
+
+
+class CollectionOut(BaseModel):
+    name: str
+    tenant: str
+    uri: str
+    description: str
+    created_at: datetime
+
+
+class CollectionDetail(CollectionOut):
+    shards: int
+    documents: dict[str, int] = Field(description="total, ok, duplicate, failed")
+    embeddings: dict[str, dict[str, int] | None] = Field(
+        description="text, image, clip_text: their dimensions and documents, or null"
+    )
+
+
+def collection_out(c: Collection) -> CollectionOut:
+    return CollectionOut(
+        name=c.name, tenant=c.tenant, uri=c.uri, description=c.description, created_at=c.created_at
+    )
+
+
+def collections_router(
+    collections: CollectionStore,
+    tenants: TenantStore,
+    access: Callable[..., Awaitable[Any]],
+    platform_tenant: str,
+) -> APIRouter:
+    router = APIRouter(prefix="/collections", tags=["collections"])
+    Caller = Annotated[TenantAccess, Depends(access)]
+
+    @router.get("", response_model=list[CollectionOut])
+    async def list_collections(caller: Caller, tenant: str | None = None) -> list[CollectionOut]:
+        return [collection_out(c) for c in await collections.list(caller.tenant(tenant))]
+
+    @router.post("", response_model=CollectionOut, status_code=201)
+    async def create_collection(body: CollectionIn, caller: Caller) -> CollectionOut:
+        tenant = caller.tenant(body.tenant, write=True)
+        if tenant != platform_tenant and await tenants.get(tenant) is None:
+            raise NotFound(f"tenant {tenant!r} does not exist", code="tenant_not_found")
+        record = await collections.create(tenant, body.name, body.uri, body.description)
+        return collection_out(record)
+
+    @router.get("/{name}", response_model=CollectionDetail)
+    async def get_collection(
+        name: str, caller: Caller, tenant: str | None = None
+    ) -> CollectionDetail:
+        record = await collections.get(caller.tenant(tenant), name)
+        media = await asyncio.to_thread(open_media_store, record.uri, collections.roots)
+        summary = await asyncio.to_thread(describe_store, media)
+        return CollectionDetail(**collection_out(record).model_dump(), **summary)
+
+    @router.delete("/{name}", status_code=204)
+    async def delete_collection(name: str, caller: Caller, tenant: str | None = None) -> Response:
+        owner = caller.tenant(tenant)
+        await collections.get(owner, name)  # another tenant's: 404 before the role check
+        caller.tenant(owner, write=True)
+        await collections.delete(owner, name)
+        return Response(status_code=204)
+
+    return router

@@ -1,0 +1,99 @@
+"""The search plane's HTTP routes: ``POST /v1/search`` and the documents' thumbnails.
+
+Every route authenticates the caller like the gateway does (API key or OAuth access token in
+the header) and looks collections up in the caller's own tenant only, so another tenant's
+collection answers exactly like a missing one (404).
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from flightdeck.auth.caller import CallerAuthenticator
+from flightdeck.auth.keys import Principal
+from flightdeck.core.settings import Settings
+from flightdeck.gateway.routes import read_json_object
+from flightdeck.search.collections import CollectionStore
+from flightdeck.search.engine import SearchEngine, hydrate
+from flightdeck.search.query import parse_search
+from flightdeck.store.database import Store
+
+JSON = "application/json"
+
+
+def documents_url(collection: str) -> str:
+    return f"/v1/collections/{collection}/documents"
+
+
+class SearchRoutes:
+    def __init__(
+        self,
+        settings: Settings,
+        auth: CallerAuthenticator,
+        store: Store,
+        *,
+        engine: SearchEngine | None = None,
+    ) -> None:
+        self.auth = auth
+        self.collections = CollectionStore(store, settings.search_roots)
+        self.engine = engine or SearchEngine(settings.search, settings.search_roots)
+        self.max_body = settings.server.max_body_bytes
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/v1/search", self.search, methods=["POST"]),
+            Route("/v1/collections", self.list_collections, methods=["GET"]),
+            Route(
+                "/v1/collections/{name}/documents/{doc_id}/thumbnail",
+                self.thumbnail,
+                methods=["GET"],
+            ),
+        ]
+
+    async def authenticate(self, request: Request) -> Principal:
+        query = request.query_params if request.scope.get("query_string") else None
+        principal = await self.auth.authenticate(request.headers.get("authorization"), query)
+        request.state.principal = principal
+        return principal
+
+    async def search(self, request: Request) -> Response:
+        principal = await self.authenticate(request)
+        query = parse_search(await read_json_object(request, self.max_body))
+        collection = await self.collections.get(principal.tenant, query.collection)
+        snapshot, hits = await self.engine.search(collection.uri, query)
+        body = {
+            "object": "list",
+            "collection": collection.name,
+            "query": query.query,
+            "data": hydrate(snapshot, hits, documents_url(collection.name)),
+            "index": {
+                "documents": len(snapshot.documents),
+                "indexes": {n: e.index.kind for n, e in snapshot.indexes.items()},
+            },
+        }
+        return Response(orjson.dumps(body), media_type=JSON)
+
+    async def list_collections(self, request: Request) -> Response:
+        principal = await self.authenticate(request)
+        data = [
+            {"name": c.name, "description": c.description}
+            for c in await self.collections.list(principal.tenant)
+        ]
+        return Response(orjson.dumps({"object": "list", "data": data}), media_type=JSON)
+
+    async def thumbnail(self, request: Request) -> Response:
+        principal = await self.authenticate(request)
+        name = request.path_params["name"]
+        collection = await self.collections.get(principal.tenant, name)
+        thumbnail = await self.engine.thumbnail(collection.uri, request.path_params["doc_id"])
+        return Response(
+            thumbnail.data,
+            media_type=thumbnail.media_type,
+            headers={"cache-control": "private, max-age=3600", "x-content-type-options": "nosniff"},
+        )
+
+    def close(self) -> None:
+        self.engine.close()
