@@ -126,6 +126,7 @@ def rejected_tokens(issuer: LocalIssuer) -> dict[str, str]:
         "no_typ": issuer.token(headers={"typ": None}),
         "kid_with_path": issuer.token(headers={"kid": "../../../etc/passwd"}),
         "kid_with_sql": issuer.token(headers={"kid": "x' OR '1'='1"}),
+        "kid_with_trailing_newline": issuer.token(headers={"kid": key.kid + "\n"}),
         "signed_by_unpublished_key_with_known_kid": issuer.token(key=rsa_key(key.kid)),
         "missing_sub": issuer.token(sub=None),
         "missing_exp": issuer.token(exp=None),
@@ -146,6 +147,7 @@ CASES = [
     "no_typ",
     "kid_with_path",
     "kid_with_sql",
+    "kid_with_trailing_newline",
     "signed_by_unpublished_key_with_known_kid",
     "missing_sub",
     "missing_exp",
@@ -225,3 +227,9 @@ async def test_token_in_query_string_is_refused(issuer: LocalIssuer, tmp_path: A
     with pytest.raises(AuthenticationError):
         await caller.authenticate(f"Bearer {token}", {"access_token": token})
     await store.close()
+
+
+async def test_a_tenant_claim_with_a_trailing_newline_names_no_tenant(issuer: LocalIssuer) -> None:
+    token = issuer.token(tid=issuer.claims()["tid"] + "\n")
+    with pytest.raises(PermissionDenied, match="no valid tenant"):
+        await validator(issuer).validate(token)

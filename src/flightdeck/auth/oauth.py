@@ -81,7 +81,7 @@ class OAuthValidator:
         return self._identity(issuer, claims)
 
     async def _verify(self, token: str) -> tuple[OAuthIssuer, dict[str, Any]]:
-        if len(token) > MAX_TOKEN_BYTES or not JWT_SHAPE.match(token):
+        if len(token) > MAX_TOKEN_BYTES or not JWT_SHAPE.fullmatch(token):
             raise TokenRejected("not a compact JWS")
         try:
             header = jwt.get_unverified_header(token)
@@ -99,7 +99,7 @@ class OAuthValidator:
             raise TokenRejected(f"alg {alg!r} not allowed for this issuer")
         kid = header.get("kid")
         if kid is not None and (
-            not isinstance(kid, str) or len(kid) > 128 or not SAFE_KID.match(kid)
+            not isinstance(kid, str) or len(kid) > 128 or not SAFE_KID.fullmatch(kid)
         ):
             raise TokenRejected("kid has characters a key id never needs")
         jwk_data = await self.jwks[issuer.issuer].key(kid)
@@ -124,7 +124,7 @@ class OAuthValidator:
 
     def _identity(self, issuer: OAuthIssuer, claims: dict[str, Any]) -> TokenIdentity:
         tenant = claims.get(issuer.tenant_claim)
-        if not isinstance(tenant, str) or not SAFE_TENANT.match(tenant):
+        if not isinstance(tenant, str) or not SAFE_TENANT.fullmatch(tenant):
             raise PermissionDenied("The access token names no valid tenant")
         raw = claims.get(issuer.role_claim)
         names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []

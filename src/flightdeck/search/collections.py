@@ -30,7 +30,7 @@ class CollectionExists(InvalidRequest):
 
 
 def check_collection_name(name: str) -> str:
-    if not COLLECTION_NAME.match(name):
+    if not COLLECTION_NAME.fullmatch(name):
         raise InvalidRequest(
             "a collection name is 1-63 characters: lowercase letters, digits, '.', '_' or '-', "
             "starting with a letter or digit",

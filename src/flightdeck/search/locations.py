@@ -72,5 +72,5 @@ def resolve_store_uri(uri: str, roots: Sequence[str]) -> str:
 def check_shard_files(files: Sequence[str]) -> None:
     """A manifest may only name files inside its own ``shards/`` folder."""
     for file in files:
-        if not _SHARD_FILE.match(file):
+        if not _SHARD_FILE.fullmatch(file):
             raise InvalidRequest(f"the store's manifest names an unexpected file {file!r}")
