@@ -1,39 +1,42 @@
-"""``flightdeck``: start the platform, manage keys, check configuration."""
+"""``flightdeck``: start the platform, manage keys, check configuration.
+
+The server, its providers and the store load inside the commands that need them, so
+``flightdeck media ingest`` (and every worker it starts) does not pay for importing them.
+"""
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 
 from flightdeck import __version__
-from flightdeck.auth.keys import KeyStore, Role
-from flightdeck.cli import accounts as accounts_cli
-from flightdeck.cli import admin as admin_cli
-from flightdeck.cli import keys as keys_cli
-from flightdeck.cli import media as media_cli
-from flightdeck.cli import search as search_cli
 from flightdeck.cli.context import config_path, one_line_errors, run_with_store, settings_for
 from flightdeck.core.settings import Settings
-from flightdeck.providers.registry import ProviderRegistry
-from flightdeck.server.app import create_app
-from flightdeck.store.database import Store
+
+if TYPE_CHECKING:
+    from flightdeck.store.database import Store
 
 app = typer.Typer(no_args_is_help=True, help="Flightdeck: gateway, assistant and media platform.")
 config_app = typer.Typer(help="Check configuration files.")
-app.add_typer(keys_cli.app, name="keys")
 app.add_typer(config_app, name="config")
-app.add_typer(media_cli.app, name="media")
-app.add_typer(admin_cli.tenants_app, name="tenants")
-app.add_typer(admin_cli.budgets_app, name="budgets")
-app.add_typer(accounts_cli.users_app, name="users")
-app.add_typer(accounts_cli.service_accounts_app, name="service-accounts")
-app.command("usage")(admin_cli.usage)
-app.add_typer(search_cli.collections_app, name="collections")
-app.command("search")(search_cli.search)
+# Sub-commands living in their own modules: name -> (module, attribute, a group of commands?).
+# main() imports only the one asked for (all of them for --help).
+SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
+    "keys": ("flightdeck.cli.keys", "app", True),
+    "media": ("flightdeck.cli.media", "app", True),
+    "tenants": ("flightdeck.cli.admin", "tenants_app", True),
+    "budgets": ("flightdeck.cli.admin", "budgets_app", True),
+    "users": ("flightdeck.cli.accounts", "users_app", True),
+    "service-accounts": ("flightdeck.cli.accounts", "service_accounts_app", True),
+    "usage": ("flightdeck.cli.admin", "usage", False),
+    "collections": ("flightdeck.cli.search", "collections_app", True),
+    "search": ("flightdeck.cli.search", "search", False),
+}
 console = Console()
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
 
@@ -48,6 +51,8 @@ def up(
     """Start on embedded defaults: SQLite in ./.flightdeck/, local models, an admin key."""
     settings = settings_for(config, embedded=True)
     _override(settings, host, port)
+
+    from flightdeck.auth.keys import KeyStore, Role
 
     async def first_key(store: Store) -> str | None:
         keys = KeyStore(store)
@@ -84,6 +89,8 @@ def serve(
 @one_line_errors
 def config_check(path: Annotated[Path, typer.Argument(help="TOML config file")]) -> None:
     """Validate a config file: keys, values, providers, fallbacks, secrets."""
+    from flightdeck.providers.registry import ProviderRegistry
+
     settings = settings_for(path)
     registry = ProviderRegistry.default()
     for m in settings.models:
@@ -106,6 +113,10 @@ def _override(settings: Settings, host: str | None, port: int | None) -> None:
 
 
 def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from flightdeck.server.app import create_app
+
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings),
@@ -122,5 +133,20 @@ def _serve(settings: Settings) -> None:
     server.run()  # sets up uvloop as configured
 
 
+def register(names: list[str]) -> None:
+    for name in names:
+        module, attribute, group = SUBCOMMANDS[name]
+        target = getattr(importlib.import_module(module), attribute)
+        if group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+
+
 def main() -> None:
+    first = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
+    if first in SUBCOMMANDS:
+        register([first])
+    elif first not in ("up", "serve", "version", "config"):  # help, or a typo to explain
+        register(list(SUBCOMMANDS))
     app()
