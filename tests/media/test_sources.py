@@ -74,6 +74,14 @@ def test_folder_lists_images_in_stable_order(image_folder: Path) -> None:
     assert [Path(r.location).name for r in records] == [f"img{i}.jpg" for i in range(5)]
 
 
+def test_folder_sidecar_text_files_are_captions(image_folder: Path) -> None:
+    (image_folder / "img1.txt").write_text("  a red kite over the dunes\n")
+    (image_folder / "img3.txt").write_bytes(b"")  # empty: no caption
+    (image_folder / "notes.txt").write_text("not next to any image")
+    records = list(open_source([str(image_folder)]).records())
+    assert [r.caption for r in records] == [None, "a red kite over the dunes", None, None, None]
+
+
 def test_document_id_is_stable_over_equivalent_urls() -> None:
     assert canonical_location("HTTP://Example.COM:80/a.jpg#frag") == "http://example.com/a.jpg"
     assert document_id("http://example.com/a.jpg") == document_id("http://EXAMPLE.com/a.jpg#x")

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from flightdeck.media.errors import SourceError
 
 URL_COLUMNS = ("url", "image_url", "URL", "path", "file", "filepath", "image", "video")
+MAX_CAPTION_BYTES = 16 * 1024  # of a sidecar caption file
 CAPTION_COLUMNS = ("caption", "alt", "alt_text", "text", "TEXT", "title")
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
@@ -222,15 +223,29 @@ def _parquet_blocks(path: str) -> Iterator[Columns]:
 
 
 def _folder_records(root: Path) -> Iterator[SourceRecord]:
+    """Every image and video under ``root``; a sidecar ``NAME.txt`` (as img2dataset writes and
+    most captioned datasets ship) is the caption of ``NAME.jpg``."""
     index = 0
     for directory, subdirs, files in os.walk(root):
         subdirs.sort()
+        names = set(files)
         for name in sorted(files):
             if Path(name).suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
                 path = Path(directory, name).resolve()
                 meta = json.dumps({"relative_path": path.relative_to(root.resolve()).as_posix()})
-                yield SourceRecord(index, path.as_posix(), None, meta)
+                sidecar = Path(name).stem + ".txt"
+                caption = _read_caption(Path(directory, sidecar)) if sidecar in names else None
+                yield SourceRecord(index, path.as_posix(), caption, meta)
                 index += 1
+
+
+def _read_caption(path: Path) -> str | None:
+    try:
+        with path.open("rb") as f:
+            text = f.read(MAX_CAPTION_BYTES).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    return text or None
 
 
 def _pick(row: Mapping[str, Any], candidates: Sequence[str]) -> str | None:
