@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,40 @@ def test_readme_tour_runs_against_a_live_server(local_server: ServerThread) -> N
     assert lines[0] == "Flightdeck speaks the OpenAI API. [1]"
     assert "Rayleigh scattering" in lines[1]
     assert lines[2] == "384"
+
+
+def test_readme_media_and_search_commands_run(tmp_path: Path) -> None:
+    """The README's `flightdeck media/collections/search` lines, run as written, in a folder
+    with captioned photos (sidecar .txt files)."""
+    import numpy as np
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    captions = ["a red sunset over the sea", "a dog running on a sandy beach", "pine trees"]
+    for i, caption in enumerate(captions):
+        pixels = np.random.default_rng(i).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(photos / f"img{i}.jpg")
+        (photos / f"img{i}.txt").write_text(caption)
+    commands = [
+        shlex.split(line)[1:]
+        for block in blocks(ROOT / "README.md", "bash")
+        for line in block.splitlines()
+        if line.startswith(".venv/bin/flightdeck ")
+        and line.split()[1] in ("media", "collections", "search")
+    ]
+    assert [c[0] for c in commands] == ["media", "collections", "search"]
+    outputs = []
+    for argv in commands:
+        done = subprocess.run(
+            [sys.executable, "-m", "flightdeck", *argv],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    best = next(line for line in outputs[-1].splitlines() if line.startswith("│ 1 "))
+    assert "a dog running on a sandy beach" in best
