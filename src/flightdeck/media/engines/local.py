@@ -7,6 +7,7 @@ import multiprocessing
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import replace
 from multiprocessing.managers import SyncManager
 from queue import Empty, Queue
 
@@ -17,7 +18,7 @@ from flightdeck.media.schema import Row
 
 
 class LocalEngine:
-    """``workers`` processes; at most ``2 * workers`` shards planned ahead of the commit.
+    """``workers`` processes; at most two shards planned ahead of the commit.
     With ``on_progress``, workers report finished documents while a shard is under way."""
 
     def __init__(self, workers: int, on_progress: Progress | None = None) -> None:
@@ -49,19 +50,35 @@ class LocalEngine:
     def run(
         self, tasks: Iterator[ShardTask], options: IngestOptions
     ) -> Iterator[tuple[ShardTask, list[Row]]]:
-        in_flight: deque[tuple[ShardTask, Future[list[Row]]]] = deque()
-        ahead = 2 * self.workers
+        """Each shard is split across every worker, so one shard keeps them all busy and a
+        finished shard is committed while the next is prepared; two shards in flight."""
+        in_flight: deque[tuple[ShardTask, list[Future[list[Row]]]]] = deque()
         for task in tasks:
-            submitted = self._pool.submit(prepare_task, task, options, self._events)
-            in_flight.append((task, submitted))
-            if len(in_flight) >= ahead:
-                done, future = in_flight.popleft()
-                yield done, self._wait(future)
+            parts = [
+                self._pool.submit(prepare_task, part, options, self._events)
+                for part in split(task, self.workers)
+            ]
+            in_flight.append((task, parts))
+            if len(in_flight) >= 2:
+                done, futures = in_flight.popleft()
+                yield done, [row for future in futures for row in self._wait(future)]
         while in_flight:
-            done, future = in_flight.popleft()
-            yield done, self._wait(future)
+            done, futures = in_flight.popleft()
+            yield done, [row for future in futures for row in self._wait(future)]
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._manager is not None:
             self._manager.shutdown()
+
+
+MIN_PART = 32  # records: smaller parts cost more in start-up than they gain in balance
+
+
+def split(task: ShardTask, parts: int) -> list[ShardTask]:
+    """``task`` as up to ``parts`` consecutive slices (rows come back in input order)."""
+    records = task.records
+    size = max(MIN_PART, -(-len(records) // max(1, parts)))
+    if len(records) <= size:
+        return [task]
+    return [replace(task, records=records[i : i + size]) for i in range(0, len(records), size)]
