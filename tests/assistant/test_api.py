@@ -231,7 +231,8 @@ def test_invalid_citations_from_the_model_are_dropped(
     assert [d["n"] for n, d in events if n == "citation"] == [1, 2]
     assert events[-1][1]["invalid_citations"] == [7, 42]
     sent = upstream.record.last_body
-    assert sent is not None and set(sent) == {"model", "messages", "stream"}
+    assert sent is not None and set(sent) == {"model", "messages", "stream", "stream_options"}
+    assert sent["stream_options"] == {"include_usage": True}  # nothing else reaches the model
 
 
 def test_a_failing_model_is_an_error_event(

@@ -63,7 +63,9 @@ def check_page(srv: ServerThread, upstream: FakeUpstream, case: InjectionPage) -
         assert all(int(n) in sent for n in re.findall(r"\[(\d+)\]", answer)), case.name
         assert "PWNED" not in answer, case.name
     body = upstream.record.last_body
-    assert body is not None and set(body) == {"model", "messages", "stream"}, case.name
+    assert body is not None, case.name
+    assert set(body) == {"model", "messages", "stream", "stream_options"}, case.name
+    assert body["stream_options"] == {"include_usage": True}, case.name
     system = body["messages"][0]["content"]
     _, data = fence(system)
     words = case.attack.split()

@@ -7,6 +7,7 @@ the budget -> render the prompt -> the gateway's router -> check citations -> st
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ from flightdeck.auth.keys import Principal
 from flightdeck.core.errors import FlightdeckError, InvalidRequest, UpstreamError
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import count_tokens
+from flightdeck.gateway.accounting import Accounting, StreamMeter, Ticket
 from flightdeck.gateway.router import Router
 from flightdeck.gateway.routes import read_json_object
 from flightdeck.store.database import Store
@@ -64,9 +66,11 @@ class Assistant:
         auth: CallerAuthenticator,
         store: Store,
         *,
+        accounting: Accounting | None = None,
         encoder: PassageEncoder | None = None,
     ) -> None:
         self.settings = settings
+        self.accounting = accounting
         self.limits = settings.assistant
         self.router = router
         self.auth = auth
@@ -110,8 +114,17 @@ class Assistant:
         pages = await self._pages(principal, req)
         conversation_id = await self._conversation(principal, req, pages)
         context = await self._context(req, pages, history)
-        routed = await self.router.chat(req.model, self._body(req, context, stream=False))
+        body = self._body(req, context, stream=False)
+        ticket = await self._admit(principal, body)
+        try:
+            routed = await self.router.chat(req.model, body)
+        except BaseException as exc:
+            await self._settle_failure(ticket, exc)
+            raise
         reply = routed.value.json()
+        await self._settle(
+            ticket, status=200, usage=reply.get("usage"), deployment=routed.deployment.id
+        )
         answer = Answer(checker=CitationChecker({s.n for s in context.sources}))
         content = _message_content(reply)
         answer.text = _checked(answer.checker, content)
@@ -131,6 +144,7 @@ class Assistant:
                 }
             ),
             media_type=JSON,
+            headers=ticket.headers if ticket is not None else None,
         )
 
     async def extract(self, request: Request) -> Response:
@@ -202,7 +216,7 @@ class Assistant:
         yield sse("sources", {"sources": [s.as_dict() for s in context.sources]})
         answer = Answer(checker=CitationChecker({s.n for s in context.sources}))
         try:
-            async for event in self._generate(req, context, answer):
+            async for event in self._generate(principal, req, context, answer):
                 yield event
         except FlightdeckError as exc:
             yield sse("error", error_data(exc.message, exc.code or exc.type))
@@ -215,14 +229,22 @@ class Assistant:
         )
 
     async def _generate(
-        self, req: ChatRequest, context: Context, answer: Answer
+        self, principal: Principal, req: ChatRequest, context: Context, answer: Answer
     ) -> AsyncIterator[bytes]:
-        routed = await self.router.open_chat_stream(
-            req.model, self._body(req, context, stream=True)
-        )
+        body = self._body(req, context, stream=True)
+        ticket = await self._admit(principal, body)
+        try:
+            routed = await self.router.open_chat_stream(req.model, body)
+        except BaseException as exc:
+            await self._settle_failure(ticket, exc)
+            raise
+        ttft_ms = (time.perf_counter() - ticket.started) * 1000 if ticket is not None else None
         opened = routed.value
+        meter = StreamMeter()
+        outcome: str | None = None
         try:
             async for raw in _chain(opened.first_event, opened.stream):
+                meter.see(raw)
                 chunk = _parse_chunk(raw)
                 if chunk is None:
                     continue
@@ -234,8 +256,20 @@ class Assistant:
                         yield event
             async for event in self._emit(context, answer, *answer.checker.finish()):
                 yield event
+        except BaseException as exc:
+            outcome = exc.type if isinstance(exc, FlightdeckError) else "client_gone"
+            raise
         finally:
             await opened.stream.aclose()
+            if ticket is not None:
+                await self._settle(
+                    ticket,
+                    status=200,
+                    usage=meter.settled_usage(ticket.prompt_tokens),
+                    deployment=routed.deployment.id,
+                    ttft_ms=ttft_ms,
+                    error_type=outcome,
+                )
 
     async def _emit(
         self, context: Context, answer: Answer, text: str, cited: list[int]
@@ -312,7 +346,25 @@ class Assistant:
 
     def _body(self, req: ChatRequest, context: Context, *, stream: bool) -> dict[str, Any]:
         # A fixed shape: page text can never add tools, functions or other options.
-        return {"model": req.model, "messages": context.messages, "stream": stream}
+        body: dict[str, Any] = {"model": req.model, "messages": context.messages, "stream": stream}
+        if stream:
+            body["stream_options"] = {"include_usage": True}  # exact usage for the ledger
+        return body
+
+    # The model call is limited, budgeted and recorded like a gateway call by the caller.
+
+    async def _admit(self, principal: Principal, body: dict[str, Any]) -> Ticket | None:
+        if self.accounting is None:
+            return None
+        return await self.accounting.admit(principal, body["model"], body, "chat")
+
+    async def _settle(self, ticket: Ticket | None, **outcome: Any) -> None:
+        if ticket is not None and self.accounting is not None:
+            await self.accounting.settle(ticket, **outcome)
+
+    async def _settle_failure(self, ticket: Ticket | None, exc: BaseException) -> None:
+        if ticket is not None and self.accounting is not None:
+            await self.accounting.settle_failure(ticket, exc)
 
     async def _save(
         self, conversation_id: str, req: ChatRequest, answer: Answer, context: Context

@@ -14,6 +14,7 @@ and hands one ``UsageRecord`` to the ledger writer, off the request path.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any, Literal
 import orjson
 
 from flightdeck.auth.keys import Principal
-from flightdeck.core.errors import RateLimited
+from flightdeck.core.errors import FlightdeckError, RateLimited
 from flightdeck.core.settings import Settings
 from flightdeck.ledger.queries import month_spend, user_month_spend
 from flightdeck.ledger.record import UsageRecord
@@ -173,6 +174,15 @@ class Accounting:
         if self.ledger is not None:
             self.ledger.record(record)
         return record
+
+    async def settle_failure(self, ticket: Ticket, exc: BaseException) -> None:
+        """Settle a call that raised ``exc``: refund what it reserved, record why it failed."""
+        status, error = 500, "server_error"
+        if isinstance(exc, FlightdeckError):
+            status, error = exc.status, exc.type
+        elif isinstance(exc, asyncio.CancelledError):
+            status, error = 499, "client_gone"
+        await self.settle(ticket, status=status, error_type=error)
 
     def health(self) -> dict[str, object]:
         """For /readyz: both stay 'ready' while degraded, but say so."""

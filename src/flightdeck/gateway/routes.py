@@ -19,7 +19,7 @@ from starlette.types import Receive
 
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Principal
-from flightdeck.core.errors import FlightdeckError, InvalidRequest, NotFound, PayloadTooLarge
+from flightdeck.core.errors import InvalidRequest, NotFound, PayloadTooLarge
 from flightdeck.core.settings import Settings
 from flightdeck.gateway.accounting import Accounting, Kind, StreamMeter, Ticket
 from flightdeck.gateway.router import Routed, Router
@@ -138,12 +138,10 @@ class Gateway:
             return await call
         except Exception as exc:
             if ticket is not None and self.accounting is not None:
-                status, error = 500, "server_error"
-                if isinstance(exc, FlightdeckError):
-                    status, error = exc.status, exc.type
-                elif isinstance(exc, ClientGone):
-                    status, error = 499, "client_gone"
-                await self.accounting.settle(ticket, status=status, error_type=error)
+                if isinstance(exc, ClientGone):
+                    await self.accounting.settle(ticket, status=499, error_type="client_gone")
+                else:
+                    await self.accounting.settle_failure(ticket, exc)
             raise
 
     async def settle_reply(self, ticket: Ticket | None, routed: Routed[Any]) -> None:

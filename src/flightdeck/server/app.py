@@ -60,7 +60,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     gateway = Gateway(settings, router, caller, accounting)
     health = Health(store, router, accounting)
     admin = admin_mount(settings, store, keys, caller=caller, policies=accounting.policies)
-    assistant = Assistant(settings, router, caller, store)
+    assistant = Assistant(settings, router, caller, store, accounting=accounting)
     search = SearchRoutes(settings, caller, store)
 
     @contextlib.asynccontextmanager
