@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -15,25 +12,8 @@ from flightdeck.auth.keys import Authenticator, KeyStore, Role, hash_key
 from flightdeck.auth.user_roles import UserRoles
 from flightdeck.core.errors import AuthenticationError, InvalidRequest, UpstreamUnavailable
 from flightdeck.store.database import Store
-from tests.tenancy_support.services import pg_database, pg_url  # noqa: F401
 
 USER, SERVICE = AccountKind.USER, AccountKind.SERVICE
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        s = Store(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
-    else:
-        s = Store(pg_url(request.getfixturevalue("pg_database")))
-    await s.migrate()
-    yield s
-    await s.close()
-
-
-@pytest.fixture
-def tenant() -> str:
-    return f"t-{uuid.uuid4().hex[:8]}"  # the PostgreSQL database is shared by the session
 
 
 async def test_accounts_are_listed_per_tenant_and_kind(store: Store, tenant: str) -> None:

@@ -8,10 +8,13 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import asyncpg
 import pytest
 from redis.asyncio import Redis
+
+from flightdeck.store.database import Store
 
 REDIS_URL = os.environ.get("FLIGHTDECK_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PG_HOST, PG_PORT = "127.0.0.1", 5432
@@ -101,3 +104,20 @@ def _admin_sql(sql: str) -> None:
 
     with ThreadPoolExecutor(1) as pool:  # a thread of its own: a test's event loop may be running
         pool.submit(asyncio.run, execute()).result(60)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A migrated store, once on SQLite and once on the session's PostgreSQL database."""
+    if request.param == "sqlite":
+        s = Store(f"sqlite+aiosqlite:///{tmp_path / 'fd.db'}")
+    else:
+        s = Store(pg_url(request.getfixturevalue("pg_database")))
+    await s.migrate()
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"  # the PostgreSQL database is shared by the session
