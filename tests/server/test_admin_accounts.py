@@ -85,6 +85,14 @@ ACCESS_CASES = [
     ("acme_admin", "POST", "/service-accounts", {"name": "-deploy"}, 400),
     ("acme_admin", "POST", "/service-accounts", {"name": "ci"}, 409),
     ("acme_admin", "POST", "/service-accounts", {"name": "x", "subject": "s"}, 201),  # ignored
+    ("acme_admin", "PATCH", "/service-accounts/{ci}", {"role": "viewer"}, 200),
+    ("acme_member", "PATCH", "/service-accounts/{ci}", {"role": "admin"}, 403),
+    ("acme_viewer", "PATCH", "/service-accounts/{ci}", {"role": "admin"}, 403),
+    ("acme_admin", "PATCH", "/service-accounts/{ci}", {"role": "root"}, 400),
+    ("globex_admin", "PATCH", "/service-accounts/{ci}", {"role": "viewer"}, 404),
+    ("acme_admin", "PATCH", "/service-accounts/{globex-bot}", {"role": "viewer"}, 404),
+    ("acme_admin", "PATCH", "/service-accounts/{alice}", {"role": "viewer"}, 404),  # a user
+    ("platform", "PATCH", "/service-accounts/{globex-bot}", {"role": "admin"}, 200),
     ("acme_member", "DELETE", "/service-accounts/{ci}", None, 403),
     ("acme_viewer", "DELETE", "/service-accounts/{ci}", None, 403),
     ("globex_admin", "DELETE", "/service-accounts/{ci}", None, 404),
@@ -161,6 +169,11 @@ async def test_service_account_key_lifecycle(any_admin: Admin) -> None:
     _, listed = await admin.call("GET", "/keys", "acme_viewer")
     owners = {k["name"]: k["service_account"] for k in listed}
     assert owners["ci-1"] == "ci" and owners["plain"] is None
+
+    # raising the account does not raise a key made as member (lowering caps: gateway tests)
+    path = f"/service-accounts/{robot['id']}"
+    assert (await admin.call("PATCH", path, "acme_admin", {"role": "admin"}))[1]["role"] == "admin"
+    assert (await admin.call("POST", "/keys", "robot", {"name": "more"}))[0] == 403
 
     assert (await admin.call("DELETE", f"/service-accounts/{robot['id']}", "acme_admin"))[0] == 204
     assert (await admin.call("GET", "/keys", "robot"))[0] == 401  # deleting revoked its keys

@@ -36,7 +36,7 @@ from flightdeck.assistant.fetch import fetch_html
 from flightdeck.assistant.pages import PageInput
 from flightdeck.assistant.requests import ChatRequest, parse_chat, parse_page
 from flightdeck.auth.caller import CallerAuthenticator
-from flightdeck.auth.keys import Principal
+from flightdeck.auth.keys import Principal, require_spender
 from flightdeck.core.errors import FlightdeckError, InvalidRequest, UpstreamError
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import count_tokens
@@ -98,6 +98,7 @@ class Assistant:
 
     async def chat(self, request: Request) -> Response:
         principal = await self.authenticate(request)
+        require_spender(principal)
         self.warm_on_first_use()
         req = parse_chat(await self.read_json(request), self.limits)
         self.router.group(req.model, "chat")  # unknown model: 404 before anything else

@@ -13,7 +13,12 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from flightdeck.core.errors import AuthenticationError, InvalidRequest, UpstreamUnavailable
+from flightdeck.core.errors import (
+    AuthenticationError,
+    InvalidRequest,
+    PermissionDenied,
+    UpstreamUnavailable,
+)
 from flightdeck.store.database import Store
 from flightdeck.store.models import ApiKey, utcnow
 from flightdeck.store.models_tenancy import Account
@@ -44,6 +49,15 @@ class Principal:
     tenant: str
     role: Role
     user: str | None = None
+
+
+def require_spender(principal: Principal) -> None:
+    """Model calls spend money: viewers may look (usage, keys, budgets), not call models."""
+    if principal.role is Role.VIEWER:
+        raise PermissionDenied(
+            "Viewers can read usage, keys and budgets but cannot call models",
+            code="role_forbidden",
+        )
 
 
 def service_user(account: str) -> str:
@@ -110,9 +124,9 @@ class KeyStore:
 
     async def principal_for(self, key_hash: str) -> Principal | None:
         """Who the live (not revoked) key with this hash runs as, in one query: a service
-        account's key runs as ``service:<account>``."""
+        account's key runs as ``service:<account>``, with at most the account's role."""
         query = (
-            select(ApiKey, Account.name)
+            select(ApiKey, Account.name, Account.role)
             .outerjoin(Account, (Account.id == ApiKey.account_id) & (Account.kind == SERVICE_KIND))
             .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
         )
@@ -120,11 +134,14 @@ class KeyStore:
             row = (await session.execute(query)).first()
         if row is None:
             return None
-        record, account = row
+        record, account, account_role = row
         if record.account_id is not None and account is None:
             return None  # its account is gone (deleting one revokes its keys; this is a race)
+        role = Role(record.role)
+        if account_role is not None and not role.at_most(Role(account_role)):
+            role = Role(account_role)  # the account's role was lowered after the key was made
         user = service_user(account) if account is not None else None
-        return Principal(record.id, record.name, record.tenant, Role(record.role), user=user)
+        return Principal(record.id, record.name, record.tenant, role, user=user)
 
 
 class Authenticator:

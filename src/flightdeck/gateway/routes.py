@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.types import Receive
 
 from flightdeck.auth.caller import CallerAuthenticator
-from flightdeck.auth.keys import Principal
+from flightdeck.auth.keys import Principal, require_spender
 from flightdeck.core.errors import InvalidRequest, NotFound, PayloadTooLarge
 from flightdeck.core.settings import Settings
 from flightdeck.gateway.accounting import Accounting, Kind, StreamMeter, Ticket
@@ -58,6 +58,7 @@ class Gateway:
 
     async def chat_completions(self, request: Request) -> Response | EventStreamResponse:
         principal = await self.authenticate(request)
+        require_spender(principal)
         body = await self.read_json(request)
         model = require_model(body)
         messages = body.get("messages")
@@ -89,6 +90,7 @@ class Gateway:
 
     async def embeddings(self, request: Request) -> Response:
         principal = await self.authenticate(request)
+        require_spender(principal)
         body = await self.read_json(request)
         model = require_model(body)
         if not valid_embedding_input(body.get("input")):

@@ -31,7 +31,7 @@ class UserIn(BaseModel):
     tenant: str | None = Field(None, description="default: the caller's tenant")
 
 
-class UserPatch(BaseModel):
+class RolePatch(BaseModel):
     role: Role
 
 
@@ -112,7 +112,7 @@ def add_account_routes(app: FastAPI, services: AdminServices) -> None:
         return user_out(record)
 
     @app.patch("/users/{user_id}", response_model=UserOut, tags=["users"])
-    async def update_user(user_id: int, body: UserPatch, caller: CallerAccess) -> UserOut:
+    async def update_user(user_id: int, body: RolePatch, caller: CallerAccess) -> UserOut:
         """Change a user's role; running servers apply it within auth.key_cache_seconds."""
         record = await own_account(user_id, AccountKind.USER, caller)
         caller.tenant(record.tenant, write=True)
@@ -147,6 +147,22 @@ def add_account_routes(app: FastAPI, services: AdminServices) -> None:
         tenant = caller.tenant(body.tenant, write=True)
         await services.tenant_must_exist(tenant)
         record = await accounts.create(tenant, body.name, kind=AccountKind.SERVICE, role=body.role)
+        return service_account_out(record)
+
+    @app.patch(
+        "/service-accounts/{account_id}",
+        response_model=ServiceAccountOut,
+        tags=["service accounts"],
+    )
+    async def update_service_account(
+        account_id: int, body: RolePatch, caller: CallerAccess
+    ) -> ServiceAccountOut:
+        """Change a service account's role: its keys act with at most this role (within
+        auth.key_cache_seconds), whatever role they were created with."""
+        record = await own_account(account_id, AccountKind.SERVICE, caller)
+        caller.tenant(record.tenant, write=True)
+        await accounts.set_role(account_id, body.role)
+        record.role = body.role.value
         return service_account_out(record)
 
     @app.delete("/service-accounts/{account_id}", status_code=204, tags=["service accounts"])
