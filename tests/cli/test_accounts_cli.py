@@ -95,6 +95,12 @@ def test_service_account_keys_are_created_listed_and_revoked_with_it(tmp_path: P
     assert [(row[1], row[3], row[5]) for row in keys] == [("ci-1", "acme", "ci")]
     listed = flightdeck("service-accounts", "list", "--tenant", "acme", cwd=tmp_path)
     assert [row[1:3] for row in table_rows(listed.stdout)] == [["ci", "member"]]
+    lowered = flightdeck(
+        "service-accounts", "set-role", "ci", "--tenant", "acme", "--role", "viewer", cwd=tmp_path
+    )
+    assert lowered.returncode == 0, lowered.stderr
+    principal = authenticate(tmp_path, key)
+    assert principal is not None and principal.role == "viewer"  # the account caps its keys
 
     deleted = flightdeck("service-accounts", "delete", "ci", "--tenant", "acme", cwd=tmp_path)
     assert deleted.returncode == 0 and "revoked 1 key(s)" in deleted.stdout

@@ -144,6 +144,24 @@ def list_service_accounts(tenant: TenantOpt, config: ConfigOpt = None) -> None:
     print_accounts(tenant, AccountKind.SERVICE, config)
 
 
+@service_accounts_app.command("set-role")
+@one_line_errors
+def set_service_account_role(
+    name: NameArg,
+    tenant: TenantOpt,
+    role: Annotated[Role, typer.Option(help="the most its keys may have")],
+    config: ConfigOpt = None,
+) -> None:
+    """Change a service account's role: its keys act with at most this role."""
+
+    async def job(store: Store) -> None:
+        account = await account_named(store, name, AccountKind.SERVICE, tenant)
+        await AccountStore(store).set_role(account.id, role)
+
+    run_with_store(settings_for(config), job)
+    print(f"service account {name} of tenant {tenant} is now {role.value}")
+
+
 @service_accounts_app.command("delete")
 @one_line_errors
 def delete_service_account(name: NameArg, tenant: TenantOpt, config: ConfigOpt = None) -> None:
