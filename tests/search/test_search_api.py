@@ -201,3 +201,16 @@ def test_the_search_page_is_served(world: World) -> None:
     assert status == 200 and headers["content-type"].startswith("text/html")
     assert b'src="search.js"' in page
     assert world.raw("GET", "/app/search.js")[0] == 200
+
+
+def test_searches_count_against_the_tenants_request_rate(world: World) -> None:
+    limit = {"tenant": "acme", "requests_per_minute": 2}
+    assert world.call("PUT", "/admin/budgets", "acme_admin", limit)[0] == 200
+    status, headers, _ = world.raw(
+        "POST", "/v1/search", "acme_member", {"collection": "photos", "query": "a dog"}
+    )
+    assert status == 200 and headers["x-ratelimit-limit-requests"] == "2"
+    assert world.search("acme_member", "photos", "a dog")[0] == 200
+    status, body = world.search("acme_admin", "photos", "a dog")  # same tenant, other key
+    assert status == 429 and body["error"]["code"] == "rate_limit_exceeded", body
+    assert world.search("globex_admin", "photos", "a dog")[0] == 200  # another tenant

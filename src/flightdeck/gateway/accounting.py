@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,7 +33,7 @@ from flightdeck.limits.estimate import estimate_chat_tokens, estimate_embedding_
 from flightdeck.limits.limiter import Limiter, Reservation
 from flightdeck.limits.policy import PolicyStore
 from flightdeck.limits.prices import PriceTable
-from flightdeck.limits.scopes import MICROS, Demand
+from flightdeck.limits.scopes import MICROS, UNLIMITED, Demand
 from flightdeck.store.database import Store
 
 Kind = Literal["chat", "embeddings"]
@@ -174,6 +174,13 @@ class Accounting:
         if self.ledger is not None:
             self.ledger.record(record)
         return record
+
+    async def admit_request(self, principal: Principal) -> Reservation:
+        """Requests/minute and concurrency for a request that calls no model (search): it
+        spends nothing, so no tokens and no budget. ``reconcile(0)`` the reservation after."""
+        scopes = await self.policies.scopes_for(principal.tenant, principal.key_id, principal.user)
+        free = [replace(scope, monthly_budget_micros=UNLIMITED) for scope in scopes]
+        return await self.limiter.reserve(free, Demand(0, 0))
 
     async def settle_failure(self, ticket: Ticket, exc: BaseException) -> None:
         """Settle a call that raised ``exc``: refund what it reserved, record why it failed."""

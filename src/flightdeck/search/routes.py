@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Principal
 from flightdeck.core.settings import Settings
+from flightdeck.gateway.accounting import Accounting
 from flightdeck.gateway.routes import read_json_object
 from flightdeck.search.collections import CollectionStore
 from flightdeck.search.engine import SearchEngine, hydrate
@@ -36,8 +37,10 @@ class SearchRoutes:
         store: Store,
         *,
         engine: SearchEngine | None = None,
+        accounting: Accounting | None = None,
     ) -> None:
         self.auth = auth
+        self.accounting = accounting
         self.collections = CollectionStore(store, settings.search_roots)
         self.engine = engine or SearchEngine(settings.search, settings.search_roots)
         self.max_body = settings.server.max_body_bytes
@@ -63,7 +66,13 @@ class SearchRoutes:
         principal = await self.authenticate(request)
         query = parse_search(await read_json_object(request, self.max_body))
         collection = await self.collections.get(principal.tenant, query.collection)
-        snapshot, hits = await self.engine.search(collection.uri, query)
+        # The caller's requests/minute and concurrency limits hold here too (no tokens, no cost).
+        admitted = await self.accounting.admit_request(principal) if self.accounting else None
+        try:
+            snapshot, hits = await self.engine.search(collection.uri, query)
+        finally:
+            if admitted is not None:
+                await admitted.reconcile(0)
         body = {
             "object": "list",
             "collection": collection.name,
@@ -74,7 +83,8 @@ class SearchRoutes:
                 "indexes": {n: e.index.kind for n, e in snapshot.indexes.items()},
             },
         }
-        return Response(orjson.dumps(body), media_type=JSON)
+        headers = admitted.headers if admitted is not None else None
+        return Response(orjson.dumps(body), media_type=JSON, headers=headers)
 
     async def list_collections(self, request: Request) -> Response:
         principal = await self.authenticate(request)

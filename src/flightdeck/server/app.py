@@ -61,7 +61,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     health = Health(store, router, accounting)
     admin = admin_mount(settings, store, keys, caller=caller, policies=accounting.policies)
     assistant = Assistant(settings, router, caller, store, accounting=accounting)
-    search = SearchRoutes(settings, caller, store)
+    search = SearchRoutes(settings, caller, store, accounting=accounting)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
