@@ -159,3 +159,18 @@ async def test_store_outage_keeps_the_last_answer_and_refuses_the_unknown(
     with pytest.raises(UpstreamUnavailable) as err:  # the claim might grant more: no guessing
         await roles.role(tenant, "s2")
     assert err.value.status == 503
+
+
+async def test_the_database_keeps_one_user_per_subject(store: Store, tenant: str) -> None:
+    accounts = AccountStore(store)
+    results = await asyncio.gather(
+        *(accounts.create(tenant, f"alice{i}", kind=USER, subject="same-sub") for i in range(8)),
+        return_exceptions=True,
+    )
+    made = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(made) == 1, results
+    assert all(isinstance(r, AccountExists) for r in refused), refused
+    # service accounts (no subject) never collide with each other
+    for i in range(3):
+        await accounts.create(tenant, f"bot{i}", kind=SERVICE)

@@ -91,9 +91,10 @@ class AccountStore:
                         param="subject",
                     )
                 session.add(record)
-        except IntegrityError:
+        except IntegrityError:  # a concurrent create won the race for the name or the subject
             raise AccountExists(
-                f"account {name!r} already exists in tenant {tenant!r}", param="name"
+                f"account {name!r} or its subject already exists in tenant {tenant!r}",
+                param="name",
             ) from None
         return record
 

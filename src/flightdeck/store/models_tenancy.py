@@ -44,7 +44,10 @@ class Account(Base):
     """A user (``kind='user'``, matched by OAuth ``sub``) or a service account of a tenant."""
 
     __tablename__ = "accounts"
-    __table_args__ = (UniqueConstraint("tenant", "name", name="uq_accounts_tenant_name"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "name", name="uq_accounts_tenant_name"),
+        UniqueConstraint("tenant", "subject", name="uq_accounts_tenant_subject"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant: Mapped[str] = mapped_column(String(200), index=True)
