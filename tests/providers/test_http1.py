@@ -125,6 +125,25 @@ async def test_chunked_and_gzip_bodies_are_decoded(
         assert await resp.read() == payload
 
 
+async def test_informational_responses_are_skipped(
+    pool_for: Callable[[Server], ConnectionPool],
+) -> None:
+    async def early_hints(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </x.css>; rel=preload\r\n\r\n")
+            writer.write(reply(b'{"ok": true}', b"X-Answer: final"))
+
+    async with Server(early_hints) as server:
+        pool = pool_for(server)
+        for _ in range(2):  # and the connection stays usable
+            resp = await pool.request("POST", "/", HEADERS, b"{}")
+            assert (resp.status, resp.headers.get("x-answer")) == (200, "final")
+            assert "link" not in resp.headers
+            assert await resp.read() == b'{"ok": true}'
+        assert server.connections == 1
+
+
 async def test_body_until_close_and_no_reuse(pool_for: Callable[[Server], ConnectionPool]) -> None:
     async def close_delimited(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)

@@ -97,6 +97,7 @@ class Response:
         self._waiter: asyncio.Future[None] | None = None
         self._decoder: zlib._Decompress | None = None
         self._released = False
+        self._informational = False
 
     # ---- httptools callbacks ------------------------------------------------------------
 
@@ -106,7 +107,12 @@ class Response:
         self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
 
     def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:  # informational (103 Early Hints, ...): the answer follows
+            self._informational = True
+            self.headers = {}
+            return
+        self.status = status
         self.headers_done = True
         chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
         self.until_eof = not chunked and "content-length" not in self.headers
@@ -132,6 +138,9 @@ class Response:
         self._wake()
 
     def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = False
+            return
         if self._decoder is not None:
             rest = self._decoder.flush()
             if rest:
