@@ -15,7 +15,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from flightdeck.core.errors import UpstreamError
+from flightdeck.core.settings import ModelDeployment
 from flightdeck.providers.http1 import ConnectionLost, ConnectionPool, MalformedResponse
+from flightdeck.providers.openai_compat import OpenAIProvider
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 HEADERS = b"Content-Type: application/json\r\n"
@@ -317,3 +320,26 @@ async def test_https_verifies_the_server_certificate(tmp_path: Path) -> None:
         await untrusting.close()
     finally:
         server.close()
+
+
+async def test_the_provider_refuses_to_follow_a_redirect() -> None:
+    async def moved(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(
+            reply(
+                b"",
+                b"Location: https://api.example.com/v1/chat/completions",
+                status=b"308 Permanent Redirect",
+            )
+        )
+        await writer.drain()
+
+    async with Server(moved) as server:
+        deployment = ModelDeployment(name="m", base_url=server.origin + "/v1")
+        provider = OpenAIProvider(deployment)
+        await provider.start()
+        try:
+            with pytest.raises(UpstreamError, match=r"redirected \(308\) to https://api\.example"):
+                await provider.chat({"model": "m", "messages": []})
+        finally:
+            await provider.close()

@@ -83,11 +83,18 @@ class OpenAIProvider(Provider):
             raise UpstreamUnavailable(f"cannot reach {self.base_url}: {_reason(exc)}") from exc
         except TimeoutError as exc:
             raise UpstreamTimeout(f"{self.base_url} did not answer in time") from exc
-        if resp.status >= 400:
+        if resp.status >= 300:
             try:
                 raw = await resp.read()
             except (OSError, MalformedResponse):
                 raw = b""
+            if resp.status < 400:  # never followed: a POST must not turn into a GET elsewhere
+                where = resp.headers.get("location", "elsewhere")
+                raise UpstreamError(
+                    f"upstream redirected ({resp.status}) to {where}: set base_url to the "
+                    "final URL",
+                    upstream_status=resp.status,
+                )
             raise upstream_error(resp.status, raw, resp.headers.get("retry-after"))
         return resp
 
