@@ -252,6 +252,22 @@ async def test_streamed_body_is_flow_controlled(
         assert received == len(chunk) * 200
 
 
+async def test_a_body_larger_than_the_buffer_is_read_whole(
+    pool_for: Callable[[Server], ConnectionPool],
+) -> None:
+    big = b"[" + b"0.123456789," * 200_000 + b"0]"  # 2.4 MB: reading pauses and resumes
+
+    async def embeddings(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(reply(big))
+        await writer.drain()
+
+    async with Server(embeddings) as server:
+        resp = await pool_for(server).request("POST", "/", HEADERS, b"{}")
+        async with asyncio.timeout(10):
+            assert await resp.read() == big
+
+
 async def test_refused_connection_raises_oserror() -> None:
     probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = probe.sockets[0].getsockname()[1]

@@ -176,20 +176,9 @@ class Response:
             raise self.error
 
     async def read(self) -> bytes:
-        """The whole body; the connection goes back to the pool."""
-        try:
-            while not self.done:
-                await self._wait()
-        except BaseException:
-            self.close()
-            raise
-        if self.error is not None:
-            self.close()
-            raise self.error
-        body = b"".join(self._chunks)
-        self._chunks.clear()
-        self.release()
-        return body
+        """The whole body (read through ``iter_chunks``, so flow control resumes a paused
+        socket); the connection goes back to the pool."""
+        return b"".join([chunk async for chunk in self.iter_chunks()])
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         """Body chunks as they arrive (bounded buffering); releases the connection at the end."""
