@@ -42,7 +42,7 @@ from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import count_tokens
 from flightdeck.gateway.accounting import Accounting, StreamMeter, Ticket
 from flightdeck.gateway.router import Router
-from flightdeck.gateway.routes import read_json_object
+from flightdeck.gateway.routes import authenticate_request, read_json_object
 from flightdeck.store.database import Store
 
 JSON = "application/json"
@@ -405,10 +405,7 @@ class Assistant:
     # -- request plumbing -----------------------------------------------------------------
 
     async def authenticate(self, request: Request) -> Principal:
-        query = request.query_params if request.scope.get("query_string") else None
-        principal = await self.auth.authenticate(request.headers.get("authorization"), query)
-        request.state.principal = principal
-        return principal
+        return await authenticate_request(self.auth, request)
 
     async def read_json(self, request: Request) -> dict[str, Any]:
         return await read_json_object(request, self.max_body)

@@ -69,6 +69,16 @@ def print_accounts(tenant: str, kind: AccountKind, config: Path | None) -> None:
     Console().print(table)
 
 
+def set_account_role(
+    name: str, kind: AccountKind, tenant: str, role: Role, config: Path | None
+) -> None:
+    async def job(store: Store) -> None:
+        account = await account_named(store, name, kind, tenant)
+        await AccountStore(store).set_role(account.id, role)
+
+    run_with_store(settings_for(config), job)
+
+
 def delete_account(name: str, kind: AccountKind, tenant: str, config: Path | None) -> int:
     async def job(store: Store) -> int:
         account = await account_named(store, name, kind, tenant)
@@ -107,12 +117,7 @@ def set_user_role(
     config: ConfigOpt = None,
 ) -> None:
     """Change a user's role; servers apply it within auth.key_cache_seconds."""
-
-    async def job(store: Store) -> None:
-        user = await account_named(store, name, AccountKind.USER, tenant)
-        await AccountStore(store).set_role(user.id, role)
-
-    run_with_store(settings_for(config), job)
+    set_account_role(name, AccountKind.USER, tenant, role, config)
     print(f"user {name} of tenant {tenant} is now {role.value}")
 
 
@@ -153,12 +158,7 @@ def set_service_account_role(
     config: ConfigOpt = None,
 ) -> None:
     """Change a service account's role: its keys act with at most this role."""
-
-    async def job(store: Store) -> None:
-        account = await account_named(store, name, AccountKind.SERVICE, tenant)
-        await AccountStore(store).set_role(account.id, role)
-
-    run_with_store(settings_for(config), job)
+    set_account_role(name, AccountKind.SERVICE, tenant, role, config)
     print(f"service account {name} of tenant {tenant} is now {role.value}")
 
 

@@ -120,10 +120,7 @@ class Gateway:
         return {"id": name, "object": "model", "created": self.created, "owned_by": "flightdeck"}
 
     async def authenticate(self, request: Request) -> Principal:
-        query = request.query_params if request.scope.get("query_string") else None
-        principal = await self.auth.authenticate(request.headers.get("authorization"), query)
-        request.state.principal = principal
-        return principal
+        return await authenticate_request(self.auth, request)
 
     # ---- limits before the call, usage after it (flightdeck.gateway.accounting) ----------
 
@@ -178,6 +175,15 @@ class Gateway:
 
     async def read_json(self, request: Request) -> dict[str, Any]:
         return await read_json_object(request, self.max_body)
+
+
+async def authenticate_request(auth: CallerAuthenticator, request: Request) -> Principal:
+    """The caller of ``request`` (kept on ``request.state`` for logs); the query string is
+    passed only when there is one, so credentials in URLs are refused without a parse."""
+    query = request.query_params if request.scope.get("query_string") else None
+    principal = await auth.authenticate(request.headers.get("authorization"), query)
+    request.state.principal = principal
+    return principal
 
 
 async def read_json_object(request: Request, max_body: int) -> dict[str, Any]:

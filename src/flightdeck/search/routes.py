@@ -16,7 +16,7 @@ from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Principal
 from flightdeck.core.settings import Settings
 from flightdeck.gateway.accounting import Accounting
-from flightdeck.gateway.routes import read_json_object
+from flightdeck.gateway.routes import authenticate_request, read_json_object
 from flightdeck.search.collections import CollectionStore
 from flightdeck.search.engine import SearchEngine, hydrate
 from flightdeck.search.query import parse_search
@@ -57,10 +57,7 @@ class SearchRoutes:
         ]
 
     async def authenticate(self, request: Request) -> Principal:
-        query = request.query_params if request.scope.get("query_string") else None
-        principal = await self.auth.authenticate(request.headers.get("authorization"), query)
-        request.state.principal = principal
-        return principal
+        return await authenticate_request(self.auth, request)
 
     async def search(self, request: Request) -> Response:
         principal = await self.authenticate(request)

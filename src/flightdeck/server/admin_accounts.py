@@ -97,6 +97,13 @@ def add_account_routes(app: FastAPI, services: AdminServices) -> None:
             raise NotFound(f"{what} {account_id} does not exist", code=f"{kind.value}_not_found")
         return record
 
+    async def set_role(account_id: int, kind: AccountKind, role: Role, caller: Access) -> Account:
+        record = await own_account(account_id, kind, caller)
+        caller.tenant(record.tenant, write=True)
+        await accounts.set_role(account_id, role)
+        record.role = role.value
+        return record
+
     @app.get("/users", response_model=list[UserOut], tags=["users"])
     async def list_users(caller: CallerAccess, tenant: str | None = None) -> list[UserOut]:
         return [user_out(a) for a in await accounts.list(caller.tenant(tenant), AccountKind.USER)]
@@ -114,11 +121,7 @@ def add_account_routes(app: FastAPI, services: AdminServices) -> None:
     @app.patch("/users/{user_id}", response_model=UserOut, tags=["users"])
     async def update_user(user_id: int, body: RolePatch, caller: CallerAccess) -> UserOut:
         """Change a user's role; running servers apply it within auth.key_cache_seconds."""
-        record = await own_account(user_id, AccountKind.USER, caller)
-        caller.tenant(record.tenant, write=True)
-        await accounts.set_role(user_id, body.role)
-        record.role = body.role.value
-        return user_out(record)
+        return user_out(await set_role(user_id, AccountKind.USER, body.role, caller))
 
     @app.delete("/users/{user_id}", status_code=204, tags=["users"])
     async def delete_user(user_id: int, caller: CallerAccess) -> Response:
@@ -159,10 +162,7 @@ def add_account_routes(app: FastAPI, services: AdminServices) -> None:
     ) -> ServiceAccountOut:
         """Change a service account's role: its keys act with at most this role (within
         auth.key_cache_seconds), whatever role they were created with."""
-        record = await own_account(account_id, AccountKind.SERVICE, caller)
-        caller.tenant(record.tenant, write=True)
-        await accounts.set_role(account_id, body.role)
-        record.role = body.role.value
+        record = await set_role(account_id, AccountKind.SERVICE, body.role, caller)
         return service_account_out(record)
 
     @app.delete("/service-accounts/{account_id}", status_code=204, tags=["service accounts"])
