@@ -16,6 +16,7 @@ from flightdeck.media.engines import Progress as DocumentProgress
 from flightdeck.media.engines.local import LocalEngine
 from flightdeck.media.engines.ray import RayEngine
 from flightdeck.media.errors import MediaError
+from flightdeck.media.features import Featurizer
 from flightdeck.media.ingest import IngestReport, ingest, retry_failed
 from flightdeck.media.options import (
     FeatureOptions,
@@ -133,6 +134,8 @@ def ingest_command(
             raise MediaError(f"--thumbnail-format must be jpeg or webp, not {thumbnail_format!r}")
         src = None if retry_failed_only else open_source(source, url_col, caption_col)
         store = MediaStore.open_writer(out, create=not retry_failed_only)
+        featurizer = Featurizer(options.features)
+        featurizer.check()  # before the progress bar, so a bad --model is one line on stderr
         live: Counter[str] = Counter()
         report = IngestReport()
         with Progress(
@@ -159,9 +162,9 @@ def ingest_command(
             runner = _engine(engine, workers, address, on_documents)
             try:
                 if src is None:
-                    report = retry_failed(store, options, runner, on_commit)
+                    report = retry_failed(store, options, runner, on_commit, featurizer=featurizer)
                 else:
-                    report = ingest(src, store, options, runner, on_commit)
+                    report = ingest(src, store, options, runner, on_commit, featurizer)
             finally:
                 runner.close()
             live = Counter({"ok": report.ok, **report.failures})
