@@ -57,8 +57,9 @@ def test_bad_source_is_one_line_and_exit_1(tmp_path: Path, setup, message: str) 
     ("model_args", "message"),
     [
         (["--model", "nope"], "error: --model 'nope' is not a CLIP folder"),
+        (["--model-arch", "ViT-B-32"], "error: --model-arch needs --model WEIGHTS_FILE"),
     ],
-    ids=["not-a-clip-folder"],
+    ids=["not-a-clip-folder", "arch-without-weights"],
 )
 def test_unusable_model_is_one_line_and_exit_1(
     image_folder: Path, tmp_path: Path, model_args: list[str], message: str
