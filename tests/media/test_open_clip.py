@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ open_clip: Any = pytest.importorskip(
     exc_type=ImportError,
 )
 
+DOCS = Path(__file__).parents[2] / "docs" / "media.md"
 # Vocabulary and context length stay at CLIP's, so open_clip's bundled SimpleTokenizer fits.
 TINY: dict[str, Any] = {
     "embed_dim": 16,
@@ -82,9 +86,9 @@ def _text_reference(model: Any, texts: list[str]) -> Matrix:
         return _unit(model.encode_text(open_clip.tokenize(texts)))
 
 
-def _ingest(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "flightdeck", "media", "ingest", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+def _flightdeck(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "flightdeck", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 def _pictures(count: int) -> list[Image.Image]:
@@ -105,28 +109,32 @@ def test_loaded_model_embeds_like_the_saved_model(saved: SavedModel, format: str
     assert not np.allclose(ours_texts, _text_reference(stranger, texts), atol=1e-3)
 
 
-def test_cli_ingest_stores_open_clip_embeddings(saved: SavedModel, tmp_path: Path) -> None:
-    folder = tmp_path / "photos"
+def _documented_command() -> list[str]:
+    """docs/media.md's open_clip example with a config file of one's own, less `flightdeck`."""
+    blocks = re.findall(r"```bash\n(.*?)```", DOCS.read_text(), flags=re.S)
+    (line,) = [
+        line
+        for block in blocks
+        for line in block.splitlines()
+        if line.startswith(".venv-openclip/bin/flightdeck ") and ".json" in line
+    ]
+    return shlex.split(line)[1:]
+
+
+def test_documented_command_stores_open_clip_embeddings(saved: SavedModel, tmp_path: Path) -> None:
+    argv = _documented_command()
+    shutil.copy(saved.config, tmp_path / argv[argv.index("--model-arch") + 1])
+    shutil.copy(saved.weights, tmp_path / argv[argv.index("--model") + 1])
+    folder = tmp_path / argv[2]  # media ingest SOURCE
     folder.mkdir()
     captions = {0: "a red sunset over the sea", 2: "pine trees in the snow"}
     for i in range(4):
         (folder / f"img{i}.jpg").write_bytes(textured_jpeg(i))
         if i in captions:
             (folder / f"img{i}.txt").write_text(captions[i])
-    store = tmp_path / "store"
-    done = _ingest(
-        str(folder),
-        "--out",
-        str(store),
-        "--workers",
-        "1",
-        "--no-text-embeddings",
-        "--model",
-        str(saved.weights),
-        "--model-arch",
-        str(saved.config),
-    )
+    done = _flightdeck(*argv, "--no-text-embeddings", "--workers", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    store = tmp_path / argv[argv.index("--out") + 1]
     rows = MediaStore.open(str(store)).read_all().to_pylist()
     assert [r["status"] for r in rows] == ["ok"] * 4
     images = np.array([r["image_embedding"] for r in rows], dtype=np.float32)
@@ -183,7 +191,9 @@ def test_cli_reports_mismatched_weights_in_one_line(saved: SavedModel, tmp_path:
     wider.write_text(json.dumps(WIDER))
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "a.jpg").write_bytes(textured_jpeg(0))
-    done = _ingest(
+    done = _flightdeck(
+        "media",
+        "ingest",
         str(tmp_path / "photos"),
         "--out",
         str(tmp_path / "s"),
