@@ -1,5 +1,6 @@
 # Flightdeck: `make run` starts the platform, `make test` runs every test.
-# Both create .venv and install from constraints.txt on first use.
+# Both create .venv and install from constraints.txt on first use; `make test` also builds
+# .venv-openclip (see test-openclip below).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 SRC := src tests bench
 
-.PHONY: run test check lint format typecheck bench bench-gateway bench-media lock clean
+.PHONY: run test test-main test-openclip check lint format typecheck bench bench-gateway \
+	bench-media lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +21,29 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/flightdeck up
 
-test: $(STAMP) tools-chromium
+test: test-main test-openclip
+
+test-main: $(STAMP) tools-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The open_clip path of `media ingest --model WEIGHTS --model-arch ...` needs torchvision, which
+# has no build for the CPU torch in .venv, so its tests run in a second env: constraints.txt
+# without its torch line, plus the pins in constraints-openclip.txt (torch 2.14.1 from PyPI,
+# torchvision, open_clip_torch). In .venv those tests skip.
+OPENCLIP_VENV := .venv-openclip
+OPENCLIP_BIN := $(OPENCLIP_VENV)/bin
+OPENCLIP_STAMP := $(OPENCLIP_VENV)/.installed-stamp
+
+$(OPENCLIP_STAMP): pyproject.toml constraints.txt constraints-openclip.txt
+	test -x $(OPENCLIP_BIN)/python || $(PYTHON) -m venv $(OPENCLIP_VENV)
+	grep -v '^torch==' constraints.txt | cat - constraints-openclip.txt \
+	  > $(OPENCLIP_VENV)/constraints.txt
+	$(OPENCLIP_BIN)/python -m pip --disable-pip-version-check -q install \
+	  -c $(OPENCLIP_VENV)/constraints.txt torch torchvision open_clip_torch -e '.[local,dev,media]'
+	touch $(OPENCLIP_STAMP)
+
+test-openclip: $(OPENCLIP_STAMP)
+	$(OPENCLIP_BIN)/python -m pytest tests/media/test_open_clip.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check $(SRC)
@@ -45,7 +68,7 @@ lock: $(STAMP)
 	  | (echo "# Pinned versions for every install path (make, CI, bench). Regenerate: make lock"; cat) > constraints.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OPENCLIP_VENV) .pytest_cache .mypy_cache .ruff_cache
 
 bench-media: $(STAMP)
 	$(BIN)/python -m bench.media.run $(BENCH_ARGS)

@@ -53,6 +53,23 @@ def test_bad_source_is_one_line_and_exit_1(tmp_path: Path, setup, message: str) 
     assert len([line for line in done.stderr.splitlines() if line.strip()]) == 1
 
 
+@pytest.mark.parametrize(
+    ("model_args", "message"),
+    [
+        (["--model", "nope"], "error: --model 'nope' is not a CLIP folder"),
+        (["--model-arch", "ViT-B-32"], "error: --model-arch needs --model WEIGHTS_FILE"),
+    ],
+    ids=["not-a-clip-folder", "arch-without-weights"],
+)
+def test_unusable_model_is_one_line_and_exit_1(
+    image_folder: Path, tmp_path: Path, model_args: list[str], message: str
+) -> None:
+    done = cli(str(image_folder), "--out", str(tmp_path / "s"), *FAST, *model_args)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith(message), done.stderr
+
+
 def test_corrupt_store_manifest_is_refused(image_folder: Path, tmp_path: Path) -> None:
     store = tmp_path / "s"
     assert cli(str(image_folder), "--out", str(store), *FAST).returncode == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,18 @@ def test_open_clip_weights_file_must_exist(tmp_path: Path) -> None:
         text_embeddings=False, clip_model="ViT-B-32", clip_weights=str(tmp_path / "missing.pt")
     )
     with pytest.raises(ModelLoadError, match="does not exist"):
+        Featurizer(options).check()
+
+
+def test_open_clip_not_installed_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "w.pt").write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "open_clip", None)  # import open_clip raises ImportError
+    options = FeatureOptions(
+        text_embeddings=False, clip_model="ViT-B-32", clip_weights=str(tmp_path / "w.pt")
+    )
+    with pytest.raises(ModelLoadError, match=r"pip install open_clip_torch"):
         Featurizer(options).check()
 
 

@@ -16,6 +16,7 @@ from flightdeck.media.engines import Progress as DocumentProgress
 from flightdeck.media.engines.local import LocalEngine
 from flightdeck.media.engines.ray import RayEngine
 from flightdeck.media.errors import MediaError
+from flightdeck.media.features import Featurizer
 from flightdeck.media.ingest import IngestReport, ingest, retry_failed
 from flightdeck.media.options import (
     FeatureOptions,
@@ -88,7 +89,10 @@ def ingest_command(
     model: Annotated[
         str | None, typer.Option(help="CLIP folder, or weights file with --model-arch")
     ] = None,
-    model_arch: Annotated[str | None, typer.Option(help="open_clip model name for --model")] = None,
+    model_arch: Annotated[
+        str | None,
+        typer.Option(help="open_clip model name (ViT-B-32) or model config .json, for --model"),
+    ] = None,
     text_embeddings: Annotated[bool, typer.Option(help="MiniLM caption embeddings")] = True,
     shard_size: Annotated[int, typer.Option(min=1)] = 1000,
     decode_threads: Annotated[int, typer.Option(min=1, help="decoding threads per worker")] = 2,
@@ -131,8 +135,12 @@ def ingest_command(
     try:
         if thumbnail_format not in ("jpeg", "webp"):
             raise MediaError(f"--thumbnail-format must be jpeg or webp, not {thumbnail_format!r}")
+        if model_arch is not None and model is None:
+            raise MediaError("--model-arch needs --model WEIGHTS_FILE (the open_clip weights)")
         src = None if retry_failed_only else open_source(source, url_col, caption_col)
         store = MediaStore.open_writer(out, create=not retry_failed_only)
+        featurizer = Featurizer(options.features)
+        featurizer.check()  # before the progress bar, so a bad --model is one line on stderr
         live: Counter[str] = Counter()
         report = IngestReport()
         with Progress(
@@ -159,9 +167,9 @@ def ingest_command(
             runner = _engine(engine, workers, address, on_documents)
             try:
                 if src is None:
-                    report = retry_failed(store, options, runner, on_commit)
+                    report = retry_failed(store, options, runner, on_commit, featurizer=featurizer)
                 else:
-                    report = ingest(src, store, options, runner, on_commit)
+                    report = ingest(src, store, options, runner, on_commit, featurizer)
             finally:
                 runner.close()
             live = Counter({"ok": report.ok, **report.failures})

@@ -2,15 +2,18 @@
 
 Runs at commit time on batches of rows, on the GPU when one is present. Models load on first
 use. CLIP-family weights are user-supplied: a Hugging Face CLIP folder (config.json plus
-safetensors, loaded with ``transformers.CLIPModel``), or an open_clip architecture name plus a
-local weights file (needs ``open_clip_torch`` and its torchvision dependency).
+safetensors, loaded with ``transformers.CLIPModel``), or an open_clip architecture (a built-in
+name or a model config .json) plus a local weights file (needs ``open_clip_torch`` and its
+torchvision dependency).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,6 +28,7 @@ from flightdeck.providers.local_embeddings import load_sentence_model
 
 _CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
 _CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
+_CONFIG_KEYS = {"embed_dim", "vision_cfg", "text_cfg"}  # what open_clip requires of a config
 Matrix = npt.NDArray[np.float32]
 
 
@@ -120,24 +124,41 @@ class OpenClip:
     device: str
 
     @classmethod
-    def load(cls, name: str, weights: str, device: str | None) -> OpenClip:
+    def load(cls, arch: str, weights: str, device: str | None) -> OpenClip:
+        """``arch``: a built-in open_clip name (``ViT-B-32``) or a model config ``.json`` file,
+        registered with open_clip under its file name without ``.json``."""
         if not os.path.isfile(weights):
             raise ModelLoadError(f"weights file {weights!r} does not exist")
+        config = os.path.abspath(arch) if arch.endswith(".json") else None
+        name = arch if config is None else _config_name(config)
         try:
             import open_clip
         except ImportError as exc:
             raise ModelLoadError(
-                "open_clip models need open_clip_torch and torchvision "
-                f"(pip install open_clip_torch): {exc}"
+                "open_clip models need open_clip_torch and a torchvision built for the installed "
+                f"torch (pip install open_clip_torch): {_one_line(exc)}"
             ) from exc
+        if config is not None:
+            open_clip.add_model_config(config)
+        if name not in open_clip.list_models():
+            raise ModelLoadError(
+                f"unknown open_clip architecture {name!r}: use a built-in name such as ViT-B-32 "
+                "(open_clip.list_models()) or a model config .json file"
+            )
         chosen = _device(device)
         try:
             model = open_clip.create_model(name, pretrained=weights, device=chosen)
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise ModelLoadError(f"cannot load open_clip {name!r} from {weights!r}: {exc}") from exc
+            tokenizer = open_clip.get_tokenizer(name)
+        except Exception as exc:
+            # A file that does not fit raises RuntimeError, AssertionError, UnpicklingError or
+            # SafetensorError, depending on how it differs.
+            raise ModelLoadError(
+                f"cannot load {weights!r} into open_clip {name!r} (not a checkpoint of that "
+                f"architecture?): {_one_line(exc)}"
+            ) from exc
         size = model.visual.image_size
         side = int(size[0] if isinstance(size, tuple | list) else size)
-        return cls(model.eval(), open_clip.get_tokenizer(name), side, chosen)
+        return cls(model.eval(), tokenizer, side, chosen)
 
     def encode_images(self, images: list[Image.Image]) -> Matrix:
         import torch
@@ -153,6 +174,28 @@ class OpenClip:
             return _normalised(self.model.encode_text(self.tokenizer(texts).to(self.device)))
 
 
+def _config_name(path: str) -> str:
+    """Check an open_clip model config file; its name is the file name less ``.json``."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            config = json.load(file)
+    except FileNotFoundError:
+        raise ModelLoadError(f"model config {path!r} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"model config {path!r} is not readable JSON: {exc}") from exc
+    if not isinstance(config, dict) or not config.keys() >= _CONFIG_KEYS:
+        raise ModelLoadError(
+            f"{path!r} is not an open_clip model config: it needs embed_dim, vision_cfg, text_cfg"
+        )
+    return Path(path).stem
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, cut to ``limit`` characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _tensor(output: Any) -> Any:
     """transformers may return a tensor or an output object holding ``pooler_output``."""
     return output if hasattr(output, "detach") else output.pooler_output
@@ -165,7 +208,7 @@ def load_clip(options: FeatureOptions) -> ImageTextEncoder | None:
         if not os.path.isdir(options.clip_model):
             raise ModelLoadError(
                 f"--model {options.clip_model!r} is not a CLIP folder; for open_clip pass "
-                "--model WEIGHTS_FILE --model-arch NAME"
+                "--model WEIGHTS_FILE --model-arch NAME|CONFIG.json"
             )
         return HuggingFaceClip.load(options.clip_model, options.device)
     return OpenClip.load(options.clip_model, options.clip_weights, options.device)

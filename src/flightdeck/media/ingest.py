@@ -121,10 +121,12 @@ def ingest(
     options: IngestOptions,
     engine: Engine,
     progress: Progress | None = None,
+    featurizer: Featurizer | None = None,
 ) -> IngestReport:
-    """Ingest every input of ``source`` not yet in ``store``; resumable at any point."""
+    """Ingest every input of ``source`` not yet in ``store``; resumable at any point.
+    ``featurizer``: one already loaded for ``options.features`` (built here when None)."""
     report = IngestReport()
-    featurizer = Featurizer(options.features)
+    featurizer = featurizer or Featurizer(options.features)
     featurizer.check()
     committer = Committer(store, options, featurizer)
 
@@ -150,11 +152,12 @@ def retry_failed(
     engine: Engine,
     progress: Progress | None = None,
     reasons: Sequence[FailureReason] | None = None,
+    featurizer: Featurizer | None = None,
 ) -> IngestReport:
     """Run again only the inputs whose failure was transient, replacing their failure rows."""
     wanted = {r.value for r in (reasons or [r for r in FailureReason if r.retryable])}
     report = IngestReport()
-    featurizer = Featurizer(options.features)
+    featurizer = featurizer or Featurizer(options.features)
     featurizer.check()
     committer = Committer(store, options, featurizer)
     tasks = _retry_tasks(store, wanted)

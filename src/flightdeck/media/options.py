@@ -69,8 +69,9 @@ class FeatureOptions:
     """Embeddings computed at commit time."""
 
     text_embeddings: bool = True
-    clip_model: str | None = None  # open_clip model name, e.g. "ViT-B-32"
-    clip_weights: str | None = None  # local weights file for that model
+    # A Hugging Face CLIP folder; with clip_weights, an open_clip name ("ViT-B-32") or config .json
+    clip_model: str | None = None
+    clip_weights: str | None = None  # local open_clip weights file for clip_model
     batch_size: int = 64
     device: str | None = None  # None: cuda when available, else cpu
 
