@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
+import cv2
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 _SIDE = 32
 _KEEP = 8
-
-
-def _dct_matrix(n: int) -> npt.NDArray[np.float64]:
-    k = np.arange(n)[:, None]
-    i = np.arange(n)[None, :]
-    matrix: npt.NDArray[np.float64] = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
-    matrix[0, :] = np.sqrt(1.0 / n)
-    return matrix
-
-
-_DCT = _dct_matrix(_SIDE)
+_FLAT = 4  # grey levels: a smaller range is a flat picture
 _BITS = (1 << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
 
 
@@ -28,11 +18,15 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def perceptual_hash(image: Image.Image) -> int:
-    """pHash: 32x32 grey, 2-D DCT, the 8x8 lowest frequencies against their median."""
-    grey = image.convert("L").resize((_SIDE, _SIDE), Image.Resampling.BILINEAR)
-    pixels = np.asarray(grey, dtype=np.float64)
-    low = (_DCT @ pixels @ _DCT.T)[:_KEEP, :_KEEP].ravel()
+def perceptual_hash(pixels: npt.NDArray[np.uint8]) -> int | None:
+    """pHash of an RGB array: 32x32 grey (area average), 2-D DCT, the 8x8 lowest frequencies
+    against their median. None for a picture without structure (one flat grey level): every
+    such picture would get the same hash, so only its SHA-256 can say it is a duplicate."""
+    grey = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY)
+    small = cv2.resize(grey, (_SIDE, _SIDE), interpolation=cv2.INTER_AREA)
+    if int(small.max()) - int(small.min()) < _FLAT:
+        return None
+    low = cv2.dct(small.astype(np.float32))[:_KEEP, :_KEEP].ravel()
     bits = low > np.median(low)
     return int(np.bitwise_or.reduce(_BITS[bits], initial=np.uint64(0)))
 

@@ -89,5 +89,6 @@ def _sample(
 
 
 def _frame_image(picture: Image.Image, options: ImageOptions) -> DecodedImage:
-    rgb = picture.convert("RGB")
-    return thumbnail_of(rgb, rgb.width, rgb.height, sha256_hex(rgb.tobytes()), options)
+    pixels = np.asarray(picture.convert("RGB"))
+    height, width = pixels.shape[:2]
+    return thumbnail_of(pixels, width, height, 1, sha256_hex(pixels.tobytes()), options)
