@@ -8,14 +8,17 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
 from flightdeck.core.errors import FlightdeckError
-from flightdeck.core.settings import Settings, default_local_models, load_settings
-from flightdeck.store.database import Store
+
+if TYPE_CHECKING:  # settings (pydantic) and the store (SQLAlchemy, Alembic) load only in the
+    # commands that use them: together 0.8 s that `flightdeck media ingest` does not pay
+    from flightdeck.core.settings import Settings
+    from flightdeck.store.database import Store
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -51,6 +54,8 @@ def config_path(path: Path | None) -> Path | None:
 
 def settings_for(path: Path | None, *, embedded: bool = False) -> Settings:
     """Settings from the file (or ``FLIGHTDECK_CONFIG``); ``embedded`` adds the local models."""
+    from flightdeck.core.settings import Settings, default_local_models, load_settings
+
     defaults: dict[str, Any] = {}
     path = config_path(path)
     settings = load_settings(path, os.environ, defaults=defaults)
@@ -69,6 +74,8 @@ def settings_for(path: Path | None, *, embedded: bool = False) -> Settings:
 
 def run_with_store(settings: Settings, job: Callable[[Store], Awaitable[T]]) -> T:
     async def main() -> T:
+        from flightdeck.store.database import Store
+
         store = Store(settings.store_url)
         try:
             await store.migrate()

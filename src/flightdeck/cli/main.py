@@ -16,9 +16,9 @@ from rich.console import Console
 
 from flightdeck import __version__
 from flightdeck.cli.context import config_path, one_line_errors, run_with_store, settings_for
-from flightdeck.core.settings import Settings
 
 if TYPE_CHECKING:
+    from flightdeck.core.settings import Settings
     from flightdeck.store.database import Store
 
 app = typer.Typer(no_args_is_help=True, help="Flightdeck: gateway, assistant and media platform.")

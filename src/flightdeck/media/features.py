@@ -24,7 +24,6 @@ from flightdeck.core.errors import ConfigError
 from flightdeck.media.errors import ModelLoadError
 from flightdeck.media.options import FeatureOptions
 from flightdeck.media.schema import Row, Status
-from flightdeck.providers.local_embeddings import load_sentence_model
 
 _CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
 _CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
@@ -232,6 +231,9 @@ class Featurizer:
     def _text_model(self) -> Any:
         if self._text is None:
             try:
+                # Imported on first use: the providers package loads the gateway's settings.
+                from flightdeck.providers.local_embeddings import load_sentence_model
+
                 self._text = load_sentence_model(None, self.options.device or "cpu")
             except ConfigError as exc:
                 raise ModelLoadError(

@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from queue import Queue
+from multiprocessing.queues import SimpleQueue
 from typing import Protocol
 
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
 from flightdeck.media.schema import Row
-from flightdeck.media.stages import prepare_records
 
 Progress = Callable[[Counter[str]], None]
 """Called with counts of documents finished by workers since the last call."""
@@ -27,14 +26,26 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-def prepare_task(
-    task: ShardTask, options: IngestOptions, events: Queue[Counter[str]] | None = None
-) -> list[Row]:
-    """The unit of work an engine ships to a worker. With ``events``, counts of finished
-    documents (``ok`` or a failure reason) are sent there about four times a second."""
-    if events is None:
+_events: SimpleQueue[Counter[str]] | None = None  # in a worker: where progress counts go
+
+
+def report_progress_to(events: SimpleQueue[Counter[str]] | None) -> None:
+    """Worker initializer: send counts of finished documents to ``events`` (None: do not)."""
+    global _events
+    _events = events
+
+
+def prepare_task(task: ShardTask, options: IngestOptions) -> list[Row]:
+    """The unit of work an engine ships to a worker. In a worker set up with
+    :func:`report_progress_to`, counts of finished documents (``ok`` or a failure reason) are
+    sent about four times a second."""
+    # Imported here: the stages (aiohttp, OpenCV, PyAV) load in the workers, which have them
+    # preloaded, never in the driver process that only plans and commits.
+    from flightdeck.media.stages import prepare_records
+
+    if _events is None:
         return prepare_records(task.records, task.source_key, options)
-    tally = _Tally(events)
+    tally = _Tally(_events)
     try:
         return prepare_records(task.records, task.source_key, options, tally.add)
     finally:
@@ -44,7 +55,7 @@ def prepare_task(
 class _Tally:
     """Counts finished documents and sends the counts in batches, not one message each."""
 
-    def __init__(self, events: Queue[Counter[str]]) -> None:
+    def __init__(self, events: SimpleQueue[Counter[str]]) -> None:
         self.events = events
         self.counts: Counter[str] = Counter()
         self.sent = time.monotonic()

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
+import multiprocessing.forkserver
 from collections import Counter, deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import replace
-from multiprocessing.managers import SyncManager
-from queue import Empty, Queue
+from multiprocessing.queues import SimpleQueue
 
-from flightdeck.media.engines import Progress, prepare_task
+from flightdeck.media.engines import Progress, prepare_task, report_progress_to
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
 from flightdeck.media.schema import Row
+
+PRELOAD = ["flightdeck.media.stages", "flightdeck.media.engines"]
+
+
+def start_workers_early() -> None:
+    """Boot the fork server now, in the background: its imports (about a second) then overlap
+    whatever this process does before the first shard. Safe to call more than once."""
+    multiprocessing.set_forkserver_preload(PRELOAD)
+    multiprocessing.forkserver.ensure_running()
 
 
 class LocalEngine:
@@ -26,26 +34,30 @@ class LocalEngine:
         # forkserver: workers fork from a clean server process that imported the stages once;
         # never from this one, which may hold torch threads (features) that forking breaks.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["flightdeck.media.engines"])
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        start_workers_early()
         self._on_progress = on_progress
-        self._manager: SyncManager | None = None
-        self._events: Queue[Counter[str]] | None = None
-        if on_progress is not None:
-            self._manager = context.Manager()
-            self._events = self._manager.Queue()
+        # A pipe handed to each worker as it starts: no manager process. Its put() has written
+        # the counts before the worker returns the task's rows, so none arrive late.
+        self._events: SimpleQueue[Counter[str]] | None = (
+            context.SimpleQueue() if on_progress else None
+        )
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=context,
+            initializer=report_progress_to,
+            initargs=(self._events,),
+        )
 
     def _wait(self, future: Future[list[Row]]) -> list[Row]:
-        if self._events is None or self._on_progress is None:
+        events, on_progress = self._events, self._on_progress
+        if events is None or on_progress is None:
             return future.result()
-        while not future.done():
-            with contextlib.suppress(Empty):
-                self._on_progress(self._events.get(timeout=0.2))
-        # The worker sent its last counts before returning: take them all now.
-        with contextlib.suppress(Empty):
-            while True:
-                self._on_progress(self._events.get_nowait())
-        return future.result()
+        while True:
+            finished = not wait([future], timeout=0.2).not_done
+            while not events.empty():
+                on_progress(events.get())
+            if finished:
+                return future.result()
 
     def run(
         self, tasks: Iterator[ShardTask], options: IngestOptions
@@ -55,8 +67,7 @@ class LocalEngine:
         in_flight: deque[tuple[ShardTask, list[Future[list[Row]]]]] = deque()
         for task in tasks:
             parts = [
-                self._pool.submit(prepare_task, part, options, self._events)
-                for part in split(task, self.workers)
+                self._pool.submit(prepare_task, part, options) for part in split(task, self.workers)
             ]
             in_flight.append((task, parts))
             if len(in_flight) >= 2:
@@ -68,8 +79,8 @@ class LocalEngine:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._manager is not None:
-            self._manager.shutdown()
+        if self._events is not None:
+            self._events.close()
 
 
 MIN_PART = 32  # records: smaller parts cost more in start-up than they gain in balance
