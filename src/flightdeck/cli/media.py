@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import Counter
 from typing import Annotated
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from flightdeck.media.engines import Engine
 from flightdeck.media.engines import Progress as DocumentProgress
-from flightdeck.media.engines.local import LocalEngine
+from flightdeck.media.engines.local import LocalEngine, start_workers_early
 from flightdeck.media.engines.ray import RayEngine
 from flightdeck.media.errors import MediaError
 from flightdeck.media.features import Featurizer
@@ -137,6 +138,8 @@ def ingest_command(
             raise MediaError(f"--thumbnail-format must be jpeg or webp, not {thumbnail_format!r}")
         if model_arch is not None and model is None:
             raise MediaError("--model-arch needs --model WEIGHTS_FILE (the open_clip weights)")
+        if engine == "local":
+            start_workers_early()  # their imports overlap opening the store and loading models
         src = None if retry_failed_only else open_source(source, url_col, caption_col)
         store = MediaStore.open_writer(out, create=not retry_failed_only)
         featurizer = Featurizer(options.features)
@@ -178,3 +181,6 @@ def ingest_command(
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     console.print(_summary(report, out))
+    # Everything left is freed at exit anyway: spare the interpreter's last full collection
+    # over every row and module object (0.3-0.5 s after a large run).
+    gc.freeze()
