@@ -68,6 +68,7 @@ def test_unusable_model_is_one_line_and_exit_1(
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 1
     assert len(lines) == 1 and lines[0].startswith(message), done.stderr
+    assert not (tmp_path / "s").exists()  # no empty store left behind
 
 
 def test_corrupt_store_manifest_is_refused(image_folder: Path, tmp_path: Path) -> None:

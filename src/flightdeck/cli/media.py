@@ -140,9 +140,11 @@ def ingest_command(
         if engine == "local":
             start_workers_early()  # their imports overlap opening the store and loading models
         src = None if retry_failed_only else open_source(source, url_col, caption_col)
-        store = MediaStore.open_writer(out, create=not retry_failed_only)
         featurizer = Featurizer(options.features)
-        featurizer.check()  # before the progress bar, so a bad --model is one line on stderr
+        # Before the progress bar and the store: a bad --model is one line on stderr and
+        # leaves no empty store behind.
+        featurizer.check()
+        store = MediaStore.open_writer(out, create=not retry_failed_only)
         live: Counter[str] = Counter()
         report = IngestReport()
         with Progress(
