@@ -13,7 +13,7 @@ from rich.table import Table
 
 from flightdeck.media.engines import Engine
 from flightdeck.media.engines import Progress as DocumentProgress
-from flightdeck.media.engines.local import LocalEngine, start_workers_early
+from flightdeck.media.engines.local import LocalEngine
 from flightdeck.media.engines.ray import RayEngine
 from flightdeck.media.errors import MediaError
 from flightdeck.media.features import Featurizer
@@ -137,8 +137,6 @@ def ingest_command(
             raise MediaError(f"--thumbnail-format must be jpeg or webp, not {thumbnail_format!r}")
         if model_arch is not None and model is None:
             raise MediaError("--model-arch needs --model WEIGHTS_FILE (the open_clip weights)")
-        if engine == "local":
-            start_workers_early()  # their imports overlap opening the store and loading models
         src = None if retry_failed_only else open_source(source, url_col, caption_col)
         featurizer = Featurizer(options.features)
         # Before the progress bar and the store: a bad --model is one line on stderr and
