@@ -95,7 +95,9 @@ def ingest_command(
     ] = None,
     text_embeddings: Annotated[bool, typer.Option(help="MiniLM caption embeddings")] = True,
     shard_size: Annotated[int, typer.Option(min=1)] = 1000,
-    decode_threads: Annotated[int, typer.Option(min=1, help="decoding threads per worker")] = 2,
+    decode_threads: Annotated[
+        int, typer.Option(min=1, help="threads per worker for videos and large or non-JPEG images")
+    ] = 2,
     near_duplicate_distance: Annotated[int, typer.Option(min=-1, max=64)] = 4,
     concurrency: Annotated[int, typer.Option(min=1, help="requests in flight per worker")] = 64,
     timeout: Annotated[float, typer.Option(help="seconds per request")] = 10.0,

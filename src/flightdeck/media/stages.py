@@ -38,8 +38,10 @@ async def _prepare(
     options: IngestOptions,
     on_document: OnDocument | None,
 ) -> list[Row]:
-    # At most `concurrency` documents are held at once, fetched or being decoded. Decoding
-    # runs in threads: Pillow and PyAV release the GIL, so the event loop keeps fetching.
+    # At most `concurrency` documents are held at once, fetched or being decoded. A JPEG of
+    # up to INLINE_JPEG_BYTES is decoded right here on the event loop's thread; anything
+    # else (video, other formats, larger files) in threads, which Pillow and PyAV let run
+    # while the loop keeps fetching.
     limit = asyncio.Semaphore(options.fetch.concurrency)
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max(1, options.decode_threads)) as decoders:
@@ -50,9 +52,12 @@ async def _prepare(
                 try:
                     async with limit:
                         fetched = await fetcher.fetch(record.location)
-                        rows = await loop.run_in_executor(
-                            decoders, _decoded_rows, base, record, fetched, options
-                        )
+                        if _small_jpeg(record, fetched):
+                            rows = _decoded_rows(base, record, fetched, options)
+                        else:
+                            rows = await loop.run_in_executor(
+                                decoders, _decoded_rows, base, record, fetched, options
+                            )
                 except DocumentFailed as failed:
                     rows = [_failure_row(base, failed)]
                 if on_document is not None:
@@ -61,6 +66,22 @@ async def _prepare(
 
             results = await asyncio.gather(*(one(r) for r in records))
     return [row for rows in results for row in rows]
+
+
+INLINE_JPEG_BYTES = 2 * 1024 * 1024
+"""JPEGs up to this size are decoded on the event loop's thread, not handed to a thread.
+
+Their decode costs about 18 ms per MB on one core (Huffman decoding, proportional to the
+file size, dominates at reduced DCT scale), so the loop is never held for long, while a hand-off
+to a thread and back costs about 0.5 ms of CPU per image, a tenth of the decode of a typical
+photo (see docs/benchmarks.md). Other formats can decode far more slowly for their size
+(a flat PNG compresses to almost nothing), so they and videos always go to threads.
+"""
+
+
+def _small_jpeg(record: SourceRecord, fetched: Fetched) -> bool:
+    data = fetched.data
+    return not record.is_video and data[:2] == b"\xff\xd8" and len(data) <= INLINE_JPEG_BYTES
 
 
 def _decoded_rows(
