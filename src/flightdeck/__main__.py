@@ -1,3 +1,3 @@
-from flightdeck.cli.main import main
+from flightdeck.cli import main
 
 main()

@@ -11,7 +11,7 @@ import sys
 sys.argv = ["flightdeck", "media", "--help"]
 from flightdeck.cli import main
 try:
-    main.main()
+    main()
 except SystemExit:
     pass
 heavy = ["flightdeck.server.app", "flightdeck.assistant.routes", "flightdeck.cli.admin", "uvicorn"]

@@ -146,12 +146,6 @@ def register(names: list[str]) -> None:
 def main() -> None:
     words = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
     first = words[0] if words else None
-    if words[:2] == ["media", "ingest"] and "--help" not in sys.argv:
-        # Boot the ingest workers' fork server before importing the command: its imports
-        # (about a second) then overlap this process's own.
-        from flightdeck.media.engines.local import start_workers_early
-
-        start_workers_early()
     if first in SUBCOMMANDS:
         register([first])
     elif first not in ("up", "serve", "version", "config"):  # help, or a typo to explain

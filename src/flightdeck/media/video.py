@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
@@ -14,6 +14,9 @@ from flightdeck.media.decode import DecodedImage, thumbnail_of
 from flightdeck.media.errors import DocumentFailed, FailureReason
 from flightdeck.media.hashing import sha256_hex
 from flightdeck.media.options import ImageOptions, KeyframeMode, VideoOptions
+
+if TYPE_CHECKING:
+    import av
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,8 @@ class DecodedVideo:
 
 def decode_video(data: bytes, image: ImageOptions, options: VideoOptions) -> DecodedVideo:
     """Keyframes of a video held in memory; raises :class:`DocumentFailed`."""
+    import av  # here, not at the top: PyAV takes 50 ms to import and most inputs are images
+
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.video:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import multiprocessing.forkserver
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, wait
@@ -11,18 +10,10 @@ from dataclasses import replace
 from multiprocessing.queues import SimpleQueue
 
 from flightdeck.media.engines import Progress, prepare_task, report_progress_to
+from flightdeck.media.forkserver import start_workers_early
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
 from flightdeck.media.schema import Row
-
-PRELOAD = ["flightdeck.media.stages", "flightdeck.media.engines"]
-
-
-def start_workers_early() -> None:
-    """Boot the fork server now, in the background: its imports (about a second) then overlap
-    whatever this process does before the first shard. Safe to call more than once."""
-    multiprocessing.set_forkserver_preload(PRELOAD)
-    multiprocessing.forkserver.ensure_running()
 
 
 class LocalEngine:
