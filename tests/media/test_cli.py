@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,12 @@ FLIGHTDECK = [sys.executable, "-m", "flightdeck"]
 FAST = ["--no-text-embeddings", "--allow-private-addresses", "--workers", "1"]
 
 
+def _has_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*FLIGHTDECK, "media", "ingest", *args], capture_output=True, text=True, timeout=timeout
@@ -30,8 +37,20 @@ def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 def test_folder_ingest_prints_a_summary(image_folder: Path, tmp_path: Path) -> None:
     done = cli(str(image_folder), "--out", str(tmp_path / "s"), *FAST)
     assert done.returncode == 0, done.stderr
-    assert "documents written" in done.stderr and "│     5 │" in done.stderr
+    assert re.search(r"documents written +│ +5 │", done.stderr), done.stderr
+    assert re.search(r"models on +│ +no models │", done.stderr), done.stderr
     assert MediaStore.open(str(tmp_path / "s")).read_all().num_rows == 5
+
+
+def test_caption_embeddings_run_on_the_device_asked_for(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(textured_jpeg(1))
+    (tmp_path / "m.csv").write_text(f"url,caption\n{tmp_path / 'a.jpg'},a red kite\n")
+    args = [str(tmp_path / "m.csv"), "--out", str(tmp_path / "s"), "--workers", "1"]
+    done = cli(*args, "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"models on +│ +cpu │", done.stderr), done.stderr
+    (row,) = MediaStore.open(str(tmp_path / "s")).read_all().to_pylist()
+    assert len(row["text_embedding"]) == 384
 
 
 @pytest.mark.parametrize(
@@ -58,8 +77,14 @@ def test_bad_source_is_one_line_and_exit_1(tmp_path: Path, setup, message: str) 
     [
         (["--model", "nope"], "error: --model 'nope' is not a CLIP folder"),
         (["--model-arch", "ViT-B-32"], "error: --model-arch needs --model WEIGHTS_FILE"),
+        (["--device", "gpu0"], "error: --device 'gpu0' is not a torch device"),
+        pytest.param(
+            ["--device", "cuda"],
+            "error: --device cuda: torch sees no CUDA device here",
+            marks=pytest.mark.skipif(_has_cuda(), reason="this machine has a CUDA device"),
+        ),
     ],
-    ids=["not-a-clip-folder", "arch-without-weights"],
+    ids=["not-a-clip-folder", "arch-without-weights", "not-a-device", "no-cuda-here"],
 )
 def test_unusable_model_is_one_line_and_exit_1(
     image_folder: Path, tmp_path: Path, model_args: list[str], message: str

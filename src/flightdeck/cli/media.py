@@ -53,7 +53,7 @@ def _describe(live: Counter[str], report: IngestReport) -> str:
     )
 
 
-def _summary(report: IngestReport, store: str) -> Table:
+def _summary(report: IngestReport, store: str, device: str | None) -> Table:
     table = Table(title=f"media ingest -> {store}")
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -69,6 +69,7 @@ def _summary(report: IngestReport, store: str) -> Table:
         ("bytes written", report.bytes_written),
         ("seconds", f"{report.seconds:.1f}"),
         ("documents/s", f"{report.documents / max(report.seconds, 1e-9):.1f}"),
+        ("models on", device or "no models"),
     ]
     for what, count in rows:
         table.add_row(what, str(count))
@@ -94,6 +95,10 @@ def ingest_command(
         typer.Option(help="open_clip model name (ViT-B-32) or model config .json, for --model"),
     ] = None,
     text_embeddings: Annotated[bool, typer.Option(help="MiniLM caption embeddings")] = True,
+    device: Annotated[
+        str | None,
+        typer.Option(help="torch device for the models: cpu, cuda, cuda:1 (default: cuda if any)"),
+    ] = None,
     shard_size: Annotated[int, typer.Option(min=1)] = 1000,
     decode_threads: Annotated[
         int, typer.Option(min=1, help="threads per worker for videos and large or non-JPEG images")
@@ -129,6 +134,7 @@ def ingest_command(
             text_embeddings=text_embeddings,
             clip_model=model if model_arch is None else model_arch,
             clip_weights=None if model_arch is None else model,
+            device=device,
         ),
         shard_size=shard_size,
         decode_threads=decode_threads,
@@ -181,4 +187,4 @@ def ingest_command(
     except MediaError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
-    console.print(_summary(report, out))
+    console.print(_summary(report, out, featurizer.device))

@@ -54,11 +54,20 @@ def clip_pixels(images: list[Image.Image], size: int) -> Matrix:
 
 
 def _device(requested: str | None) -> str:
-    if requested:
-        return requested
+    """The torch device the models run on: ``requested``, checked, or cuda when present."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not requested:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(requested).type
+    except RuntimeError:
+        raise ModelLoadError(
+            f"--device {requested!r} is not a torch device (cpu, cuda, cuda:1, ...)"
+        ) from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(f"--device {requested}: torch sees no CUDA device here")
+    return requested
 
 
 def _normalised(matrix: Any) -> Matrix:
@@ -222,8 +231,17 @@ class Featurizer:
         self._clip: ImageTextEncoder | None = None
         self._clip_loaded = False
 
+    @property
+    def device(self) -> str | None:
+        """The torch device the models run on; None when no model is asked for."""
+        if not self.options.text_embeddings and self.options.clip_model is None:
+            return None
+        return _device(self.options.device)
+
     def check(self) -> None:
-        """Load the models now, so a bad --model fails before any work."""
+        """Load the models now, so a bad --model or --device fails before any work."""
+        if self.options.device:
+            _device(self.options.device)
         if self.options.text_embeddings:
             self._text_model()
         self._clip_model()
@@ -234,7 +252,7 @@ class Featurizer:
                 # Imported on first use: the providers package loads the gateway's settings.
                 from flightdeck.providers.local_embeddings import load_sentence_model
 
-                self._text = load_sentence_model(None, self.options.device or "cpu")
+                self._text = load_sentence_model(None, _device(self.options.device))
             except ConfigError as exc:
                 raise ModelLoadError(
                     f"caption embeddings: {exc.message} (or pass --no-text-embeddings)"
