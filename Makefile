@@ -9,7 +9,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 SRC := src tests bench
 
 .PHONY: run test test-main test-openclip check lint format typecheck bench bench-gateway \
-	bench-media lock clean
+	bench-media bench-clip-gpu lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ clean:
 
 bench-media: $(STAMP)
 	$(BIN)/python -m bench.media.run $(BENCH_ARGS)
+
+# CLIP features on a CUDA GPU against the CPU (open_clip, so .venv-openclip); not part of `bench`.
+bench-clip-gpu: $(OPENCLIP_STAMP)
+	$(OPENCLIP_BIN)/python -m bench.media.clip_gpu $(BENCH_ARGS)
 
 # Real Chromium for the e2e tests, from Debian (as root on a fresh machine; sudo otherwise).
 .PHONY: tools-chromium bench-assistant

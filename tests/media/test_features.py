@@ -106,15 +106,38 @@ def test_clip_image_features_match_the_model_forward(tiny_clip: Path) -> None:
     clip = HuggingFaceClip.load(str(tiny_clip), "cpu")
     image = Image.open(io.BytesIO(textured_jpeg(5, (64, 48))))
     ours = clip.encode_images([image])[0]
-    pixels = torch.from_numpy(clip_pixels([image], 32))
+    pixels = clip_pixels([image], 32)
     ids = clip.tokenizer(["x"], return_tensors="pt")
     with torch.inference_mode():
         reference = clip.model(pixel_values=pixels, **ids).image_embeds[0].numpy()
     np.testing.assert_allclose(ours, reference / np.linalg.norm(reference), atol=1e-5)
 
 
+def test_clip_preprocessing_matches_pillow_and_numpy_image_by_image() -> None:
+    """The threaded batch equals the plain per-image recipe, each image in its own slot."""
+    images = [
+        Image.open(io.BytesIO(textured_jpeg(i, size)))
+        for i, size in enumerate([(64, 48), (40, 90), (33, 33), (200, 120), (48, 64)] * 4)
+    ]
+    images.append(Image.new("L", (50, 70), 128))
+
+    def reference(image: Image.Image) -> np.ndarray:
+        rgb = image.convert("RGB")
+        scale = 32 / min(rgb.size)
+        w, h = max(32, round(rgb.width * scale)), max(32, round(rgb.height * scale))
+        rgb = rgb.resize((w, h), Image.Resampling.BICUBIC)
+        left, top = (w - 32) // 2, (h - 32) // 2
+        crop = np.asarray(rgb.crop((left, top, left + 32, top + 32)), dtype=np.float32)
+        mean = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
+        std = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
+        return ((crop / 255.0 - mean) / std).transpose(2, 0, 1)
+
+    batch = clip_pixels(images, 32).numpy()
+    np.testing.assert_allclose(batch, np.stack([reference(i) for i in images]), atol=1e-6)
+
+
 def test_clip_preprocessing_shape_and_normalisation() -> None:
-    batch = clip_pixels([Image.new("RGB", (90, 60), (255, 255, 255))], 32)
+    batch = clip_pixels([Image.new("RGB", (90, 60), (255, 255, 255))], 32).numpy()
     assert batch.shape == (1, 3, 32, 32)
     np.testing.assert_allclose(
         batch[0, :, 0, 0],

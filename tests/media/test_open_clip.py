@@ -78,7 +78,7 @@ def _unit(matrix: Any) -> Matrix:
 
 def _image_reference(model: Any, images: list[Image.Image]) -> Matrix:
     with torch.inference_mode():
-        return _unit(model.encode_image(torch.from_numpy(clip_pixels(images, 32))))
+        return _unit(model.encode_image(clip_pixels(images, 32)))
 
 
 def _text_reference(model: Any, texts: list[str]) -> Matrix:

@@ -9,9 +9,11 @@ torchvision dependency).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,19 +40,39 @@ class ImageTextEncoder(Protocol):
     def encode_texts(self, texts: list[str]) -> Matrix: ...
 
 
-def clip_pixels(images: list[Image.Image], size: int) -> Matrix:
-    """CLIP preprocessing with Pillow and numpy: shorter side to ``size`` (bicubic), centre
-    crop, scale to 0..1, normalise with CLIP's mean and std; NCHW float32."""
-    batch = np.empty((len(images), 3, size, size), dtype=np.float32)
-    for i, image in enumerate(images):
-        rgb = image.convert("RGB")
+@functools.cache
+def _preprocessing_threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(min(8, os.cpu_count() or 1), thread_name_prefix="clip-pixels")
+
+
+def clip_crops(images: list[Image.Image], size: int) -> npt.NDArray[np.uint8]:
+    """Shorter side to ``size`` (bicubic), centre crop: NHWC uint8. Images are decoded and
+    resized in up to 8 threads (Pillow releases the GIL): on an H100 host, one thread fed a
+    ViT-B-32 250-280 images/s, eight 1,270-1,330 (16 no more), the model alone takes 3,800."""
+    batch = np.empty((len(images), size, size, 3), dtype=np.uint8)
+
+    def crop(i: int) -> None:
+        rgb = images[i].convert("RGB")
         scale = size / min(rgb.size)
         w, h = max(size, round(rgb.width * scale)), max(size, round(rgb.height * scale))
         rgb = rgb.resize((w, h), Image.Resampling.BICUBIC)
         left, top = (w - size) // 2, (h - size) // 2
-        crop = np.asarray(rgb.crop((left, top, left + size, top + size)), dtype=np.float32)
-        batch[i] = ((crop / 255.0 - _CLIP_MEAN) / _CLIP_STD).transpose(2, 0, 1)
+        batch[i] = np.asarray(rgb.crop((left, top, left + size, top + size)))
+
+    list(_preprocessing_threads().map(crop, range(len(images))))
     return batch
+
+
+def clip_pixels(images: list[Image.Image], size: int, device: str = "cpu") -> Any:
+    """CLIP preprocessing: :func:`clip_crops`, then scale to 0..1 and normalise with CLIP's
+    mean and std on ``device`` (a quarter of the bytes to copy, and no CPU time on a GPU's
+    share of the work); an NCHW float32 torch tensor."""
+    import torch
+
+    crops = torch.from_numpy(clip_crops(images, size)).to(device)
+    mean = torch.from_numpy(_CLIP_MEAN).to(device).view(1, 3, 1, 1)
+    std = torch.from_numpy(_CLIP_STD).to(device).view(1, 3, 1, 1)
+    return ((crops.permute(0, 3, 1, 2).float() / 255.0 - mean) / std).contiguous()
 
 
 def _device(requested: str | None) -> str:
@@ -107,7 +129,7 @@ class HuggingFaceClip:
     def encode_images(self, images: list[Image.Image]) -> Matrix:
         import torch
 
-        pixels = torch.from_numpy(clip_pixels(images, self.image_size)).to(self.device)
+        pixels = clip_pixels(images, self.image_size, self.device)
         with torch.inference_mode():
             return _normalised(_tensor(self.model.get_image_features(pixel_values=pixels)))
 
@@ -171,7 +193,7 @@ class OpenClip:
     def encode_images(self, images: list[Image.Image]) -> Matrix:
         import torch
 
-        pixels = torch.from_numpy(clip_pixels(images, self.image_size)).to(self.device)
+        pixels = clip_pixels(images, self.image_size, self.device)
         with torch.inference_mode():
             return _normalised(self.model.encode_image(pixels))
 
