@@ -73,9 +73,9 @@ INLINE_JPEG_BYTES = 2 * 1024 * 1024
 
 Their decode costs about 18 ms per MB on one core (Huffman decoding, proportional to the
 file size, dominates at reduced DCT scale), so the loop is never held for long, while a hand-off
-to a thread and back costs about 0.5 ms of CPU per image, a tenth of the decode of a typical
-photo (see docs/benchmarks.md). Other formats can decode far more slowly for their size
-(a flat PNG compresses to almost nothing), so they and videos always go to threads.
+to a thread and back cost 0.3-0.6 ms of CPU per image, up to a tenth of the decode of a typical
+photo (docs/benchmarks.md). Other formats can decode far more slowly for their size (a flat
+PNG compresses to almost nothing), so they and videos always go to threads.
 """
 
 
