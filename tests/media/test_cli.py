@@ -49,6 +49,7 @@ def test_caption_embeddings_run_on_the_device_asked_for(tmp_path: Path) -> None:
     done = cli(*args, "--device", "cpu")
     assert done.returncode == 0, done.stderr
     assert re.search(r"models on +│ +cpu │", done.stderr), done.stderr
+    assert "Loading weights" not in done.stderr  # transformers' own tqdm bar
     (row,) = MediaStore.open(str(tmp_path / "s")).read_all().to_pylist()
     assert len(row["text_embedding"]) == 384
 

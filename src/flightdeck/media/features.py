@@ -113,10 +113,12 @@ class HuggingFaceClip:
         try:
             import torch  # noqa: F401
             from transformers import CLIPModel, CLIPTokenizer
+            from transformers.utils import logging as transformers_logging
         except ImportError as exc:
             raise ModelLoadError(
                 "CLIP features need torch and transformers: pip install 'flightdeck[local]'"
             ) from exc
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         try:
             model: Any = CLIPModel.from_pretrained(folder, local_files_only=True)
             tokenizer = CLIPTokenizer.from_pretrained(folder, local_files_only=True)

