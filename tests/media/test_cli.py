@@ -97,6 +97,49 @@ def test_unusable_model_is_one_line_and_exit_1(
     assert not (tmp_path / "s").exists()  # no empty store left behind
 
 
+# Injected into the workers' fork server (python -c ...) through sitecustomize: a decoder
+# that kills its process on one input, as a decoder crash or the out-of-memory killer would.
+CRASHING_DECODER = """
+import os, sys
+if sys.argv[:1] == ["-c"]:
+    from flightdeck.media import stages
+    decoded_rows = stages._decoded_rows
+    def crash_on_marker(base, record, fetched, options):
+        if b"KILL-THE-WORKER" in fetched.data:
+            os.abort()
+        return decoded_rows(base, record, fetched, options)
+    stages._decoded_rows = crash_on_marker
+"""
+
+
+def test_an_input_that_kills_its_worker_fails_alone(tmp_path: Path) -> None:
+    folder, inject = tmp_path / "in", tmp_path / "inject"
+    folder.mkdir()
+    inject.mkdir()
+    for i in range(40):
+        (folder / f"img{i:02d}.jpg").write_bytes(textured_jpeg(i))
+    # Bytes after the end-of-image marker: still a valid JPEG, and the marker to crash on.
+    (folder / "img17.jpg").write_bytes(textured_jpeg(17) + b"KILL-THE-WORKER")
+    (inject / "sitecustomize.py").write_text(CRASHING_DECODER)
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([str(inject), os.environ.get("PYTHONPATH", "")])
+    }
+    args = [str(folder), "--out", str(tmp_path / "s"), "--no-text-embeddings", "--workers", "2"]
+    done = subprocess.run(
+        [*FLIGHTDECK, "media", "ingest", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    rows = MediaStore.open(str(tmp_path / "s")).read_all().to_pylist()
+    assert sorted(r["input_index"] for r in rows) == list(range(40))
+    failed = {Path(r["source"]).name: r["error"] for r in rows if r["status"] != "ok"}
+    assert failed == {"img17.jpg": "worker_crashed"}
+
+
 def test_corrupt_store_manifest_is_refused(image_folder: Path, tmp_path: Path) -> None:
     store = tmp_path / "s"
     assert cli(str(image_folder), "--out", str(store), *FAST).returncode == 0

@@ -36,6 +36,7 @@ class FailureReason(StrEnum):
     TRUNCATED = "truncated"
     UNDECODABLE = "undecodable"
     VIDEO_UNDECODABLE = "video_undecodable"
+    WORKER_CRASHED = "worker_crashed"  # the worker died on it (a decoder crash, out of memory)
 
     @property
     def retryable(self) -> bool:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from flightdeck.media.errors import DocumentFailed
+    from flightdeck.media.sources import SourceRecord
 
 
 class Status(StrEnum):
@@ -57,3 +61,24 @@ Row = dict[str, Any]
 def to_table(rows: list[Row]) -> pa.Table:
     """Rows (dicts with any subset of the columns) as a table of exactly :data:`SCHEMA`."""
     return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def base_row(record: SourceRecord, source_key: str) -> Row:
+    """The columns every row of ``record`` has, whatever happens to it."""
+    return {
+        "doc_id": record.doc_id,
+        "source_key": source_key,
+        "input_index": record.index,
+        "source": record.location,
+        "kind": Kind.VIDEO.value if record.is_video else Kind.IMAGE.value,
+        "caption": record.caption,
+        "metadata": record.metadata,
+    }
+
+
+def failure_row(base: Row, failed: DocumentFailed) -> Row:
+    return base | {
+        "status": Status.FAILED.value,
+        "error": failed.reason.value,
+        "error_detail": failed.detail[:500],
+    }

@@ -14,7 +14,7 @@ from flightdeck.media.decode import DecodedImage, decode_image
 from flightdeck.media.errors import DocumentFailed
 from flightdeck.media.fetch import Fetched, Fetcher
 from flightdeck.media.options import IngestOptions
-from flightdeck.media.schema import Kind, Row, Status
+from flightdeck.media.schema import Kind, Row, Status, base_row, failure_row
 from flightdeck.media.sources import SourceRecord, derived_id
 from flightdeck.media.video import DecodedVideo, decode_video
 
@@ -48,7 +48,7 @@ async def _prepare(
         async with Fetcher(options.fetch) as fetcher:
 
             async def one(record: SourceRecord) -> list[Row]:
-                base = _base_row(record, source_key)
+                base = base_row(record, source_key)
                 try:
                     async with limit:
                         fetched = await fetcher.fetch(record.location)
@@ -59,7 +59,7 @@ async def _prepare(
                                 decoders, _decoded_rows, base, record, fetched, options
                             )
                 except DocumentFailed as failed:
-                    rows = [_failure_row(base, failed)]
+                    rows = [failure_row(base, failed)]
                 if on_document is not None:
                     on_document(rows)
                 return rows
@@ -91,26 +91,6 @@ def _decoded_rows(
         video = decode_video(fetched.data, options.image, options.video)
         return _video_rows(base, video, options)
     return [_image_row(base, decode_image(fetched.data, options.image), options)]
-
-
-def _base_row(record: SourceRecord, source_key: str) -> Row:
-    return {
-        "doc_id": record.doc_id,
-        "source_key": source_key,
-        "input_index": record.index,
-        "source": record.location,
-        "kind": Kind.VIDEO.value if record.is_video else Kind.IMAGE.value,
-        "caption": record.caption,
-        "metadata": record.metadata,
-    }
-
-
-def _failure_row(base: Row, failed: DocumentFailed) -> Row:
-    return base | {
-        "status": Status.FAILED.value,
-        "error": failed.reason.value,
-        "error_detail": failed.detail[:500],
-    }
 
 
 def _image_row(base: Row, image: DecodedImage, options: IngestOptions) -> Row:

@@ -6,35 +6,47 @@ import multiprocessing
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, wait
-from dataclasses import replace
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from multiprocessing.queues import SimpleQueue
 
 from flightdeck.media.engines import Progress, prepare_task, report_progress_to
+from flightdeck.media.errors import DocumentFailed, FailureReason
 from flightdeck.media.forkserver import start_workers_early
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
-from flightdeck.media.schema import Row
+from flightdeck.media.schema import Row, base_row, failure_row
 
 
 class LocalEngine:
     """``workers`` processes; at most two shards planned ahead of the commit.
-    With ``on_progress``, workers report finished documents while a shard is under way."""
+    With ``on_progress``, workers report finished documents while a shard is under way.
+
+    A worker that dies (a decoder crash, the kernel's out-of-memory killer) takes its pool
+    down: the pool is replaced, and each part it had is run again alone in a one-worker pool,
+    halved after every crash, until the record that kills a worker is found. That record gets
+    a ``worker_crashed`` failure row; every other record is processed as usual, so one
+    poisonous input can neither stop an ingest nor block its resumption."""
 
     def __init__(self, workers: int, on_progress: Progress | None = None) -> None:
         self.workers = max(1, workers)
         # forkserver: workers fork from a clean server process that imported the stages once;
         # never from this one, which may hold torch threads (features) that forking breaks.
-        context = multiprocessing.get_context("forkserver")
+        self._context = multiprocessing.get_context("forkserver")
         start_workers_early()
         self._on_progress = on_progress
+        self._events: SimpleQueue[Counter[str]] | None = None
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
         # A pipe handed to each worker as it starts: no manager process. Its put() has written
-        # the counts before the worker returns the task's rows, so none arrive late.
-        self._events: SimpleQueue[Counter[str]] | None = (
-            context.SimpleQueue() if on_progress else None
-        )
-        self._pool = ProcessPoolExecutor(
+        # the counts before the worker returns the task's rows, so none arrive late. A new
+        # pool gets a new pipe: a worker killed while writing could leave the old one locked.
+        if self._on_progress is not None:
+            self._events = self._context.SimpleQueue()
+        return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=context,
+            mp_context=self._context,
             initializer=report_progress_to,
             initargs=(self._events,),
         )
@@ -55,23 +67,65 @@ class LocalEngine:
     ) -> Iterator[tuple[ShardTask, list[Row]]]:
         """Each shard is split across every worker, so one shard keeps them all busy and a
         finished shard is committed while the next is prepared; two shards in flight."""
-        in_flight: deque[tuple[ShardTask, list[Future[list[Row]]]]] = deque()
+        in_flight: deque[tuple[ShardTask, list[_Submitted]]] = deque()
         for task in tasks:
+            pool = self._pool
             parts = [
-                self._pool.submit(prepare_task, part, options) for part in split(task, self.workers)
+                _Submitted(part, pool, pool.submit(prepare_task, part, options))
+                for part in split(task, self.workers)
             ]
             in_flight.append((task, parts))
             if len(in_flight) >= 2:
-                done, futures = in_flight.popleft()
-                yield done, [row for future in futures for row in self._wait(future)]
+                yield self._collect(*in_flight.popleft(), options)
         while in_flight:
-            done, futures = in_flight.popleft()
-            yield done, [row for future in futures for row in self._wait(future)]
+            yield self._collect(*in_flight.popleft(), options)
+
+    def _collect(
+        self, task: ShardTask, parts: list[_Submitted], options: IngestOptions
+    ) -> tuple[ShardTask, list[Row]]:
+        rows: list[Row] = []
+        for submitted in parts:
+            try:
+                rows.extend(self._wait(submitted.future))
+            except BrokenProcessPool:
+                if submitted.pool is self._pool:  # the first of its parts to notice
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._new_pool()
+                rows.extend(self._isolate(submitted.part, options))
+        return task, rows
+
+    def _isolate(self, part: ShardTask, options: IngestOptions) -> list[Row]:
+        """``part`` run alone in a one-worker pool, so a crash is its own; halved on a crash."""
+        alone = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
+        try:
+            return alone.submit(prepare_task, part, options).result()
+        except BrokenProcessPool:
+            if len(part.records) == 1:
+                crashed = DocumentFailed(
+                    FailureReason.WORKER_CRASHED,
+                    "the worker process died on this input (a decoder crash, or out of memory)",
+                )
+                return [failure_row(base_row(part.records[0], part.source_key), crashed)]
+        finally:
+            alone.shutdown(wait=True)
+        half = len(part.records) // 2
+        return self._isolate(replace(part, records=part.records[:half]), options) + self._isolate(
+            replace(part, records=part.records[half:]), options
+        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._events is not None:
             self._events.close()
+
+
+@dataclass(frozen=True)
+class _Submitted:
+    """One part of a shard, the pool it went to, and its future rows."""
+
+    part: ShardTask
+    pool: ProcessPoolExecutor
+    future: Future[list[Row]]
 
 
 MIN_PART = 32  # records: smaller parts cost more in start-up than they gain in balance
