@@ -138,6 +138,11 @@ def test_an_input_that_kills_its_worker_fails_alone(tmp_path: Path) -> None:
     assert sorted(r["input_index"] for r in rows) == list(range(40))
     failed = {Path(r["source"]).name: r["error"] for r in rows if r["status"] != "ok"}
     assert failed == {"img17.jpg": "worker_crashed"}
+    # Without the crashing decoder (say, with more memory), --retry-failed redoes that one.
+    again = cli(str(folder), "--out", str(tmp_path / "s"), *FAST, "--retry-failed")
+    assert again.returncode == 0, again.stderr
+    rows = MediaStore.open(str(tmp_path / "s")).read_all().to_pylist()
+    assert len(rows) == 40 and {r["status"] for r in rows} == {"ok"}
 
 
 def test_corrupt_store_manifest_is_refused(image_folder: Path, tmp_path: Path) -> None:

@@ -40,11 +40,19 @@ class FailureReason(StrEnum):
 
     @property
     def retryable(self) -> bool:
-        """Failures that ``--retry-failed`` tries again: transient network trouble."""
+        """Failures that ``--retry-failed`` tries again: transient network trouble, and a dead
+        worker (out of memory passes with fewer workers; a real decoder crash fails again)."""
         return self in _RETRYABLE
 
 
-_RETRYABLE = frozenset({FailureReason.TIMEOUT, FailureReason.CONNECTION, FailureReason.HTTP_5XX})
+_RETRYABLE = frozenset(
+    {
+        FailureReason.TIMEOUT,
+        FailureReason.CONNECTION,
+        FailureReason.HTTP_5XX,
+        FailureReason.WORKER_CRASHED,
+    }
+)
 
 
 class MediaError(FlightdeckError):

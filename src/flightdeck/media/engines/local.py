@@ -100,12 +100,12 @@ class LocalEngine:
         try:
             return alone.submit(prepare_task, part, options).result()
         except BrokenProcessPool:
-            if len(part.records) == 1:
+            if len(part.records) <= 1:
                 crashed = DocumentFailed(
                     FailureReason.WORKER_CRASHED,
                     "the worker process died on this input (a decoder crash, or out of memory)",
                 )
-                return [failure_row(base_row(part.records[0], part.source_key), crashed)]
+                return [failure_row(base_row(r, part.source_key), crashed) for r in part.records]
         finally:
             alone.shutdown(wait=True)
         half = len(part.records) // 2
