@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from multiprocessing.queues import SimpleQueue
 from typing import Protocol
 
+from flightdeck.media.errors import DocumentFailed, FailureReason
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
-from flightdeck.media.schema import Row
+from flightdeck.media.schema import Row, base_row, failure_row
 
 Progress = Callable[[Counter[str]], None]
 """Called with counts of documents finished by workers since the last call."""
@@ -24,6 +26,32 @@ class Engine(Protocol):
     ) -> Iterator[tuple[ShardTask, list[Row]]]: ...
 
     def close(self) -> None: ...
+
+
+class WorkerCrashed(Exception):
+    """The process running a task died: a decoder crash, the out-of-memory killer."""
+
+
+def isolate(run_alone: Callable[[ShardTask], list[Row]], part: ShardTask) -> list[Row]:
+    """Rows of ``part`` after a worker died on it or beside it. ``run_alone`` runs a part with
+    nothing else in its process, so a crash is that part's own (it raises WorkerCrashed); a
+    part that crashes is halved until the one record that kills a worker is found. That
+    record gets a ``worker_crashed`` failure row and every other record its usual rows, so one
+    poisonous input can neither stop an ingest nor block its resumption."""
+    try:
+        return run_alone(part)
+    except WorkerCrashed:
+        if len(part.records) <= 1:
+            crashed = DocumentFailed(
+                FailureReason.WORKER_CRASHED,
+                "the worker process died on this input (a decoder crash, or out of memory)",
+            )
+            return [failure_row(base_row(r, part.source_key), crashed) for r in part.records]
+    half = len(part.records) // 2
+    first, second = part.records[:half], part.records[half:]
+    return isolate(run_alone, replace(part, records=first)) + isolate(
+        run_alone, replace(part, records=second)
+    )
 
 
 _events: SimpleQueue[Counter[str]] | None = None  # in a worker: where progress counts go

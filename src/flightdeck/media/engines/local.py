@@ -8,14 +8,20 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
+from functools import partial
 from multiprocessing.queues import SimpleQueue
 
-from flightdeck.media.engines import Progress, prepare_task, report_progress_to
-from flightdeck.media.errors import DocumentFailed, FailureReason
+from flightdeck.media.engines import (
+    Progress,
+    WorkerCrashed,
+    isolate,
+    prepare_task,
+    report_progress_to,
+)
 from flightdeck.media.forkserver import start_workers_early
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
-from flightdeck.media.schema import Row, base_row, failure_row
+from flightdeck.media.schema import Row
 
 
 class LocalEngine:
@@ -23,10 +29,8 @@ class LocalEngine:
     With ``on_progress``, workers report finished documents while a shard is under way.
 
     A worker that dies (a decoder crash, the kernel's out-of-memory killer) takes its pool
-    down: the pool is replaced, and each part it had is run again alone in a one-worker pool,
-    halved after every crash, until the record that kills a worker is found. That record gets
-    a ``worker_crashed`` failure row; every other record is processed as usual, so one
-    poisonous input can neither stop an ingest nor block its resumption."""
+    down: the pool is replaced, and each part it had is run again by :func:`isolate`, each
+    time alone in a one-worker pool."""
 
     def __init__(self, workers: int, on_progress: Progress | None = None) -> None:
         self.workers = max(1, workers)
@@ -69,11 +73,7 @@ class LocalEngine:
         finished shard is committed while the next is prepared; two shards in flight."""
         in_flight: deque[tuple[ShardTask, list[_Submitted]]] = deque()
         for task in tasks:
-            pool = self._pool
-            parts = [
-                _Submitted(part, pool, pool.submit(prepare_task, part, options))
-                for part in split(task, self.workers)
-            ]
+            parts = [self._submit(part, options) for part in split(task, self.workers)]
             in_flight.append((task, parts))
             if len(in_flight) >= 2:
                 yield self._collect(*in_flight.popleft(), options)
@@ -89,29 +89,31 @@ class LocalEngine:
                 rows.extend(self._wait(submitted.future))
             except BrokenProcessPool:
                 if submitted.pool is self._pool:  # the first of its parts to notice
-                    self._pool.shutdown(wait=False, cancel_futures=True)
-                    self._pool = self._new_pool()
-                rows.extend(self._isolate(submitted.part, options))
+                    self._replace_pool()
+                rows.extend(isolate(partial(self._run_alone, options=options), submitted.part))
         return task, rows
 
-    def _isolate(self, part: ShardTask, options: IngestOptions) -> list[Row]:
-        """``part`` run alone in a one-worker pool, so a crash is its own; halved on a crash."""
+    def _submit(self, part: ShardTask, options: IngestOptions) -> _Submitted:
+        try:
+            future = self._pool.submit(prepare_task, part, options)
+        except BrokenProcessPool:  # a worker died since the last submission
+            self._replace_pool()
+            future = self._pool.submit(prepare_task, part, options)
+        return _Submitted(part, self._pool, future)
+
+    def _replace_pool(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
+
+    def _run_alone(self, part: ShardTask, options: IngestOptions) -> list[Row]:
+        """``part`` in a one-worker pool of its own, so a crash is its own."""
         alone = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
         try:
             return alone.submit(prepare_task, part, options).result()
-        except BrokenProcessPool:
-            if len(part.records) <= 1:
-                crashed = DocumentFailed(
-                    FailureReason.WORKER_CRASHED,
-                    "the worker process died on this input (a decoder crash, or out of memory)",
-                )
-                return [failure_row(base_row(r, part.source_key), crashed) for r in part.records]
+        except BrokenProcessPool as exc:
+            raise WorkerCrashed(str(exc)) from exc
         finally:
             alone.shutdown(wait=True)
-        half = len(part.records) // 2
-        return self._isolate(replace(part, records=part.records[:half]), options) + self._isolate(
-            replace(part, records=part.records[half:]), options
-        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

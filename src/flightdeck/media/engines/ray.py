@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import itertools
 import pickle
+import warnings
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
-from flightdeck.media.engines import prepare_task
+from flightdeck.media.engines import WorkerCrashed, isolate, prepare_task
 from flightdeck.media.errors import MediaError
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
@@ -61,12 +63,31 @@ class RayEngine:
             if not chunk:
                 return
             items = [{"task": pickle.dumps((task, options))} for task in chunk]
-            dataset = self._ray.data.from_items(items, override_num_blocks=len(items)).map(
-                _prepare_item, num_cpus=1
-            )
-            results = dataset.take_all()
-            for task, result in zip(chunk, results, strict=True):
-                yield task, pickle.loads(result["rows"])  # noqa: S301
+            # A few retries for lost nodes, not Ray Data's default of forever: a task whose
+            # worker keeps dying on one input would be retried until the job is killed. Ray
+            # 2.60 warns that remote args are deprecated but has no other way to say it.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                dataset = self._ray.data.from_items(items, override_num_blocks=len(items)).map(
+                    _prepare_item, num_cpus=1, max_retries=2
+                )
+            try:
+                results = [pickle.loads(r["rows"]) for r in dataset.take_all()]  # noqa: S301
+            except self._ray.exceptions.RayError:
+                # Some task of the window failed; run each again alone to see which, and why.
+                run_alone = partial(self._run_alone, options=options)
+                results = [isolate(run_alone, task) for task in chunk]
+            yield from zip(chunk, results, strict=True)
+
+    def _run_alone(self, part: ShardTask, options: IngestOptions) -> list[Row]:
+        """``part`` as a Ray task of its own, so a crash is its own; other errors propagate."""
+        ray = self._ray
+        remote = ray.remote(num_cpus=1, max_retries=0)(prepare_task)
+        try:
+            rows: list[Row] = ray.get(remote.remote(part, options))
+        except (ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError) as exc:
+            raise WorkerCrashed(str(exc).splitlines()[0]) from exc
+        return rows
 
     def close(self) -> None:
         if self._started:
