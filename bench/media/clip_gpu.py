@@ -17,7 +17,6 @@ import io
 import json
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch
 from PIL import Image
 
 from bench.media.photos import ensure_photos
+from bench.media.run import ingest_command
 from flightdeck.media.features import OpenClip, clip_pixels
 from flightdeck.media.store import MediaStore
 
@@ -46,23 +46,11 @@ def _save_random_model(arch: str, folder: Path) -> Path:
 
 
 def _ingest(manifest: Path, store: Path, weights: Path, arch: str) -> tuple[float, str]:
-    command = [
-        sys.executable,
-        "-m",
-        "flightdeck",
-        "media",
-        "ingest",
-        str(manifest),
-        "--out",
-        str(store),
-        "--model",
-        str(weights),
-        "--model-arch",
-        arch,
-        "--no-text-embeddings",
-        "--workers",
-        "8",
-    ]
+    command = ingest_command(
+        manifest,
+        store,
+        *("--model", str(weights), "--model-arch", arch, "--no-text-embeddings", "--workers", "8"),
+    )
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     seconds = time.monotonic() - started

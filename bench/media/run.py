@@ -186,8 +186,9 @@ def run_img2dataset(manifest: Path, out: Path, workers: int) -> Result:
     )
 
 
-def run_flightdeck(manifest: Path, out: Path, workers: int) -> Result:
-    command = [
+def ingest_command(manifest: Path, out: Path, *options: str) -> list[str]:
+    """``flightdeck media ingest MANIFEST --out OUT OPTIONS...`` with this interpreter."""
+    return [
         sys.executable,
         "-m",
         "flightdeck",
@@ -196,21 +197,18 @@ def run_flightdeck(manifest: Path, out: Path, workers: int) -> Result:
         str(manifest),
         "--out",
         str(out),
-        "--workers",
-        str(workers),
-        "--image-size",
-        "256",
-        "--resize-mode",
-        "keep_ratio",
-        "--thumbnail-quality",
-        "95",
-        "--allow-private-addresses",
-        "--no-text-embeddings",
-        "--timeout",
-        "10",
-        "--retries",
-        "0",
+        *options,
     ]
+
+
+def run_flightdeck(manifest: Path, out: Path, workers: int) -> Result:
+    command = ingest_command(
+        manifest,
+        out,
+        *("--workers", str(workers), "--image-size", "256", "--resize-mode", "keep_ratio"),
+        *("--thumbnail-quality", "95", "--allow-private-addresses", "--no-text-embeddings"),
+        *("--timeout", "10", "--retries", "0"),
+    )
     seconds, peak, cpu = _timed(command)
     count, kb, size = _thumbs(sorted((out / "shards").glob("*.parquet")), "thumbnail")
     per_image = cpu * 1e3 / max(count, 1)

@@ -144,8 +144,7 @@ def register(names: list[str]) -> None:
 
 
 def main() -> None:
-    words = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
-    first = words[0] if words else None
+    first = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
     if first in SUBCOMMANDS:
         register([first])
     elif first not in ("up", "serve", "version", "config"):  # help, or a typo to explain
