@@ -16,6 +16,7 @@ from flightdeck.assistant.routes import Assistant
 from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore
+from flightdeck.auth.legacy import adopt_legacy_identities
 from flightdeck.core.errors import FlightdeckError
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.migrate()
+        await adopt_legacy_identities(store, settings.auth.oauth)
         await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
         await accounting.start()
         await router.start()
