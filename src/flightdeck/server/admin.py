@@ -31,6 +31,7 @@ from flightdeck.ledger.queries import GroupBy, UsageQuery, query_usage
 from flightdeck.limits.policy import TENANT_SCOPE, Level, PolicyStore
 from flightdeck.search.admin import collections_router
 from flightdeck.search.collections import CollectionStore
+from flightdeck.search.shares_admin import store_shares_router
 from flightdeck.server.admin_access import Access, AdminServices, CallerAccess, caller_access
 from flightdeck.server.admin_accounts import add_account_routes, service_account_named
 from flightdeck.server.errors import error_body, handle_flightdeck_error, handle_http_exception
@@ -251,6 +252,9 @@ def create_admin_app(services: AdminServices) -> FastAPI:
             collections_router(
                 services.collections, services.tenants, caller_access, services.platform_tenant
             )
+        )
+        app.include_router(
+            store_shares_router(services.collections.shares, services.tenants, caller_access)
         )
 
     app.add_exception_handler(FlightdeckError, handle_flightdeck_error)
