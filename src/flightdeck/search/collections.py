@@ -111,7 +111,10 @@ class CollectionStore:
             return await self._open_checked(tenant, share.uri, shown=uri)
         if not is_tenant_relative(uri):
             return await self._open_checked(tenant, uri, shown=None)
-        for candidate in tenant_candidates(tenant, uri, self.roots):
+        candidates = tenant_candidates(tenant, uri, self.roots)
+        if len(candidates) == 1:  # one root: its answer, whatever it is
+            return await self._open_checked(tenant, candidates[0], shown=uri)
+        for candidate in candidates:
             try:
                 return await self._open_checked(tenant, candidate, shown=uri)
             except (InvalidRequest, PermissionDenied):
@@ -128,7 +131,11 @@ class CollectionStore:
         except (InvalidRequest, PermissionDenied) as exc:
             if shown is None:
                 raise
-            raise type(exc)(f"the store {shown!r} cannot be used", param="uri") from None
+            if isinstance(exc, PermissionDenied):
+                message = f"the store {shown!r} is not tenant {tenant!r}'s and not shared with it"
+            else:
+                message = f"the store {shown!r} does not exist or does not open"
+            raise type(exc)(message, param="uri", code=exc.code) from None
 
     async def authorize(self, tenant: str, location: StoreLocation) -> None:
         """Pass if the store is ``tenant``'s or shared with it; else StoreNotOwned (403)."""
