@@ -33,11 +33,10 @@ TenantOpt = Annotated[
 
 
 def _absolute(uri: str) -> str:
-    """A relative path that exists here is taken relative to the working directory; anything
-    else is passed on (a store name in the tenant's folder, ``shared:<name>``, a URL)."""
-    if "://" in uri or os.path.isabs(uri) or not os.path.exists(uri):
-        return uri
-    return os.path.abspath(uri)
+    """A path starting with ``./`` or ``../`` is taken from the working directory; anything else
+    is passed on as written (an absolute location, a store name in the tenant's folder,
+    ``shared:<name>``)."""
+    return os.path.abspath(uri) if uri.startswith(("./", "../")) else uri
 
 
 @collections_app.command("create")
