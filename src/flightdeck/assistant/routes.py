@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from flightdeck.api import authenticate_request, read_json_object
 from flightdeck.assistant.citations import CitationChecker
 from flightdeck.assistant.context import (
     Context,
@@ -42,7 +43,6 @@ from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import count_tokens
 from flightdeck.gateway.accounting import Accounting, StreamMeter, Ticket
 from flightdeck.gateway.router import Router
-from flightdeck.gateway.routes import authenticate_request, read_json_object
 from flightdeck.store.database import Store
 
 JSON = "application/json"

@@ -6,20 +6,19 @@ fallbacks) -> respond -> settle (reconcile limits, record usage off the request 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive
 
+from flightdeck.api import authenticate_request, read_json_object, until_disconnect
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Principal, require_spender
-from flightdeck.core.errors import InvalidRequest, NotFound, PayloadTooLarge
+from flightdeck.core.errors import ClientGone, InvalidRequest, NotFound
 from flightdeck.core.settings import Settings
 from flightdeck.gateway.accounting import Accounting, Kind, StreamMeter, Ticket
 from flightdeck.gateway.router import Routed, Router
@@ -27,10 +26,6 @@ from flightdeck.gateway.streaming import EventStreamResponse
 
 T = TypeVar("T")
 JSON = "application/json"
-
-
-class ClientGone(Exception):
-    """The client closed the connection before the answer was ready."""
 
 
 class Gateway:
@@ -177,41 +172,6 @@ class Gateway:
         return await read_json_object(request, self.max_body)
 
 
-async def authenticate_request(auth: CallerAuthenticator, request: Request) -> Principal:
-    """The caller of ``request`` (kept on ``request.state`` for logs); the query string is
-    passed only when there is one, so credentials in URLs are refused without a parse."""
-    query = request.query_params if request.scope.get("query_string") else None
-    principal = await auth.authenticate(request.headers.get("authorization"), query)
-    request.state.principal = principal
-    return principal
-
-
-async def read_json_object(request: Request, max_body: int) -> dict[str, Any]:
-    """The body as a JSON object, refusing oversized bodies before reading them whole."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > max_body:
-        raise PayloadTooLarge(f"request body is larger than {max_body} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_body:
-                raise PayloadTooLarge(f"request body is larger than {max_body} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise ClientGone from None
-    try:
-        body = orjson.loads(b"".join(chunks))
-    except orjson.JSONDecodeError:
-        raise InvalidRequest(
-            "We could not parse the JSON body of your request. The body must be valid JSON."
-        ) from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    return body
-
-
 def require_model(body: dict[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -251,31 +211,3 @@ def json_reply(routed: Routed[Any], ticket: Ticket | None = None) -> Response:
     response = Response(routed.value.body, media_type=JSON)
     response.raw_headers.extend(routing_headers(routed) + limit_headers(ticket))
     return response
-
-
-async def until_disconnect(request: Request, call: Awaitable[T]) -> T:
-    """Await ``call``, cancelling it (and so the upstream request) if the client disconnects."""
-    me = asyncio.current_task()
-    assert me is not None
-    gone = False
-
-    async def watch() -> None:
-        nonlocal gone
-        await _disconnected(request.receive)
-        gone = True
-        me.cancel()
-
-    watcher = asyncio.get_running_loop().create_task(watch())
-    try:
-        return await call
-    except asyncio.CancelledError:
-        if gone:
-            raise ClientGone from None
-        raise
-    finally:
-        watcher.cancel()
-
-
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass

@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from flightdeck.api import authenticate_request, read_json_object
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Principal
 from flightdeck.core.settings import Settings
 from flightdeck.gateway.accounting import Accounting
-from flightdeck.gateway.routes import authenticate_request, read_json_object
 from flightdeck.search.collections import CollectionStore
 from flightdeck.search.engine import SearchEngine, hydrate
 from flightdeck.search.query import parse_search

@@ -16,12 +16,12 @@ from flightdeck.assistant.routes import Assistant
 from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore
-from flightdeck.core.errors import FlightdeckError
+from flightdeck.core.errors import ClientGone, FlightdeckError
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
 from flightdeck.gateway.accounting import Accounting
 from flightdeck.gateway.router import Router
-from flightdeck.gateway.routes import ClientGone, Gateway
+from flightdeck.gateway.routes import Gateway
 from flightdeck.providers.registry import ProviderRegistry
 from flightdeck.search.routes import SearchRoutes
 from flightdeck.server.admin import admin_mount
