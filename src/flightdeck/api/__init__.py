@@ -5,11 +5,12 @@ and answer with server-sent events. Gateway, assistant, search and admin routes 
 no plane imports another plane's HTTP module for them.
 """
 
-from flightdeck.api.disconnect import until_disconnect, wait_for_disconnect
+from flightdeck.api.disconnect import client_gone, until_disconnect, wait_for_disconnect
 from flightdeck.api.requests import authenticate_request, read_json_object
 
 __all__ = [
     "authenticate_request",
+    "client_gone",
     "read_json_object",
     "until_disconnect",
     "wait_for_disconnect",

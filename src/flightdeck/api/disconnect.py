@@ -1,15 +1,15 @@
-"""Work that stops when the client goes away: the upstream call is cancelled, not finished."""
+"""Work that stops when the HTTP client goes away: the upstream call is cancelled, not finished."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import Awaitable
 from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.types import Receive
 
-from flightdeck.core.errors import ClientGone
+from flightdeck.core.cancel import GoneWaiter, until_gone
 
 T = TypeVar("T")
 
@@ -20,28 +20,17 @@ async def wait_for_disconnect(receive: Receive) -> None:
         pass
 
 
+def client_gone(request: Request) -> GoneWaiter:
+    """A waiter that resolves when the client of ``request`` disconnects (for ``CallContext``).
+
+    Only one waiter may read ``request.receive`` at a time: use it while no response streams.
+    """
+    return functools.partial(wait_for_disconnect, request.receive)
+
+
 async def until_disconnect(request: Request, call: Awaitable[T]) -> T:
     """Await ``call``, cancelling it (and so the upstream request) if the client disconnects.
 
-    Raises ``ClientGone`` when the client left first; the cancelled call sees ``CancelledError``
-    and cleans up (refunds, records) on its way out.
+    Raises ``ClientGone`` (499) when the client left first.
     """
-    me = asyncio.current_task()
-    assert me is not None
-    gone = False
-
-    async def watch() -> None:
-        nonlocal gone
-        await wait_for_disconnect(request.receive)
-        gone = True
-        me.cancel()
-
-    watcher = asyncio.get_running_loop().create_task(watch())
-    try:
-        return await call
-    except asyncio.CancelledError:
-        if gone:
-            raise ClientGone("the client closed the connection") from None
-        raise
-    finally:
-        watcher.cancel()
+    return await until_gone(client_gone(request), call)

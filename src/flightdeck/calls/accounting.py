@@ -23,7 +23,7 @@ from typing import Any, Literal
 import orjson
 
 from flightdeck.auth.keys import Principal
-from flightdeck.core.errors import FlightdeckError, RateLimited
+from flightdeck.core.errors import ClientGone, FlightdeckError, RateLimited
 from flightdeck.core.settings import Settings
 from flightdeck.ledger.queries import month_spend, user_month_spend
 from flightdeck.ledger.record import UsageRecord
@@ -56,6 +56,8 @@ class Ticket:
 
 
 class Accounting:
+    """Limits before a model call and usage after it, for every plane (see the module doc)."""
+
     def __init__(
         self,
         limiter: Limiter,
@@ -182,14 +184,17 @@ class Accounting:
         free = [replace(scope, monthly_budget_micros=UNLIMITED) for scope in scopes]
         return await self.limiter.reserve(free, Demand(0, 0))
 
-    async def settle_failure(self, ticket: Ticket, exc: BaseException) -> None:
-        """Settle a call that raised ``exc``: refund what it reserved, record why it failed."""
+    async def settle_failure(
+        self, ticket: Ticket, exc: BaseException, *, trace_id: str | None = None
+    ) -> None:
+        """Settle a call that raised ``exc``: refund what it reserved, record why it failed
+        (a cancelled call is a client that left: 499 ``client_gone``)."""
         status, error = 500, "server_error"
         if isinstance(exc, FlightdeckError):
             status, error = exc.status, exc.type
         elif isinstance(exc, asyncio.CancelledError):
-            status, error = 499, "client_gone"
-        await self.settle(ticket, status=status, error_type=error)
+            status, error = ClientGone.status, ClientGone.type
+        await self.settle(ticket, status=status, error_type=error, trace_id=trace_id)
 
     def health(self) -> dict[str, object]:
         """For /readyz: both stay 'ready' while degraded, but say so."""
