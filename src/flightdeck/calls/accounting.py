@@ -18,7 +18,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 import orjson
 
@@ -29,11 +29,20 @@ from flightdeck.ledger.queries import month_spend, user_month_spend
 from flightdeck.ledger.record import UsageRecord
 from flightdeck.ledger.spool import Spool
 from flightdeck.ledger.writer import LedgerWriter
+from flightdeck.limits.backend import SpendLoader
 from flightdeck.limits.estimate import estimate_chat_tokens, estimate_embedding_tokens
 from flightdeck.limits.limiter import Limiter, Reservation
 from flightdeck.limits.policy import PolicyStore
 from flightdeck.limits.prices import PriceTable
-from flightdeck.limits.scopes import MICROS, UNLIMITED, Demand
+from flightdeck.limits.scopes import (
+    MICROS,
+    UNLIMITED,
+    Demand,
+    KeyScope,
+    Scope,
+    TenantScope,
+    UserScope,
+)
 from flightdeck.store.database import Store
 
 Kind = Literal["chat", "embeddings"]
@@ -72,16 +81,6 @@ class Accounting:
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> Accounting:
-        async def spent(scope: str, month: str) -> int:
-            kind, _, name = scope.partition(":")
-            async with store.engine.connect() as conn:
-                if kind == "user":
-                    tenant, _, user = name.partition("/")
-                    return round(await user_month_spend(conn, tenant, user, month) * MICROS)
-                key_id = int(name) if kind == "key" else None
-                spend = await month_spend(conn, name if kind == "tenant" else None, key_id, month)
-                return round(spend * MICROS)
-
         ledger = None
         if settings.ledger.enabled:
             spool_dir = settings.ledger.spool_dir or Path(settings.home) / "ledger-spool"
@@ -92,7 +91,7 @@ class Accounting:
                 batch_size=settings.ledger.batch_size,
             )
         return cls(
-            Limiter.from_settings(settings.limits, spend_loader=spent),
+            Limiter.from_settings(settings.limits, spend_loader=ledger_spend(store)),
             PolicyStore(store, settings.limits),
             PriceTable(settings.limits.prices),
             ledger,
@@ -200,6 +199,27 @@ class Accounting:
         """For /readyz: both stay 'ready' while degraded, but say so."""
         ledger = self.ledger.health() if self.ledger is not None else {"state": "disabled"}
         return {"limits": self.limiter.health(), "ledger": ledger}
+
+
+def ledger_spend(store: Store) -> SpendLoader:
+    """What a scope's owner spent in a month, from the usage ledger (micros)."""
+
+    async def spent(scope: Scope, month: str) -> int:
+        owner = scope.owner
+        if owner is None:
+            return 0
+        async with store.engine.connect() as conn:
+            if isinstance(owner, UserScope):
+                spend = await user_month_spend(conn, owner.tenant, owner.user, month)
+            elif isinstance(owner, KeyScope):
+                spend = await month_spend(conn, None, owner.key_id, month)
+            elif isinstance(owner, TenantScope):
+                spend = await month_spend(conn, owner.tenant, None, month)
+            else:
+                assert_never(owner)
+        return round(spend * MICROS)
+
+    return spent
 
 
 class StreamMeter:
