@@ -22,8 +22,9 @@ from flightdeck.auth.keys import Principal, require_spender
 from flightdeck.core.errors import InvalidRequest, NotFound, PayloadTooLarge
 from flightdeck.core.settings import Settings
 from flightdeck.gateway.accounting import Accounting, Kind, StreamMeter, Ticket
-from flightdeck.gateway.router import Routed, Router
+from flightdeck.gateway.router import OpenedStream, Routed, Router
 from flightdeck.gateway.streaming import EventStreamResponse
+from flightdeck.providers.base import UpstreamReply
 
 T = TypeVar("T")
 JSON = "application/json"
@@ -235,10 +236,17 @@ def valid_embedding_input(value: Any) -> bool:
 
 
 def routing_headers(routed: Routed[Any]) -> list[tuple[bytes, bytes]]:
-    return [
+    headers = [
         (b"x-flightdeck-model-group", routed.group.encode()),
         (b"x-flightdeck-attempts", str(routed.attempts).encode()),
     ]
+    value = routed.value
+    dropped = value.stream.dropped_thinking if isinstance(value, OpenedStream) else 0
+    if isinstance(value, UpstreamReply):
+        dropped = value.dropped_thinking
+    if dropped:  # thinking the upstream's wire format had no place for (flightdeck.wire)
+        headers.append((b"x-flightdeck-thinking-dropped", str(dropped).encode()))
+    return headers
 
 
 def limit_headers(ticket: Ticket | None) -> list[tuple[bytes, bytes]]:

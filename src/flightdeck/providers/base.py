@@ -18,10 +18,15 @@ from flightdeck.core.settings import ModelDeployment
 
 @dataclass(slots=True)
 class UpstreamReply:
-    """A successful non-streaming reply: the raw JSON body, parsed on demand."""
+    """A successful non-streaming reply: the raw JSON body, parsed on demand.
+
+    ``dropped_thinking``: thinking blocks the request's translation had to leave out
+    (``flightdeck.wire.chat.Notes``); 0 for untranslated passthrough.
+    """
 
     body: bytes
     _parsed: dict[str, Any] | None = field(default=None, repr=False)
+    dropped_thinking: int = 0
 
     def json(self) -> dict[str, Any]:
         if self._parsed is None:
@@ -29,12 +34,17 @@ class UpstreamReply:
         return self._parsed
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> UpstreamReply:
-        return cls(orjson.dumps(data), data)
+    def from_json(cls, data: dict[str, Any], *, dropped_thinking: int = 0) -> UpstreamReply:
+        return cls(orjson.dumps(data), data, dropped_thinking)
 
 
 class ChatStream:
     """An opened stream of server-sent events, each a complete ``data: ...`` block."""
+
+    @property
+    def dropped_thinking(self) -> int:
+        """Thinking blocks the request's translation had to leave out (see UpstreamReply)."""
+        return 0
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self.events()
