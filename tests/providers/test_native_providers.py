@@ -252,7 +252,8 @@ def test_field_the_upstream_cannot_carry_is_a_400_naming_it(
 def test_upstream_400_keeps_its_message(client: openai.OpenAI, fakes: Any) -> None:
     anthropic, _ = fakes
     anthropic.script(
-        b'{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: too big"}}',
+        b'{"type":"error","error":{"type":"invalid_request_error",'
+        b'"message":"max_tokens: too big"}}',
         status=400,
     )
     with pytest.raises(openai.BadRequestError) as caught:
@@ -262,7 +263,10 @@ def test_upstream_400_keeps_its_message(client: openai.OpenAI, fakes: Any) -> No
 
 def test_gemini_error_status_is_read(client: openai.OpenAI, fakes: Any) -> None:
     _, gemini = fakes
-    body = b'{"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED"}}'
+    body = (
+        b'{"error":{"code":429,"message":"Resource has been exhausted",'
+        b'"status":"RESOURCE_EXHAUSTED"}}'
+    )
     for _ in range(3):
         gemini.script(body, status=429)
     with pytest.raises(openai.RateLimitError) as caught:
