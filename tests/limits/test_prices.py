@@ -53,7 +53,7 @@ GOLDEN: list[tuple[str, str, dict[str, Any], int]] = [
         },
         2025,
     ),
-    # Responses API: 5000 in (4864 cached) + 3 out: 136 x 1.25 + 4864 x 0.125 + 3 x 10 = 170 + 608 + 30
+    # Responses API, 5000 in (4864 cached), 3 out: 136 x 1.25 + 4864 x 0.125 + 3 x 10
     (
         "gpt",
         "responses",
