@@ -53,6 +53,7 @@ CHAT_KEYS = frozenset(
         "stream",
         "tools",
         "tool_choice",
+        "parallel_tool_calls",
         "thinking",
         "reasoning_effort",
         "response_format",
@@ -62,7 +63,7 @@ CHAT_KEYS = frozenset(
 )
 DEFAULTED_KEYS = frozenset(
     {"n", "logprobs", "presence_penalty", "frequency_penalty", "stream_options"}
-    | {"parallel_tool_calls", "store", "service_tier"}
+    | {"store", "service_tier"}
 )
 ANTHROPIC_KEYS = frozenset(
     {
