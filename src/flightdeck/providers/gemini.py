@@ -26,6 +26,9 @@ from flightdeck.wire.gemini_stream import GeminiToChat
 
 
 class GeminiProvider(HTTPProvider):
+    """Gemini models through ``generateContent`` (see the module docstring for the two
+    endpoints); requests, replies and streams translated by ``flightdeck.wire.gemini``."""
+
     kind = "gemini"
     supports_embeddings = False
     default_base_url = "https://generativelanguage.googleapis.com/v1beta"

@@ -108,6 +108,7 @@ class HTTPProvider(Provider):
         return resp
 
     async def post_for_body(self, path: str, payload: bytes) -> bytes:
+        """POST ``payload`` and read the whole 2xx reply body."""
         resp = await self.post(path, payload)
         try:
             return await resp.read()
@@ -115,6 +116,7 @@ class HTTPProvider(Provider):
             raise UpstreamError(f"upstream connection broke: {reason(exc)}") from exc
 
     async def post_for_json(self, path: str, payload: bytes) -> dict[str, Any]:
+        """POST ``payload``; the reply as a JSON object (UpstreamError if it is not one)."""
         raw = await self.post_for_body(path, payload)
         try:
             data = orjson.loads(raw)
@@ -195,6 +197,7 @@ class TranslatedEventStream(ChatStream):
 
 
 def parse_event(data: bytes) -> dict[str, Any]:
+    """One SSE event's data as a JSON object; UpstreamError if it is not one."""
     try:
         event = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -275,6 +278,7 @@ def _parse_retry_after(value: str | None) -> float | None:
 
 
 def reason(exc: BaseException) -> str:
+    """A short reason for a transport failure, for error messages."""
     if isinstance(exc, asyncio.CancelledError):
         return "cancelled"
     return str(exc) or type(exc).__name__

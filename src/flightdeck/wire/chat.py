@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from flightdeck.core.ids import unique_id
-
-FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter")
 
 
 def new_id(prefix: str) -> str:
@@ -302,22 +300,3 @@ def _block_delta(index: int, block: dict[str, Any]) -> dict[str, Any]:
     if block.get("type") == "thinking" and block.get("thinking"):
         delta["reasoning_content"] = block["thinking"]
     return delta
-
-
-@dataclass(slots=True)
-class ThinkingRun:
-    """Tracks which thinking block a stream is in, for formats whose blocks have no index."""
-
-    index: int = -1
-    open: bool = False
-    kinds: list[str] = field(default_factory=list)
-
-    def enter(self) -> int:
-        """The index of the block being written, opening a new one after other content."""
-        if not self.open:
-            self.index += 1
-            self.open = True
-        return self.index
-
-    def leave(self) -> None:
-        self.open = False

@@ -11,6 +11,7 @@ The Responses stream (OpenAI, "Streaming events"): ``response.created``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -323,6 +324,7 @@ class ResponsesToChat:
         self.tools = 0
         self.thinking = 0
         self.ended = False
+        self.handlers = self._handlers()
 
     def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         kind = str(event.get("type", ""))
@@ -346,10 +348,11 @@ class ResponsesToChat:
         if kind in ("response.completed", "response.incomplete"):
             self.ended = True
             return self._end(event.get("response") or {})
-        handler = self._handlers().get(kind)
+        handler = self.handlers.get(kind)
         return handler(event) if handler else []
 
-    def _handlers(self) -> dict[str, Any]:
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]]:
+        """The events that carry content, by type (the rest carry nothing chat needs)."""
         return {
             "response.output_item.added": self._added,
             "response.output_item.done": self._done,
