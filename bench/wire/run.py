@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from flightdeck.gateway.accounting import StreamMeter
+from flightdeck.calls.accounting import StreamMeter
 from flightdeck.wire import sse
 from flightdeck.wire.anthropic import (
     anthropic_to_chat_completion,
