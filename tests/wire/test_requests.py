@@ -476,7 +476,8 @@ def test_responses_input_items_become_chat_turns() -> None:
         "assistant",
         "user",
     ]
-    assert chat["messages"][0]["content"] == "Be exact."  # instructions are not carried over
+    assert chat["messages"][0]["content"] == "Be exact."
+    assert chat["messages"][1]["content"] == "earlier"
     turn = chat["messages"][3]
     assert turn["thinking_blocks"] == [
         {"type": "thinking", "thinking": "call it", "signature": "sig"}

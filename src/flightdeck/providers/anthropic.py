@@ -77,7 +77,13 @@ class AnthropicProvider(HTTPProvider):
         resp = await self.post("messages", payload)
         return TranslatedEventStream(resp, AnthropicToChat(include_usage=include_usage), notes)
 
-    async def count_tokens(self, request: dict[str, Any]) -> dict[str, Any]:
-        """``POST /v1/messages/count_tokens`` with a Messages API body (model replaced)."""
-        payload = orjson.dumps({**request, "model": self.deployment.upstream_model})
-        return await self.post_for_json("messages/count_tokens", payload)
+    async def count_tokens(self, body: dict[str, Any]) -> int | None:
+        """``POST /v1/messages/count_tokens`` for a chat body (free at Anthropic)."""
+        request = chat_to_anthropic_request(
+            {**body, "stream": False}, model=self.deployment.upstream_model
+        )
+        request.pop("max_tokens", None)
+        request.pop("stream", None)
+        reply = await self.post_for_json("messages/count_tokens", orjson.dumps(request))
+        tokens = reply.get("input_tokens")
+        return tokens if isinstance(tokens, int) else None

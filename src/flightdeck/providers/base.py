@@ -83,6 +83,11 @@ class Provider:
     async def embeddings(self, body: dict[str, Any]) -> UpstreamReply:
         raise NotImplementedError
 
+    async def count_tokens(self, body: dict[str, Any]) -> int | None:
+        """Prompt tokens of a chat ``body`` as the upstream counts them; None when this
+        provider cannot ask (the caller estimates with the gateway's tokenizer)."""
+        return None
+
     async def ready(self) -> bool:
         """Whether the provider can take traffic (weights loaded, session open)."""
         return True

@@ -60,11 +60,11 @@ class GeminiProvider(HTTPProvider):
         resp = await self.post(f"{self.model_path}:streamGenerateContent?alt=sse", payload)
         return TranslatedEventStream(resp, GeminiToChat(include_usage=include_usage), notes)
 
-    async def count_tokens(self, body: dict[str, Any]) -> int:
+    async def count_tokens(self, body: dict[str, Any]) -> int | None:
         """Prompt tokens of a chat request, counted by the upstream (``countTokens``)."""
         request = chat_to_gemini_request({**body, "stream": False})
         request["model"] = self.model_path
         payload = orjson.dumps({"generateContentRequest": request})
         reply = await self.post_for_json(f"{self.model_path}:countTokens", payload)
         total = reply.get("totalTokens")
-        return total if isinstance(total, int) else 0
+        return total if isinstance(total, int) else None

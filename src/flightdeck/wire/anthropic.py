@@ -312,12 +312,18 @@ def anthropic_to_chat_completion(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def chat_to_anthropic_message(
-    completion: dict[str, Any], model: str | None = None
+    completion: dict[str, Any], model: str | None = None, notes: Notes | None = None
 ) -> dict[str, Any]:
-    """A chat completion as a Messages API reply (what ``POST /v1/messages`` answers)."""
+    """A chat completion as a Messages API reply (what ``POST /v1/messages`` answers).
+
+    Gemini thought signatures have no place in it: they are dropped and counted in ``notes``.
+    """
     choice = (completion.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     content = thinking_blocks_out(message)
+    if notes is not None:
+        carriers = [message, *(message.get("tool_calls") or [])]
+        notes.dropped_thinking += sum(1 for item in carriers if item.get("extra_content"))
     if message.get("content"):
         content.append({"type": "text", "text": message["content"]})
     for call in message.get("tool_calls") or []:

@@ -57,14 +57,15 @@ def responses_to_chat_request(
     """A Responses API request as a chat-completions request.
 
     ``previous``: the chat messages of the conversation so far (``previous_response_id``,
-    resolved by the route); ``instructions`` are not carried over from it (OpenAI's rule).
+    resolved by the route, which stores conversations without their ``instructions``: they
+    are not carried over, OpenAI's rule).
     """
     check_only(body, REQUEST_KEYS, CHAT)
     _check_defaults(body)
     messages: list[dict[str, Any]] = []
     if body.get("instructions"):
         messages.append({"role": "system", "content": body["instructions"]})
-    messages += [m for m in previous or [] if m.get("role") not in ("system", "developer")]
+    messages += previous or []
     value = body.get("input")
     if isinstance(value, str):
         messages.append({"role": "user", "content": value})
