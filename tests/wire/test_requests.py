@@ -462,10 +462,7 @@ def test_responses_input_items_become_chat_turns() -> None:
         "include": ["reasoning.encrypted_content"],
         "store": False,
     }
-    previous = [
-        {"role": "system", "content": "old instructions"},
-        {"role": "user", "content": "earlier"},
-    ]
+    previous = [{"role": "user", "content": "earlier"}]  # stored without its instructions
     chat = responses_to_chat_request(body, previous)
     assert [m["role"] for m in chat["messages"]] == [
         "system",
