@@ -53,7 +53,7 @@ class RedisBackend:
         client: Redis,
         *,
         prefix: str = "fd:cache:",
-        timeout: float = 0.1,
+        timeout: float = 0.25,
         probe_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -47,7 +47,7 @@ class CacheSettings(_Section):
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "fd:cache:"
     redis_timeout_seconds: float = Field(
-        0.1, gt=0, description="per Redis call; past it the lookup is a miss"
+        0.25, gt=0, description="per Redis call; past it the lookup is a miss"
     )
     probe_seconds: float = Field(1.0, gt=0, description="how often an unreachable Redis is tried")
     max_bytes: int = Field(
