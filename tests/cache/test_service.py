@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 
@@ -313,3 +314,19 @@ async def test_semantic_entries_expire_and_are_purged(
     await cache.purge("acme", "gpt")
     assert len(cache.index) == 0
     assert (await ask(cache, body("How can I reset my password?")))[0] is None
+
+
+async def test_a_lookup_in_an_empty_partition_does_not_embed(clock: FakeClock) -> None:
+    calls: list[list[str]] = []
+
+    def encoder(texts: list[str]) -> Any:
+        calls.append(texts)
+        return np.ones((len(texts), 4), np.float32) / 2
+
+    cache = make_cache(clock, encoder, **SEMANTIC)
+    hit, first = await ask(cache, body("first question"))
+    assert hit is None and calls == []
+    await cache.store_reply(first, reply("a"))
+    assert calls == [["first question"]]
+    hit, _ = await ask(cache, body("second question"))
+    assert hit is not None and len(calls) == 2

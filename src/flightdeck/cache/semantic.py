@@ -74,19 +74,20 @@ class Partition:
 
     def add(self, vector: Vector, digest: str, expires_at: float) -> None:
         self.remove(digest)
-        if len(self.digests) == len(self.vectors):
-            grown = np.empty((max(16, 2 * len(self.vectors)), self.dimensions), np.float32)
-            grown[: len(self.vectors)] = self.vectors
-            self.vectors = grown
         row = len(self.digests)
-        self.vectors[row] = vector
+        if self.hnsw is not None:
+            self.hnsw.add(vector.reshape(1, -1))  # HNSW keeps the vectors; no copy here
+        else:
+            if row == len(self.vectors):
+                grown = np.empty((max(16, 2 * row), self.dimensions), np.float32)
+                grown[:row] = self.vectors
+                self.vectors = grown
+            self.vectors[row] = vector
         self.digests.append(digest)
         self.expires.append(expires_at)
         self.alive.append(True)
         self.rows[digest] = row
-        if self.hnsw is not None:
-            self.hnsw.add(self.vectors[row : row + 1])
-        elif self.live > self.settings.exact_max_entries:
+        if self.hnsw is None and self.live > self.settings.exact_max_entries:
             self._build_hnsw()
         while self.live > self.settings.semantic_max_entries:
             self._kill(self._oldest_live())
@@ -150,7 +151,11 @@ class Partition:
 
     def _rebuild(self) -> None:
         keep = sorted(self.rows.values())
-        self.vectors = np.ascontiguousarray(self.vectors[keep])
+        if self.hnsw is None:
+            every = self.vectors[: len(self.digests)]
+        else:
+            every = self.hnsw.reconstruct_n(0, self.hnsw.ntotal)
+        self.vectors = np.ascontiguousarray(every[keep])
         self.digests = [self.digests[r] for r in keep]
         self.expires = [self.expires[r] for r in keep]
         self.alive = [True] * len(keep)
@@ -169,6 +174,7 @@ class Partition:
         index.hnsw.efSearch = max(self.settings.hnsw_ef_search, CANDIDATES)
         index.add(np.ascontiguousarray(self.vectors[: len(self.digests)]))
         self.hnsw = index  # rows = positions in insertion order, tombstones included
+        self.vectors = np.empty((0, self.dimensions), np.float32)  # the graph holds them now
 
 
 class SemanticIndex:
@@ -191,6 +197,11 @@ class SemanticIndex:
             partition = self.partitions[key] = Partition(len(vector), self.settings)
         partition.add(np.asarray(vector, np.float32), digest, expires_at)
         self._sweep()
+
+    def has(self, key: PartitionKey) -> bool:
+        """Whether the partition holds any prompt (else a lookup need not embed)."""
+        partition = self.partitions.get(key)
+        return partition is not None and partition.live > 0
 
     def search(self, key: PartitionKey, query: Vector, threshold: float) -> SemanticMatch | None:
         partition = self.partitions.get(key)

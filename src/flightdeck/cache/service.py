@@ -140,8 +140,10 @@ class ResponseCache:
             plan.result = "hit"
             return CacheHit("hit", entry)
         if plan.semantic is not None and self.encoder is not None:
-            plan.vector = await self._embed(plan.semantic.text)
             partition = _partition(plan)
+            if not self.index.has(partition):
+                return None  # nothing to compare with: embed only if the reply is stored
+            plan.vector = await self._embed(plan.semantic.text)
             match = self.index.search(partition, plan.vector, plan.threshold)
             if match is not None:
                 entry = await self._read(_entry_key(plan, match.digest))
