@@ -131,15 +131,29 @@ def choose(rows: list[Row], max_wrong: float) -> Row:
 
 def show(title: str, rows: list[Row], mark: float | None = None) -> None:
     table = Table(title=title)
-    for name in ("threshold", "queries", "same-meaning", "hits", "correct", "wrong",
-                 "wrong/hits", "hit rate"):
+    for name in (
+        "threshold",
+        "queries",
+        "same-meaning",
+        "hits",
+        "correct",
+        "wrong",
+        "wrong/hits",
+        "hit rate",
+    ):
         table.add_column(name, justify="right")
     for r in rows:
         style = "bold" if r.threshold == mark else None
         table.add_row(
-            f"{r.threshold:.2f}", str(r.queries), str(r.same_pairs), str(r.hits),
-            str(r.correct), str(r.wrong), f"{100 * r.wrong_share:.1f}%",
-            f"{100 * r.hit_rate:.1f}%", style=style,
+            f"{r.threshold:.2f}",
+            str(r.queries),
+            str(r.same_pairs),
+            str(r.hits),
+            str(r.correct),
+            str(r.wrong),
+            f"{100 * r.wrong_share:.1f}%",
+            f"{100 * r.hit_rate:.1f}%",
+            style=style,
         )
     console.print(table)
 
@@ -237,13 +251,27 @@ async def _service_lookups(vectors: NDArray[np.float32], count: int) -> dict[str
 
     settings = CacheSettings.model_validate({"models": {"g": {"semantic": True}}})
     cache = ResponseCache(settings, MemoryBackend(settings.max_bytes), encoder)
-    reply = {"object": "chat.completion", "model": "g",
-             "choices": [{"index": 0, "message": {"role": "assistant", "content": "x" * 500},
-                          "finish_reason": "stop"}]}
+    reply = {
+        "object": "chat.completion",
+        "model": "g",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "x" * 500},
+                "finish_reason": "stop",
+            }
+        ],
+    }
 
     def body(i: int, system: str) -> dict[str, object]:
-        return {"model": "g", "temperature": 0, "messages": [
-            {"role": "system", "content": system}, {"role": "user", "content": f"question {i}"}]}
+        return {
+            "model": "g",
+            "temperature": 0,
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": f"question {i}"},
+            ],
+        }
 
     for i in range(len(vectors)):
         plan = cache.plan(tenant="t", model_group="g", body=body(i, "s"), headers={})
@@ -265,7 +293,10 @@ async def _service_lookups(vectors: NDArray[np.float32], count: int) -> dict[str
         semantic.append(time.perf_counter_ns() - t0)
         assert hit is not None and plan.result == "semantic-hit"
     await cache.close()
-    return {"exact_hit": percentiles(exact), "semantic_hit_without_embedding": percentiles(semantic)}
+    return {
+        "exact_hit": percentiles(exact),
+        "semantic_hit_without_embedding": percentiles(semantic),
+    }
 
 
 def main() -> None:
