@@ -105,7 +105,12 @@ class Partition:
         if self.hnsw is None:
             count = len(self.digests)
             scores = self.vectors[:count] @ query
-            for row in np.argsort(-scores):
+            best = int(np.argmax(scores))
+            if scores[best] < threshold:
+                return None
+            if self._usable(best, now):
+                return SemanticMatch(self.digests[best], float(scores[best]))
+            for row in np.argsort(-scores):  # the best was a tombstone: look further
                 score = float(scores[row])
                 if score < threshold:
                     return None
