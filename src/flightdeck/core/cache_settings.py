@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Chosen on STS-B train+dev with all-MiniLM-L6-v2 so that wrong hits stay <= 2% of hits;
 # measured by bench/cache/run.py quality (docs/benchmarks.md, "Response cache").
-DEFAULT_SEMANTIC_THRESHOLD = 0.95
+DEFAULT_SEMANTIC_THRESHOLD = 0.99
 
 
 class _Section(BaseModel):
