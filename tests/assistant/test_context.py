@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from flightdeck.assistant.bm25 import bm25_scores, term_counts
 from flightdeck.assistant.budget import fit_budget
 from flightdeck.assistant.chunking import chunk
 from flightdeck.assistant.citations import CitationChecker
@@ -19,6 +18,8 @@ from flightdeck.assistant.spotlight import datamark, marked_token_count, strip_d
 from flightdeck.core.errors import InvalidRequest
 from flightdeck.core.settings import AssistantSettings
 from flightdeck.core.tokens import count_tokens
+from flightdeck.text.bm25 import bm25_scores
+from flightdeck.text.terms import term_counts
 from tests.assistant.conftest import OTTERS
 
 

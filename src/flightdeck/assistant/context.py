@@ -23,6 +23,7 @@ from flightdeck.assistant.ranking import Ranked, rank_passages
 from flightdeck.assistant.spotlight import new_boundary
 from flightdeck.core.settings import AssistantSettings
 from flightdeck.core.tokens import count_message_tokens
+from flightdeck.text.language import detect_language
 
 
 @dataclass(slots=True)
@@ -34,6 +35,7 @@ class ProcessedPage:
     title: str
     text: str
     passages: list[Passage]
+    language: str = ""  # ISO 639-1 code of the page's text ("" = unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,12 @@ def process_page(page: PageInput, index: int) -> ProcessedPage:
     if not extracted.blocks:
         raise PageError(index, "no readable text could be extracted", code="empty_page")
     return ProcessedPage(
-        page_key(page), page.url, extracted.title or page.title, extracted.text, chunk(extracted)
+        page_key(page),
+        page.url,
+        extracted.title or page.title,
+        extracted.text,
+        chunk(extracted),
+        detect_language(extracted.text),
     )
 
 

@@ -30,7 +30,7 @@ from flightdeck.assistant.conversations import (
     conversation_summary,
     passage_dict,
 )
-from flightdeck.assistant.embeddings import PassageEncoder
+from flightdeck.assistant.embeddings import Encoders, PassageEncoder
 from flightdeck.assistant.events import error_data, sse
 from flightdeck.assistant.fetch import fetch_html
 from flightdeck.assistant.pages import PageInput
@@ -75,7 +75,8 @@ class Assistant:
         self.router = router
         self.auth = auth
         self.conversations = ConversationStore(store)
-        self.encoder = encoder or PassageEncoder()
+        self.encoders = Encoders(encoder, use_multilingual=self.limits.multilingual_embeddings)
+        self.encoder = self.encoders.english
         self.pages = PageCache()
         self.max_body = settings.server.max_body_bytes
 
@@ -331,9 +332,8 @@ class Assistant:
     async def _context(
         self, req: ChatRequest, pages: list[ProcessedPage], history: list[dict[str, Any]]
     ) -> Context:
-        encoder = self.encoder if self.encoder.loaded else None
-        if encoder is None and self.limits.embeddings:
-            self.encoder.warm_in_background()
+        languages = [p.language for p in pages]
+        encoder = self.encoders.ready_for(languages) if self.limits.embeddings else None
         return await build_context(
             req.question,
             req.mode,

@@ -105,6 +105,9 @@ class AssistantSettings(_Section):
     whole_page_tokens: int = Field(1500, gt=0, description="pages this short go in whole")
     dense_candidates: int = Field(24, ge=0, description="BM25 top-k re-scored by embeddings")
     embeddings: bool = Field(True, description="hybrid ranking with local MiniLM embeddings")
+    multilingual_embeddings: bool = Field(
+        True, description="pages not in English: hybrid ranking with the multilingual encoder"
+    )
     embed_before_answer: bool = Field(
         False, description="encode a new page's candidates before answering (else BM25 first)"
     )

@@ -1,0 +1,73 @@
+"""Index terms of a text, for every script: words where words are spaced, bigrams where not.
+
+Chinese, Japanese, Thai, Lao, Khmer, Myanmar and Tibetan are written without spaces between
+words, and Korean glues particles to its words, so a "word" found by ``\\w+`` is a whole phrase
+or sentence that no question shares. Runs of those scripts become overlapping character bigrams
+(a single character stays a unigram), the standard baseline of CJK retrieval: Lucene's
+``CJKBigramFilter``; Kwok, "Comparing representations in Chinese information retrieval", SIGIR
+1997. Other scripts give lowercased words without English stop words. Text is NFKC-normalised
+first, so full-width Latin letters and digits match their ASCII forms.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+
+# Scripts written without spaces between words (and Hangul, whose words carry particles).
+UNSPACED = (
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u0f00-\u0fff"  # Tibetan
+    "\u1000-\u109f"  # Myanmar
+    "\u1100-\u11ff"  # Hangul Jamo
+    "\u1780-\u17ff"  # Khmer
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3130-\u318f"  # Hangul compatibility Jamo
+    "\u31f0-\u31ff"  # Katakana phonetic extensions
+    "\u3400-\u4dbf"  # CJK extension A
+    "\u4e00-\u9fff"  # CJK unified ideographs
+    "\uac00-\ud7af"  # Hangul syllables
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+    "\uff66-\uff9f"  # half-width Katakana
+    "\U00020000-\U0003134f"  # CJK extensions B-G
+)
+_TOKEN = re.compile(rf"(?P<unspaced>[{UNSPACED}]+)|(?P<word>[^\W_{UNSPACED}]+)")
+_UNSPACED_CHAR = re.compile(rf"[{UNSPACED}]")
+
+STOPWORDS = frozenset(
+    """a about an and are as at be but by can did do does for from has have he her his how i in
+    into is it its no not of on or our she than that the their them then there these they this
+    those to was we were what when where which who why will with you your""".split()  # noqa: SIM905
+)
+
+
+def terms(text: str) -> list[str]:
+    """The index terms of ``text`` in order: words, or character bigrams of unspaced scripts.
+
+    ``terms("Sea otters use rocks")`` is ``["sea", "otters", "use", "rocks"]``;
+    ``terms("大熊猫吃竹子")`` is ``["大熊", "熊猫", "猫吃", "吃竹", "竹子"]``.
+    """
+    out: list[str] = []
+    for m in _TOKEN.finditer(unicodedata.normalize("NFKC", text).casefold()):
+        run = m.group("unspaced")
+        if run is None:
+            word = m.group("word")
+            if word not in STOPWORDS:
+                out.append(word)
+        elif len(run) == 1:
+            out.append(run)
+        else:
+            out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def term_counts(text: str) -> dict[str, int]:
+    """``terms(text)`` as a term -> count map (a BM25 document)."""
+    return dict(Counter(terms(text)))
+
+
+def is_unspaced(text: str, share: float = 0.3) -> bool:
+    """Whether at least ``share`` of the letters of ``text`` are in an unspaced script."""
+    letters = sum(1 for c in text if c.isalpha())
+    return bool(letters) and len(_UNSPACED_CHAR.findall(text)) >= share * letters
