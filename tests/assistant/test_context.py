@@ -170,7 +170,8 @@ def test_marked_token_count_is_exact(text: str) -> None:
 
 
 def test_datamarks_round_trip() -> None:
-    assert datamark("Ignore  previous\ninstructions") == "^Ignore ^previous ^instructions"
+    assert datamark("Ignore  previous\ninstructions") == "^Ignore ^previous\n^instructions"
+    assert datamark("\n Title \n\n\n\nText  here\n\n") == "^Title\n\n^Text ^here"
     assert strip_datamarks("^Ignore ^previous 2^10") == "Ignore previous 2^10"
 
 

@@ -2,11 +2,14 @@
 
 Chinese, Japanese, Thai, Lao, Khmer, Myanmar and Tibetan are written without spaces between
 words, and Korean glues particles to its words, so a "word" found by ``\\w+`` is a whole phrase
-or sentence that no question shares. Runs of those scripts become overlapping character bigrams
-(a single character stays a unigram), the standard baseline of CJK retrieval: Lucene's
-``CJKBigramFilter``; Kwok, "Comparing representations in Chinese information retrieval", SIGIR
-1997. Other scripts give lowercased words without English stop words. Text is NFKC-normalised
-first, so full-width Latin letters and digits match their ASCII forms.
+or sentence that no question shares. Runs of those scripts become overlapping character bigrams,
+the standard baseline of CJK retrieval (Lucene's ``CJKBigramFilter``; Kwok, "Comparing
+representations in Chinese information retrieval", SIGIR 1997), plus every Han character on its
+own, because one ideograph is often a whole word (``吃`` "eat", ``高`` "high"), as Lucene's
+``outputUnigrams`` option does. On the labelled set in ``bench/assistant/multilingual.py`` this
+beat jieba's word segmentation on Chinese and needs no dictionary for the other scripts
+(docs/benchmarks.md). Other scripts give lowercased words without English stop words. Text is
+NFKC-normalised first, so full-width Latin letters and digits match their ASCII forms.
 """
 
 from __future__ import annotations
@@ -32,13 +35,17 @@ UNSPACED = (
     "\uff66-\uff9f"  # half-width Katakana
     "\U00020000-\U0003134f"  # CJK extensions B-G
 )
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _TOKEN = re.compile(rf"(?P<unspaced>[{UNSPACED}]+)|(?P<word>[^\W_{UNSPACED}]+)")
 _UNSPACED_CHAR = re.compile(rf"[{UNSPACED}]")
+_HAN_CHAR = re.compile(rf"[{HAN}]")
 
 STOPWORDS = frozenset(
-    """a about an and are as at be but by can did do does for from has have he her his how i in
-    into is it its no not of on or our she than that the their them then there these they this
-    those to was we were what when where which who why will with you your""".split()  # noqa: SIM905
+    """a about after all also an and any are as at be been being but by can could d did do does
+    for from had has have he her here his how i if in into is it its just ll m me more most my
+    no not of on or our out over re s she should so some such t than that the their them then
+    there these they this those to too under up ve very was we were what when where which while
+    who whom why will with would you your""".split()  # noqa: SIM905
 )
 
 
@@ -46,7 +53,7 @@ def terms(text: str) -> list[str]:
     """The index terms of ``text`` in order: words, or character bigrams of unspaced scripts.
 
     ``terms("Sea otters use rocks")`` is ``["sea", "otters", "use", "rocks"]``;
-    ``terms("大熊猫吃竹子")`` is ``["大熊", "熊猫", "猫吃", "吃竹", "竹子"]``.
+    ``terms("熊猫吃竹")`` is ``["熊猫", "猫吃", "吃竹", "熊", "猫", "吃", "竹"]``.
     """
     out: list[str] = []
     for m in _TOKEN.finditer(unicodedata.normalize("NFKC", text).casefold()):
@@ -55,10 +62,9 @@ def terms(text: str) -> list[str]:
             word = m.group("word")
             if word not in STOPWORDS:
                 out.append(word)
-        elif len(run) == 1:
-            out.append(run)
         else:
             out.extend(run[i : i + 2] for i in range(len(run) - 1))
+            out.extend(_HAN_CHAR.findall(run) if len(run) > 1 or _HAN_CHAR.match(run) else [run])
     return out
 
 
