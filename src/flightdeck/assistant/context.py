@@ -67,6 +67,7 @@ class Context:
     usage: list[PageUsage]
     prompt_tokens: int
     prompt_version: str
+    boundary: str = ""  # the fence boundary of this request's prompt
 
 
 def page_key(page: PageInput) -> str:
@@ -158,9 +159,12 @@ async def build_context(
             sources.append(source)
             numbered.append((source.n, passage))
         prompt_pages.append(PromptPage(i + 1, page.title, page.url, numbered))
-    system = render_system_prompt(version, mode, prompt_pages, new_boundary())
+    boundary = new_boundary()
+    system = render_system_prompt(version, mode, prompt_pages, boundary)
     messages = [{"role": "system", "content": system}, *history, {"role": "user", "content": query}]
-    return Context(messages, sources, selection.usage, count_message_tokens(messages), version)
+    return Context(
+        messages, sources, selection.usage, count_message_tokens(messages), version, boundary
+    )
 
 
 async def _rank(

@@ -127,7 +127,7 @@ class Assistant:
         await self._settle(
             ticket, status=200, usage=reply.get("usage"), deployment=routed.deployment.id
         )
-        answer = Answer(checker=CitationChecker({s.n for s in context.sources}))
+        answer = Answer(checker=CitationChecker({s.n for s in context.sources}, context.boundary))
         content = _message_content(reply)
         answer.text = _checked(answer.checker, content)
         answer.completion_tokens = (reply.get("usage") or {}).get("completion_tokens")
@@ -216,7 +216,7 @@ class Assistant:
             },
         )
         yield sse("sources", {"sources": [s.as_dict() for s in context.sources]})
-        answer = Answer(checker=CitationChecker({s.n for s in context.sources}))
+        answer = Answer(checker=CitationChecker({s.n for s in context.sources}, context.boundary))
         try:
             async for event in self._generate(principal, req, context, answer):
                 yield event

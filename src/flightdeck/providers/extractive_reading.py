@@ -25,6 +25,8 @@ _MARKER = re.compile(r"^\s*\[(\d{1,6})\]\s*")
 _PAGE_OPEN = re.compile(r"^<page(?:-|\s+number=[\"']?)(\d{1,4})\b")
 _MARKUP = re.compile(r"^(?:</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>|<{2,}[^<>]*>{2,})$")
 _MARKED_WORD = re.compile(r"(?<!\S)\^(?=\S)")
+# "[3]" in page text is the page's own footnote; quoted, it would pass for a citation.
+_FOOTNOTE = re.compile(r"\[\d{1,4}\]")
 _HEADING_MAX_CHARS = 80
 _FINAL_PUNCTUATION = tuple(".!?:;,\"')]\u3002\uff01\uff1f\u2026")
 MIN_TERMS = 2  # shorter sentences ("Yes!", "Thanks.") are not worth quoting
@@ -116,8 +118,8 @@ def _lines(context: str) -> list[_Line]:
             marked = line.startswith("^")
         elif passage is not None and not _continues(line, marked):
             passage = None
-        if marked and passage is not None:
-            line = _MARKED_WORD.sub("", line)
+        if marked and passage is not None:  # page text: no marks, no footnote markers
+            line = " ".join(_FOOTNOTE.sub("", _MARKED_WORD.sub("", line)).split())
         if line:
             out.append(_Line(line, passage, page))
     return out
