@@ -33,6 +33,7 @@ from flightdeck.assistant.conversations import (
 from flightdeck.assistant.embeddings import Encoders, PassageEncoder
 from flightdeck.assistant.events import error_data, sse
 from flightdeck.assistant.fetch import fetch_html
+from flightdeck.assistant.ocr import find_ocr
 from flightdeck.assistant.pages import PageInput
 from flightdeck.assistant.requests import ChatRequest, parse_chat, parse_page
 from flightdeck.auth.caller import CallerAuthenticator
@@ -77,7 +78,8 @@ class Assistant:
         self.conversations = ConversationStore(store)
         self.encoders = Encoders(encoder, use_multilingual=self.limits.multilingual_embeddings)
         self.encoder = self.encoders.english
-        self.pages = PageCache()
+        ocr, no_ocr = find_ocr(self.limits)
+        self.pages = PageCache(ocr=ocr, no_ocr=no_ocr)
         self.max_body = settings.server.max_body_bytes
 
     def routes(self) -> list[BaseRoute]:
@@ -139,6 +141,7 @@ class Assistant:
                     "model": req.model,
                     "answer": answer.text,
                     "sources": [s.as_dict() for s in context.sources],
+                    "unreadable": context.unreadable,
                     "citations": [self._citation(context, n) for n in answer.checker.cited],
                     "invalid_citations": answer.checker.invalid,
                     "usage": self._usage(context, answer),
@@ -162,6 +165,8 @@ class Assistant:
                     "title": processed.title,
                     "text": processed.text,
                     "passages": [passage_dict(p) for p in processed.passages],
+                    "source_pages": processed.source_pages or None,
+                    "unreadable_pages": [u.as_dict() for u in processed.unreadable],
                 }
             ),
             media_type=JSON,
@@ -215,7 +220,8 @@ class Assistant:
                 "prompt_version": context.prompt_version,
             },
         )
-        yield sse("sources", {"sources": [s.as_dict() for s in context.sources]})
+        sources = [s.as_dict() for s in context.sources]
+        yield sse("sources", {"sources": sources, "unreadable": context.unreadable})
         answer = Answer(checker=CitationChecker({s.n for s in context.sources}, context.boundary))
         try:
             async for event in self._generate(principal, req, context, answer):

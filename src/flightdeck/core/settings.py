@@ -111,6 +111,13 @@ class AssistantSettings(_Section):
     embed_before_answer: bool = Field(
         False, description="encode a new page's candidates before answering (else BM25 first)"
     )
+    ocr: bool = Field(True, description="OCR PDF pages without a text layer (needs tesseract)")
+    ocr_command: str = Field("tesseract", min_length=1, description="the Tesseract program")
+    ocr_languages: str = Field(
+        "eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$", description="Tesseract languages: eng+deu"
+    )
+    ocr_max_pages: int = Field(10, ge=0, description="scanned pages read by OCR per PDF")
+    ocr_timeout_seconds: float = Field(60.0, gt=0, description="per scanned page")
     fetch_urls: bool = Field(False, description="fetch pages sent with only a url (public only)")
     fetch_timeout_seconds: float = Field(10.0, gt=0)
     models: dict[str, AssistantModelSettings] = Field(default_factory=dict)

@@ -171,7 +171,7 @@ def _centrality(candidates: Sequence[Sentence], corpus: Sequence[Sentence]) -> l
         df.update(s.terms.keys())
     n = len(corpus)
     idf = {t: math.log(1 + n / f) for t, f in df.items()}
-    centroid: Counter[str] = Counter()
+    centroid: dict[str, float] = defaultdict(float)
     for s in corpus:
         for t, c in s.terms.items():
             centroid[t] += c * idf[t]
@@ -180,7 +180,7 @@ def _centrality(candidates: Sequence[Sentence], corpus: Sequence[Sentence]) -> l
     for s in candidates:
         vec = {t: c * idf.get(t, 0.0) for t, c in s.terms.items()}
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-        cosine = sum(v * centroid[t] for t, v in vec.items()) / (norm * centroid_norm)
+        cosine = sum(v * centroid.get(t, 0.0) for t, v in vec.items()) / (norm * centroid_norm)
         scores.append(cosine + (LEAD_BONUS if s.first else 0.0))
     return scores
 
