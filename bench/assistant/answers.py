@@ -39,7 +39,7 @@ from flightdeck.assistant.prompts import versions
 from flightdeck.core.settings import AssistantSettings
 from flightdeck.providers.local_extractive import answer
 
-console = Console()
+console = Console(width=150)
 RESULTS = Path(__file__).parents[1] / "results"
 _CITATION = re.compile(r"\s*\[\d+\]")
 _LEAK = re.compile(r"<<<|>>>|</?page|(?<!\S)\^\S")

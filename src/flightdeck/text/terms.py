@@ -8,8 +8,9 @@ representations in Chinese information retrieval", SIGIR 1997), plus every Han c
 own, because one ideograph is often a whole word (``吃`` "eat", ``高`` "high"), as Lucene's
 ``outputUnigrams`` option does. On the labelled set in ``bench/assistant/multilingual.py`` this
 beat jieba's word segmentation on Chinese and needs no dictionary for the other scripts
-(docs/benchmarks.md). Other scripts give lowercased words without English stop words. Text is
-NFKC-normalised first, so full-width Latin letters and digits match their ASCII forms.
+(docs/benchmarks.md). Other scripts give lowercased words without English stop words, with
+plural and third-person "s" endings removed (Harman's S stemmer). Text is NFKC-normalised first,
+so full-width Latin letters and digits match their ASCII forms.
 """
 
 from __future__ import annotations
@@ -61,11 +62,23 @@ def terms(text: str) -> list[str]:
         if run is None:
             word = m.group("word")
             if word not in STOPWORDS:
-                out.append(word)
+                out.append(_s_stem(word))
         else:
             out.extend(run[i : i + 2] for i in range(len(run) - 1))
             out.extend(_HAN_CHAR.findall(run) if len(run) > 1 or _HAN_CHAR.match(run) else [run])
     return out
+
+
+def _s_stem(word: str) -> str:
+    """Harman's "S" stemmer (JASIS 1991), the minimal English stemmer of Lucene: plurals and
+    third persons meet their stem (``pandas`` -> ``panda``, ``eats`` -> ``eat``)."""
+    if len(word) <= 3 or not word.endswith("s") or word.endswith(("us", "ss")):
+        return word
+    if word.endswith("ies") and not word.endswith(("eies", "aies")):
+        return word[:-3] + "y"
+    if word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
+        return word[:-1]
+    return word[:-1]
 
 
 def term_counts(text: str) -> dict[str, int]:
