@@ -46,6 +46,7 @@ class Sentence:
     first: bool  # the first sentence of its section
     terms: Counter[str]
     item: bool = False  # a list item (a short line without final punctuation)
+    title: str = ""  # the first heading of its page: what the whole page is about
 
 
 @dataclass(slots=True)
@@ -65,6 +66,7 @@ def read_context(context: str) -> list[Sentence]:
     heading = ""
     section = -1
     first = True
+    titles: dict[int, str] = {}
     for i, line in enumerate(lines):
         opens = i == 0 or (lines[i - 1].passage, lines[i - 1].page) != (line.passage, line.page)
         if opens:
@@ -77,6 +79,7 @@ def read_context(context: str) -> list[Sentence]:
         )
         if _is_heading(line.text) and (opens or titles_prose):
             heading, section, first = line.text, section + (0 if opens else 1), True
+            titles.setdefault(line.page, line.text)
             continue
         for start, end in sentence_spans(line.text, language):
             text = line.text[start:end]
@@ -93,6 +96,7 @@ def read_context(context: str) -> list[Sentence]:
                         first,
                         counts,
                         _is_heading(line.text),
+                        titles.get(line.page, ""),
                     )
                 )
                 first = False

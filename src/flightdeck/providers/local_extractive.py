@@ -84,19 +84,20 @@ def answer(messages: list[dict[str, Any]], max_sentences: int = 3) -> str:
 def best_answers(sentences: list[Sentence], question: str, limit: int) -> list[Sentence]:
     """Up to ``limit`` sentences answering ``question``, in reading order; [] if none matches.
 
-    A sentence scores its own BM25 (scaled to [0, 1]) plus ``PASSAGE_WEIGHT`` times its
-    section's (heading included, scaled the same way), so sentences of the best section win
-    ties and a section matched only by its heading is quoted from its start.
+    A sentence scores its own BM25 (scaled to [0, 1]; its heading and page title count as its
+    words) plus ``PASSAGE_WEIGHT`` times its section's (scaled the same way), so sentences of
+    the best section win ties and a section matched only by its heading is quoted from its
+    start.
     """
     sections: dict[int, Counter[str]] = defaultdict(Counter)
-    headings: dict[int, str] = {}
+    titled: dict[int, Counter[str]] = {}
     for s in sentences:
         sections[s.section] += s.terms
-        headings[s.section] = s.heading
+        titled[s.section] = _titles(s)
     keys = list(sections)
-    section_docs = [sections[k] + Counter(terms(headings[k])) for k in keys]
+    section_docs = [sections[k] + titled[k] for k in keys]
     section_scores = dict(zip(keys, _scaled(bm25_scores(question, section_docs)), strict=True))
-    own = _scaled(bm25_scores(question, [s.terms + _heading(s) for s in sentences]))
+    own = _scaled(bm25_scores(question, [s.terms + _titles(s) for s in sentences]))
     scores = [
         o + PASSAGE_WEIGHT * section_scores[s.section] for s, o in zip(sentences, own, strict=True)
     ]
@@ -185,9 +186,11 @@ def _centrality(candidates: Sequence[Sentence], corpus: Sequence[Sentence]) -> l
     return scores
 
 
-def _heading(s: Sentence) -> Counter[str]:
-    """The heading's terms, once each: a reader takes each sentence with its heading."""
-    return Counter(set(terms(s.heading)))
+def _titles(s: Sentence) -> Counter[str]:
+    """The terms of the sentence's heading and of its page's title, once each: a reader takes
+    each sentence with both. The title's words then occur everywhere on the page, so, like any
+    word that every passage has, they cannot make one passage win over another."""
+    return Counter(set(terms(s.heading))) + Counter(set(terms(s.title)))
 
 
 def _scaled(values: list[float]) -> list[float]:
