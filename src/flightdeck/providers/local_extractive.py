@@ -113,10 +113,10 @@ def best_answers(sentences: list[Sentence], question: str, limit: int) -> list[S
     return [sentences[i] for i in sorted(chosen)]
 
 
-def summary(sentences: list[Sentence], limit: int) -> list[Sentence]:
-    """The most central sentences, in reading order: about one in four, at most ``limit``,
-    each from a different section while there are sections left."""
-    size = max(1, min(limit, round(len(sentences) / 4)))
+def summary(sentences: list[Sentence], limit: int, least: int = 1) -> list[Sentence]:
+    """The most central sentences, in reading order: about one in four (at least ``least``, at
+    most ``limit``), each from a different section while there are sections left."""
+    size = max(least, min(limit, round(len(sentences) / 4)))
     scores = _centrality(sentences, sentences)
     order = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
     chosen: list[int] = []
@@ -160,7 +160,7 @@ def compare(sentences: list[Sentence], per_page: int) -> str:
     lines = []
     for page in sorted({s.page for s in sentences}):
         own = [s for s in sentences if s.page == page]
-        quoted = " ".join(_cite(s) for s in summary(own, per_page))
+        quoted = " ".join(_cite(s) for s in summary(own, per_page, least=min(2, per_page)))
         lines.append(f"Page {page}: {quoted}")
     return "\n".join(lines)
 
