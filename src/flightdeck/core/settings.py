@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from flightdeck.core.cache_settings import CacheSettings
 from flightdeck.core.errors import ConfigError
 from flightdeck.core.tenancy_settings import LedgerSettings, LimitsSettings, OAuthSettings
 
@@ -163,6 +164,7 @@ class Settings(_Section):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
     @model_validator(mode="after")
     def _fallbacks_known(self) -> Settings:
