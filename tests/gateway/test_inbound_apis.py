@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -105,6 +106,20 @@ def test_messages_stream_has_the_documented_event_sequence(
     } <= set(kinds)
     assert final.content[0].text == "echo: one two three four"  # type: ignore[union-attr]
     assert final.usage.output_tokens > 0 and final.stop_reason == "end_turn"
+
+
+def test_messages_stream_on_the_wire_has_a_ping_after_message_start(server: ServerThread) -> None:
+    request = urllib.request.Request(
+        server.url + "/v1/messages",
+        data=b'{"model": "gpt", "max_tokens": 5, "stream": true,'
+        b' "messages": [{"role": "user", "content": "x"}]}',
+        headers={"x-api-key": server.api_key, "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        raw = response.read()
+    names = [line[7:] for line in raw.decode().splitlines() if line.startswith("event: ")]
+    assert names[:3] == ["message_start", "ping", "content_block_start"]
+    assert names[-2:] == ["message_delta", "message_stop"]
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -226,7 +226,8 @@ class ChatToAnthropic:
             "stop_sequence": None,
             "usage": {"input_tokens": self.input_tokens, "output_tokens": 0},
         }
-        return [{"type": "message_start", "message": message}]
+        # a ping follows message_start, as the Messages API sends one early in every stream
+        return [{"type": "message_start", "message": message}, {"type": "ping"}]
 
     def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
         events = [] if self.started else self._message_start(chunk)
