@@ -202,6 +202,8 @@ def populate(world: Hostile) -> None:
         "POST", "/v1/search", "acme_member", {"collection": "acme-photos", "query": "a red car"}
     )
     world.ids["doc"] = found["data"][0]["doc_id"]
+    stored = {"model": "local/extractive", "input": "acme-stored-input", "store": True}
+    world.ids["response"] = world.json("POST", "/v1/responses", "acme_member", stored)["id"]
     for owner, question in (("acme_member", "acme-secret-question"), ("alice", "alice-question")):
         body = {"model": "local/extractive", "question": question, "pages": [PAGE], "stream": False}
         world.ids[f"{owner}_conversation"] = world.json("POST", "/v1/assistant/chat", owner, body)[

@@ -43,6 +43,17 @@ def chat(**more: Any) -> dict[str, Any]:
     return {"model": "local/extractive", "messages": [{"role": "user", "content": "hi"}]} | more
 
 
+def message(**more: Any) -> dict[str, Any]:
+    """An Anthropic Messages API body."""
+    body = {"model": "local/extractive", "max_tokens": 50}
+    return body | {"messages": [{"role": "user", "content": "hi"}]} | more
+
+
+def respond(**more: Any) -> dict[str, Any]:
+    """An OpenAI Responses API body."""
+    return {"model": "local/extractive", "input": "hi", "store": False} | more
+
+
 def ask(**more: Any) -> dict[str, Any]:
     body = {"model": "local/extractive", "question": "How far?", "pages": [PAGE], "stream": False}
     return body | more
@@ -150,6 +161,22 @@ CASES: dict[tuple[str, str], Builder] = {
         A("POST", "/v1/chat/completions?tenant=acme", chat(), may_succeed=True),
         A("POST", "/v1/chat/completions", chat(user=VICTIM), may_succeed=True),
     ],
+    ("POST", "/v1/messages"): lambda w: [
+        A("POST", "/v1/messages", message(metadata={"user_id": VICTIM}), may_succeed=True),
+    ],
+    ("POST", "/v1/messages/count_tokens"): lambda w: [
+        A("POST", "/v1/messages/count_tokens", message(), may_succeed=True),
+    ],
+    ("POST", "/v1/responses"): lambda w: [
+        A("POST", "/v1/responses", respond(previous_response_id=w.ids["response"])),
+        A("POST", "/v1/responses", respond(), may_succeed=True),
+    ],
+    ("GET", "/v1/responses/{response_id}"): lambda w: [
+        A("GET", f"/v1/responses/{w.ids['response']}"),
+    ],
+    ("DELETE", "/v1/responses/{response_id}"): lambda w: [
+        A("DELETE", f"/v1/responses/{w.ids['response']}"),
+    ],
     ("POST", "/v1/embeddings"): lambda w: [
         A("POST", "/v1/embeddings", {"model": "local/extractive", "input": "x"}),
     ],
@@ -215,6 +242,7 @@ def victim_state(world: Hostile) -> dict[str, Any]:
     for owner in ("acme_member", "alice"):
         conversation = world.ids[f"{owner}_conversation"]
         state[owner] = world.json("GET", f"/v1/assistant/conversations/{conversation}", owner)
+    state["response"] = world.json("GET", f"/v1/responses/{world.ids['response']}", "acme_member")
     state["robot"] = world.call("GET", "/admin/keys", "acme_robot")[0]
     return state
 
@@ -232,6 +260,7 @@ def victim_markers(world: Hostile) -> list[bytes]:
         "acme-private-description",
         "acme-secret-question",
         "alice-question",
+        "acme-stored-input",
         "777001",
         "555001",
         str(world.root / "library"),

@@ -1,6 +1,6 @@
 """Identities stored before they were bound to their issuer get one, once.
 
-Migration 0006 keyed users and OAuth users' conversations by (issuer, subject) and left the
+Migration 0007 keyed users and OAuth users' conversations by (issuer, subject) and left the
 rows it found with the issuer ``""`` (``LEGACY_ISSUER``): a database migration cannot read the
 configuration. At start-up, ``adopt_legacy_identities`` gives those rows the issuer they came
 from: ``[auth.oauth] legacy_issuer``, else the first configured issuer (with one issuer, that

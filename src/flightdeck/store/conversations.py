@@ -14,7 +14,7 @@ from flightdeck.store.models import Base, utcnow
 class Conversation(Base):
     """A conversation belongs to one caller inside one tenant: an API key (``owner_key_id``),
     or an OAuth user (``owner_user``, the token's subject, with ``owner_issuer``, its ``iss``;
-    migration 0006)."""
+    migration 0007)."""
 
     __tablename__ = "assistant_conversations"
     __table_args__ = (

@@ -42,7 +42,7 @@ class Tenant(Base):
 
 class Account(Base):
     """A user (``kind='user'``, matched by OAuth ``iss`` and ``sub`` together) or a service
-    account of a tenant. Migration 0006 added ``issuer``."""
+    account of a tenant. Migration 0007 added ``issuer``."""
 
     __tablename__ = "accounts"
     __table_args__ = (
@@ -79,7 +79,7 @@ class StoreShare(Base):
 
     Stores belong to the tenant whose folder of a search root holds them
     (``search/ownership.py``); any other tenant may point a collection at a store only through
-    a share, by its ``name`` (``shared:<name>``). Migration 0006 creates the table."""
+    a share, by its ``name`` (``shared:<name>``). Migration 0007 creates the table."""
 
     __tablename__ = "store_shares"
     __table_args__ = (
@@ -99,7 +99,7 @@ class LimitPolicy(Base):
     """Limits and monthly budget of a tenant (``key_id`` 0) or of one key (``key_id`` > 0), at
     one of two levels: ``ceiling`` (set by a platform admin or an operator) and ``tenant`` (set
     by the tenant's own admins, never above the ceiling). The stricter of the two applies.
-    Migration 0006 added ``level``."""
+    Migration 0007 added ``level``."""
 
     __tablename__ = "limit_policies"
     __table_args__ = (

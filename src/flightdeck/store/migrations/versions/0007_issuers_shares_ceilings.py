@@ -9,15 +9,15 @@
   ceiling). Existing rows become ceilings: who set them is not recorded, and a tenant admin must
   not be able to lift a limit that may have been a platform admin's.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
