@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from multiprocessing.queues import SimpleQueue
 from typing import Protocol
 
@@ -61,6 +64,23 @@ def report_progress_to(events: SimpleQueue[Counter[str]] | None) -> None:
     """Worker initializer: send counts of finished documents to ``events`` (None: do not)."""
     global _events
     _events = events
+
+
+def start_worker(events: SimpleQueue[Counter[str]] | None, lifeline: Connection) -> None:
+    """Worker initializer of the local engine: report progress to ``events`` and exit as soon
+    as ``lifeline`` (the read end of a pipe whose only write end the driver holds) reaches
+    end of file, that is when the driver is gone, however it died (``kill -9`` included).
+    Without it a worker waits on its task queue forever, and keeps the fork server alive."""
+    report_progress_to(events)
+    threading.Thread(target=_exit_with_driver, args=(lifeline,), daemon=True).start()
+
+
+def _exit_with_driver(lifeline: Connection) -> None:
+    try:
+        lifeline.recv_bytes()  # the driver never writes: this returns only at end of file
+    except (EOFError, OSError):
+        pass
+    os._exit(1)
 
 
 def prepare_task(task: ShardTask, options: IngestOptions) -> list[Row]:
