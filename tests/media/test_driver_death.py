@@ -47,7 +47,15 @@ def alive(pids: set[int]) -> set[int]:
     return {p for p in pids if p in table and table[p][1] != "Z"}
 
 
-def kill_driver_and_count_survivors(args: list[str], workers_expected: int) -> set[int]:
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return "?"
+
+
+def kill_driver_and_count_survivors(args: list[str], workers_expected: int) -> dict[int, str]:
     """Start an ingest, wait until it has ``workers_expected`` processes below it, SIGKILL
     it, and return the processes it started that are still alive 10 seconds later."""
     driver = subprocess.Popen(
@@ -73,7 +81,7 @@ def kill_driver_and_count_survivors(args: list[str], workers_expected: int) -> s
         deadline = time.monotonic() + 10
         while alive(children) and time.monotonic() < deadline:
             time.sleep(0.2)
-        return alive(children)
+        return {pid: _command(pid) for pid in alive(children)}
     finally:
         for pid in alive(children):  # do not leave them behind whatever the outcome
             os.kill(pid, signal.SIGKILL)
@@ -91,7 +99,7 @@ def test_local_engine_processes_exit_when_the_driver_is_killed(
     args += ["--concurrency", "2"]
     # the fork server, its two workers and multiprocessing's resource tracker
     survivors = kill_driver_and_count_survivors(args, workers_expected=4)
-    assert survivors == set()
+    assert survivors == {}
 
 
 @pytest.mark.slow
@@ -107,4 +115,4 @@ def test_ray_engine_processes_exit_when_the_driver_is_killed(
     args += ["--engine", "ray"]
     # the local Ray that ray.init() starts: GCS, raylet, its agents and the Ray workers
     survivors = kill_driver_and_count_survivors(args, workers_expected=6)
-    assert survivors == set()
+    assert survivors == {}

@@ -39,7 +39,7 @@ from flightdeck.media.options import FetchOptions
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _NOAI_DIRECTIVES = frozenset({"noai", "noimageai"})
 _CHUNK = 256 * 1024
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+._-]*):")  # "_": fsspec names (arrow_hdfs)
 
 
 class Route(StrEnum):
@@ -260,15 +260,13 @@ def read_local(path: str, max_bytes: int) -> Fetched:
     """Bytes of a local regular file, at most ``max_bytes`` (devices, FIFOs and directories
     are refused: ``/dev/zero`` would never end)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # before open(): a FIFO would block it
+            raise DocumentFailed(FailureReason.UNREADABLE, f"{path} is not a regular file")
         with open(path, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise DocumentFailed(FailureReason.UNREADABLE, f"{path} is not a regular file")
             data = handle.read(max_bytes + 1)
     except FileNotFoundError as exc:
         raise DocumentFailed(FailureReason.NOT_FOUND, path) from exc
-    except IsADirectoryError as exc:
-        raise DocumentFailed(FailureReason.UNREADABLE, f"{path} is a directory") from exc
-    except (OSError, ValueError) as exc:  # permissions, name too long, ...
+    except (OSError, ValueError) as exc:  # permissions, name too long, NUL, ...
         raise DocumentFailed(FailureReason.UNREADABLE, f"{type(exc).__name__}: {exc}") from exc
     if len(data) > max_bytes:
         raise DocumentFailed(FailureReason.TOO_LARGE, f"more than {max_bytes} bytes")

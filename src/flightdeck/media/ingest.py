@@ -33,6 +33,7 @@ class IngestReport(PlanCounts):
     """Running totals of one run; the progress bar and the final summary read it.
     The planning counts (new, changed, unchanged inputs) come from :class:`PlanCounts`."""
 
+    inputs_done: int = 0  # inputs whose rows were committed
     documents: int = 0
     ok: int = 0
     duplicates_exact: int = 0
@@ -41,6 +42,11 @@ class IngestReport(PlanCounts):
     shards_written: int = 0
     bytes_written: int = 0
     started: float = field(default_factory=time.monotonic)
+
+    @property
+    def inputs_seen(self) -> int:
+        """Inputs that planning met in SOURCE, skipped or not."""
+        return self.inputs_new + self.inputs_changed + self.inputs_unchanged + self.already_present
 
     @property
     def failed(self) -> int:
@@ -109,6 +115,7 @@ class Committer:
         self.index.remove(removed)
         rows = self.featurizer.apply(self.index.apply(rows, counts))
         self.write(task.name, task.source_key, rows, rows, counts, started, report, rewrites)
+        report.inputs_done += len(task.records)
         for row in rows:
             if row.get("parent_id") is None:
                 self.stored.add(row["doc_id"], row.get("fingerprint"), task.name)
@@ -207,10 +214,11 @@ def retry_failed(
     progress: Progress | None = None,
     reasons: Sequence[FailureReason] | None = None,
     featurizer: Featurizer | None = None,
+    report: IngestReport | None = None,
 ) -> IngestReport:
     """Run again only the inputs whose failure was transient, replacing their failure rows."""
     wanted = {r.value for r in (reasons or [r for r in FailureReason if r.retryable])}
-    report = IngestReport()
+    report = report if report is not None else IngestReport()
     featurizer = featurizer or Featurizer(options.features)
     featurizer.check()
     committer = Committer(store, options, featurizer)
@@ -232,6 +240,7 @@ def retry_failed(
             else:
                 merged.append(row)
         committer.write(task.name, task.source_key, merged, fresh, counts, started, report)
+        report.inputs_done += len(task.records)
         if progress is not None:
             progress(report)
     return report

@@ -25,7 +25,7 @@ CAPTION_COLUMNS = ("caption", "alt", "alt_text", "text", "TEXT", "title")
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
 MANIFEST_EXTENSIONS = frozenset({".csv", ".tsv", ".jsonl", ".ndjson", ".parquet"})
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # two letters or more: not a drive letter
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+._-]+:")  # two letters or more: not a drive letter
 
 
 @dataclass(frozen=True, slots=True)

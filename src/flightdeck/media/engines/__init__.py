@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import threading
 import time
 from collections import Counter
@@ -80,6 +81,30 @@ def _exit_with_driver(lifeline: Connection) -> None:
         lifeline.recv_bytes()  # the driver never writes: this returns only at end of file
     except (EOFError, OSError):
         pass
+    os._exit(1)
+
+
+_watched: set[int] = set()  # in a Ray worker: driver processes it already watches
+
+
+def exit_with_process(pid: int) -> None:
+    """End this process as soon as process ``pid`` (on this machine) exits: a thread waits on
+    a pidfd (Linux 5.3+), started once per process. For the Ray workers of a local Ray that
+    the driver started, which Ray lets run on after the driver's death."""
+    if pid in _watched:
+        return
+    _watched.add(pid)
+    threading.Thread(target=_wait_for_exit, args=(pid,), daemon=True).start()
+
+
+def _wait_for_exit(pid: int) -> None:
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (OSError, AttributeError):  # no pidfd on this system: nothing to wait with
+        return
+    select.select([handle], [], [])  # readable once the process has exited
     os._exit(1)
 
 
