@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import re
@@ -13,8 +14,12 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
+from rich.console import Console
 
+from flightdeck.cli.media_progress import IngestProgress
 from flightdeck.media.errors import StoreError
+from flightdeck.media.ingest import IngestReport
+from flightdeck.media.sources import open_source
 from flightdeck.media.store import MediaStore
 from tests.media.conftest import ServedFiles, textured_jpeg
 
@@ -44,7 +49,35 @@ def test_folder_ingest_prints_a_summary(image_folder: Path, tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     assert re.search(r"documents written +│ +5 │", done.stderr), done.stderr
     assert re.search(r"models on +│ +no models │", done.stderr), done.stderr
+    assert re.search(r"bytes written +│ +[\d.]+ kB │", done.stderr), done.stderr
+    assert done.stderr.splitlines()[0].startswith(f"media ingest {image_folder} -> ")
+    assert "5/5 inputs" in done.stderr
     assert MediaStore.open(str(tmp_path / "s")).read_all().num_rows == 5
+
+
+@pytest.mark.parametrize("files", [[], ["notes.txt", "data.csv"]], ids=["empty", "no-images"])
+def test_a_source_without_inputs_warns(tmp_path: Path, files: list[str]) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in files:
+        (folder / name).write_text("x")
+    done = cli(str(folder), "--out", str(tmp_path / "s"), *FAST)
+    assert done.returncode == 0, done.stderr
+    assert f"warning: {folder} holds {len(files)} files and no image or video" in done.stderr
+
+
+def test_the_bar_has_its_total_before_any_input_is_done(image_folder: Path) -> None:
+    report = IngestReport()
+    console = Console(file=io.StringIO(), force_terminal=True, width=200)
+    with IngestProgress(console, open_source([str(image_folder)]), report) as bar:
+        deadline = time.monotonic() + 10
+        while bar.total is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert bar.total == 5 and report.inputs_done == 0
+        output: io.StringIO = console.file  # type: ignore[assignment]
+        while "0/5 inputs" not in output.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the bar redraws itself ten times a second
+        assert "0/5 inputs" in output.getvalue()
 
 
 def test_caption_embeddings_run_on_the_device_asked_for(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 
 from flightdeck.cli.media_progress import IngestProgress, summary
-
 from flightdeck.media.engines import Engine
 from flightdeck.media.engines import Progress as DocumentProgress
 from flightdeck.media.engines.local import LocalEngine

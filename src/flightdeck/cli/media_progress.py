@@ -60,7 +60,7 @@ class IngestProgress:
     def _count(self, source: Source) -> None:
         try:
             total = source.count()
-        except Exception:  # noqa: BLE001 - a count is a nicety; the run reports real errors
+        except Exception:
             return
         if total is not None and self.total is None:
             self.total = total

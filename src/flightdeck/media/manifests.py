@@ -102,7 +102,9 @@ def _csv_rows(path: str, delimiter: str) -> Iterator[ManifestRow]:
                 return
             except csv.Error as exc:
                 if header is None:
-                    raise SourceError(f"{path}: line {start}: the header is not CSV ({exc})") from exc
+                    raise SourceError(
+                        f"{path}: line {start}: the header is not CSV ({exc})"
+                    ) from exc
                 yield ManifestRow(start, problem=f"line {start}: {exc}")
                 continue
             if not fields:

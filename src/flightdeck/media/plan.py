@@ -11,14 +11,19 @@ exactly its new and changed inputs.
 The pending inputs are packed, in SOURCE order, into shards of ``shard_size`` numbered after
 the source's last stored shard. Commits happen in plan order, so after a run is stopped the
 pending inputs are what followed the last committed shard, and the rerun packs the same
-shards under the same names. Planning streams; per input it keeps only two 64-bit numbers.
+shards under the same names. Planning streams; per input it keeps a 64-bit key (to find
+inputs repeated within SOURCE), and per input already stored by this source about 100 bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
 
 from flightdeck.media.sources import Source, SourceRecord
 
@@ -49,6 +54,7 @@ class PlanCounts:
     already_present: int = 0
 
 
+_PLAN_BATCH = 4096  # records whose keys are looked up together
 _UNKNOWN = 0  # fingerprint of rows written before fingerprints existed: taken as unchanged
 
 
@@ -81,12 +87,44 @@ class StoredInputs:
         return value >> 32, self.shards[value & 0xFFFFFFFF]
 
 
-
 def next_index(shards: Iterable[str], source_key: str) -> int:
     """The number of a source's next shard: one after its highest in ``shards``."""
     prefix = source_key + "-"
     numbers = [int(n[len(prefix) :]) for n in shards if n.startswith(prefix)]
     return max(numbers, default=-1) + 1
+
+
+class SeenKeys:
+    """A set of 64-bit keys in about 8 bytes each: a sorted array, plus a Python set of the
+    latest keys, merged into the array every ``batch`` keys (a set of ints costs ~90 bytes a
+    key). Keys are added in blocks, so the array is searched once per block."""
+
+    def __init__(self, batch: int = 1 << 16) -> None:
+        self._sorted: npt.NDArray[np.uint64] = np.empty(0, np.uint64)
+        self._recent: set[int] = set()
+        self._batch = batch
+
+    def add_many(self, keys: list[int]) -> list[bool]:
+        """Add ``keys`` in order; for each, True when it was not there before."""
+        stored = self._sorted
+        if stored.size:
+            wanted = np.fromiter(keys, np.uint64, len(keys))
+            at = np.minimum(np.searchsorted(stored, wanted), stored.size - 1)
+            present = (stored[at] == wanted).tolist()
+        else:
+            present = [False] * len(keys)
+        recent = self._recent
+        added = []
+        for key, old in zip(keys, present, strict=True):
+            new = not old and key not in recent
+            if new:
+                recent.add(key)
+            added.append(new)
+        if len(recent) >= self._batch:
+            merged = np.concatenate([stored, np.fromiter(recent, np.uint64, len(recent))])
+            self._sorted = np.sort(merged)
+            self._recent = set()
+        return added
 
 
 def run_key(source: Source, shard_size: int) -> str:
@@ -107,32 +145,44 @@ def plan_shards(
     ``existing`` the names of the store's shards. ``counts`` is updated as the plan streams."""
     key = run_key(source, shard_size)
     index = next_index(existing, key)
-    seen: set[int] = set()  # inputs met so far: a repeated id is skipped like a stored one
+    seen = SeenKeys()  # inputs met so far: a repeated id is skipped like a stored one
     block: list[SourceRecord] = []
     replaces: list[str] = []
-    for record in source.records():
-        doc_id = record.doc_id
-        if _key(doc_id) in seen:
-            counts.already_present += 1
-            continue
-        seen.add(_key(doc_id))
-        previous = stored.lookup(doc_id)
-        if previous is not None:
-            fingerprint = previous[0]
-            if fingerprint in (_UNKNOWN, int(record.fingerprint, 16)):
-                counts.inputs_unchanged += 1
-                continue
-            counts.inputs_changed += 1
-            replaces.append(doc_id)
-        elif doc_id in elsewhere:
-            counts.already_present += 1
-            continue
-        else:
-            counts.inputs_new += 1
-        block.append(record)
-        if len(block) == shard_size:
-            yield ShardTask(key, index, tuple(block), tuple(replaces))
-            block, replaces = [], []
-            index += 1
+    records = source.records()
+    while batch := list(itertools.islice(records, _PLAN_BATCH)):
+        firsts = seen.add_many([_key(record.doc_id) for record in batch])
+        for record, first in zip(batch, firsts, strict=True):
+            if not first:
+                counts.already_present += 1
+            elif _planned(record, stored, elsewhere, counts, replaces):
+                block.append(record)
+            if len(block) == shard_size:
+                yield ShardTask(key, index, tuple(block), tuple(replaces))
+                block, replaces = [], []
+                index += 1
     if block:
         yield ShardTask(key, index, tuple(block), tuple(replaces))
+
+
+def _planned(
+    record: SourceRecord,
+    stored: StoredInputs,
+    elsewhere: Container[str],
+    counts: PlanCounts,
+    replaces: list[str],
+) -> bool:
+    """Whether ``record`` needs work (new or changed), counting what it is."""
+    doc_id = record.doc_id
+    previous = stored.lookup(doc_id)
+    if previous is not None:
+        if previous[0] in (_UNKNOWN, int(record.fingerprint, 16)):
+            counts.inputs_unchanged += 1
+            return False
+        counts.inputs_changed += 1
+        replaces.append(doc_id)
+        return True
+    if doc_id in elsewhere:
+        counts.already_present += 1
+        return False
+    counts.inputs_new += 1
+    return True

@@ -62,7 +62,7 @@ async def _prepare(
                             )
                 except DocumentFailed as failed:
                     rows = [failure_row(base, failed)]
-                except Exception as exc:  # noqa: BLE001 - one input never stops the run
+                except Exception as exc:
                     unforeseen = DocumentFailed(
                         FailureReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}"
                     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import threading
@@ -77,10 +78,8 @@ def start_worker(events: SimpleQueue[Counter[str]] | None, lifeline: Connection)
 
 
 def _exit_with_driver(lifeline: Connection) -> None:
-    try:
+    with contextlib.suppress(EOFError, OSError):
         lifeline.recv_bytes()  # the driver never writes: this returns only at end of file
-    except (EOFError, OSError):
-        pass
     os._exit(1)
 
 
