@@ -150,11 +150,12 @@ def plan_shards(
     replaces: list[str] = []
     records = source.records()
     while batch := list(itertools.islice(records, _PLAN_BATCH)):
-        firsts = seen.add_many([_key(record.doc_id) for record in batch])
-        for record, first in zip(batch, firsts, strict=True):
+        ids = [record.doc_id for record in batch]
+        firsts = seen.add_many([_key(doc_id) for doc_id in ids])
+        for record, doc_id, first in zip(batch, ids, firsts, strict=True):
             if not first:
                 counts.already_present += 1
-            elif _planned(record, stored, elsewhere, counts, replaces):
+            elif _planned(record, doc_id, stored, elsewhere, counts, replaces):
                 block.append(record)
             if len(block) == shard_size:
                 yield ShardTask(key, index, tuple(block), tuple(replaces))
@@ -166,13 +167,13 @@ def plan_shards(
 
 def _planned(
     record: SourceRecord,
+    doc_id: str,
     stored: StoredInputs,
     elsewhere: Container[str],
     counts: PlanCounts,
     replaces: list[str],
 ) -> bool:
-    """Whether ``record`` needs work (new or changed), counting what it is."""
-    doc_id = record.doc_id
+    """Whether ``record`` (of id ``doc_id``) needs work (new or changed), counting what it is."""
     previous = stored.lookup(doc_id)
     if previous is not None:
         if previous[0] in (_UNKNOWN, int(record.fingerprint, 16)):
