@@ -18,6 +18,7 @@ from flightdeck.media.engines import WorkerCrashed, exit_with_process, isolate, 
 from flightdeck.media.errors import MediaError
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
+from flightdeck.media.reaper import start_reaper
 from flightdeck.media.schema import Row
 
 
@@ -59,8 +60,12 @@ class RayEngine:
                 kwargs["num_cpus"] = self.workers
             ray.init(**kwargs)
             self._started = True
+        # A local Ray (no address) dies with this process, however it dies: its GCS and raylet
+        # by Ray's own fate sharing, busy workers by exit_with_process, the rest by the reaper.
+        local = self._started and not address
+        self._reaper = start_reaper() if local else None
         # Workers of a local Ray watch this process (by pid, so not across machines).
-        self._driver_pid = os.getpid() if self._started and not address else 0
+        self._driver_pid = os.getpid() if local else 0
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
@@ -106,3 +111,6 @@ class RayEngine:
     def close(self) -> None:
         if self._started:
             self._ray.shutdown()
+        if self._reaper is not None:
+            self._reaper.terminate()
+            self._reaper.wait()
