@@ -7,16 +7,17 @@ the budget -> render the prompt -> the gateway's router -> check citations -> st
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from flightdeck.api import authenticate_request, client_gone, read_json_object
+from flightdeck.api.sse import EventStreamResponse
 from flightdeck.assistant.citations import CitationChecker
 from flightdeck.assistant.context import (
     Context,
@@ -37,16 +38,13 @@ from flightdeck.assistant.pages import PageInput
 from flightdeck.assistant.requests import ChatRequest, parse_chat, parse_page
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Principal, require_spender
+from flightdeck.calls import CallContext, ModelCalls
 from flightdeck.core.errors import FlightdeckError, InvalidRequest, UpstreamError
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import count_tokens
-from flightdeck.gateway.accounting import Accounting, StreamMeter, Ticket
-from flightdeck.gateway.router import Router
-from flightdeck.gateway.routes import authenticate_request, read_json_object
 from flightdeck.store.database import Store
 
 JSON = "application/json"
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 @dataclass
@@ -62,17 +60,15 @@ class Assistant:
     def __init__(
         self,
         settings: Settings,
-        router: Router,
+        calls: ModelCalls,
         auth: CallerAuthenticator,
         store: Store,
         *,
-        accounting: Accounting | None = None,
         encoder: PassageEncoder | None = None,
     ) -> None:
         self.settings = settings
-        self.accounting = accounting
+        self.calls = calls
         self.limits = settings.assistant
-        self.router = router
         self.auth = auth
         self.conversations = ConversationStore(store)
         self.encoder = encoder or PassageEncoder()
@@ -96,36 +92,25 @@ class Assistant:
 
     # -- routes ---------------------------------------------------------------------------
 
-    async def chat(self, request: Request) -> Response:
+    async def chat(self, request: Request) -> Response | EventStreamResponse:
         principal = await self.authenticate(request)
         require_spender(principal)
         self.warm_on_first_use()
         req = parse_chat(await self.read_json(request), self.limits)
-        self.router.group(req.model, "chat")  # unknown model: 404 before anything else
+        self.calls.router.group(req.model, "chat")  # unknown model: 404 before anything else
         history: list[dict[str, Any]] = []
         if req.conversation_id is not None:
             conversation = await self.conversations.get(principal, req.conversation_id)
             history = await self.conversations.history(conversation.id)
         if req.stream:
-            return StreamingResponse(
-                self._stream(principal, req, history),
-                media_type="text/event-stream",
-                headers=SSE_HEADERS,
-            )
+            return EventStreamResponse(self._stream(principal, req, history))
         pages = await self._pages(principal, req)
         conversation_id = await self._conversation(principal, req, pages)
         context = await self._context(req, pages, history)
         body = self._body(req, context, stream=False)
-        ticket = await self._admit(principal, body)
-        try:
-            routed = await self.router.chat(req.model, body)
-        except BaseException as exc:
-            await self._settle_failure(ticket, exc)
-            raise
+        ctx = CallContext(principal, req.model, client_gone=client_gone(request))
+        routed = await self.calls.chat(ctx, body)
         reply = routed.value.json()
-        await self._settle(
-            ticket, status=200, usage=reply.get("usage"), deployment=routed.deployment.id
-        )
         answer = Answer(checker=CitationChecker({s.n for s in context.sources}))
         content = _message_content(reply)
         answer.text = _checked(answer.checker, content)
@@ -145,7 +130,7 @@ class Assistant:
                 }
             ),
             media_type=JSON,
-            headers=ticket.headers if ticket is not None else None,
+            headers=ctx.ticket.headers if ctx.ticket is not None else None,
         )
 
     async def extract(self, request: Request) -> Response:
@@ -233,19 +218,10 @@ class Assistant:
         self, principal: Principal, req: ChatRequest, context: Context, answer: Answer
     ) -> AsyncIterator[bytes]:
         body = self._body(req, context, stream=True)
-        ticket = await self._admit(principal, body)
-        try:
-            routed = await self.router.open_chat_stream(req.model, body)
-        except BaseException as exc:
-            await self._settle_failure(ticket, exc)
-            raise
-        ttft_ms = (time.perf_counter() - ticket.started) * 1000 if ticket is not None else None
-        opened = routed.value
-        meter = StreamMeter()
-        outcome: str | None = None
-        try:
-            async for raw in _chain(opened.first_event, opened.stream):
-                meter.see(raw)
+        # No client_gone here: the event stream response watches the client already.
+        ctx = CallContext(principal, req.model)
+        async with await self.calls.open_chat_stream(ctx, body) as stream:
+            async for raw in stream:
                 chunk = _parse_chunk(raw)
                 if chunk is None:
                     continue
@@ -257,20 +233,6 @@ class Assistant:
                         yield event
             async for event in self._emit(context, answer, *answer.checker.finish()):
                 yield event
-        except BaseException as exc:
-            outcome = exc.type if isinstance(exc, FlightdeckError) else "client_gone"
-            raise
-        finally:
-            await opened.stream.aclose()
-            if ticket is not None:
-                await self._settle(
-                    ticket,
-                    status=200,
-                    usage=meter.settled_usage(ticket.prompt_tokens),
-                    deployment=routed.deployment.id,
-                    ttft_ms=ttft_ms,
-                    error_type=outcome,
-                )
 
     async def _emit(
         self, context: Context, answer: Answer, text: str, cited: list[int]
@@ -352,21 +314,6 @@ class Assistant:
             body["stream_options"] = {"include_usage": True}  # exact usage for the ledger
         return body
 
-    # The model call is limited, budgeted and recorded like a gateway call by the caller.
-
-    async def _admit(self, principal: Principal, body: dict[str, Any]) -> Ticket | None:
-        if self.accounting is None:
-            return None
-        return await self.accounting.admit(principal, body["model"], body, "chat")
-
-    async def _settle(self, ticket: Ticket | None, **outcome: Any) -> None:
-        if ticket is not None and self.accounting is not None:
-            await self.accounting.settle(ticket, **outcome)
-
-    async def _settle_failure(self, ticket: Ticket | None, exc: BaseException) -> None:
-        if ticket is not None and self.accounting is not None:
-            await self.accounting.settle_failure(ticket, exc)
-
     async def _save(
         self, conversation_id: str, req: ChatRequest, answer: Answer, context: Context
     ) -> None:
@@ -409,12 +356,6 @@ class Assistant:
 
     async def read_json(self, request: Request) -> dict[str, Any]:
         return await read_json_object(request, self.max_body)
-
-
-async def _chain(first: bytes, rest: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    yield first
-    async for event in rest:
-        yield event
 
 
 def _parse_chunk(raw: bytes) -> dict[str, Any] | None:
