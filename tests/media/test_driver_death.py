@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -55,9 +56,11 @@ def _command(pid: int) -> str:
         return "?"
 
 
-def kill_driver_and_count_survivors(args: list[str], workers_expected: int) -> dict[int, str]:
-    """Start an ingest, wait until it has ``workers_expected`` processes below it, SIGKILL
-    it, and return the processes it started that are still alive 10 seconds later."""
+def kill_driver_and_count_survivors(
+    args: list[str], ready: Callable[[list[str]], bool]
+) -> dict[int, str]:
+    """Start an ingest, wait until the command lines of the processes below it are ``ready``,
+    SIGKILL it, and return the processes it started that are still alive 10 seconds later."""
     driver = subprocess.Popen(
         [*FLIGHTDECK, *args],
         stdout=subprocess.DEVNULL,
@@ -66,14 +69,14 @@ def kill_driver_and_count_survivors(args: list[str], workers_expected: int) -> d
     )
     children: set[int] = set()
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline and driver.poll() is None:
             children = descendants(driver.pid)
-            if len(children) >= workers_expected:
+            if ready([_command(pid) for pid in children]):
                 break
             time.sleep(0.2)
         assert driver.poll() is None, "the ingest ended before it could be killed"
-        assert len(children) >= workers_expected, children
+        assert ready([_command(pid) for pid in children]), children
         time.sleep(1.0)  # let the workers start on their shards
         children |= descendants(driver.pid)
         os.kill(driver.pid, signal.SIGKILL)
@@ -98,7 +101,7 @@ def test_local_engine_processes_exit_when_the_driver_is_killed(
     args += ["--allow-private-addresses", "--workers", "2", "--shard-size", "50"]
     args += ["--concurrency", "2"]
     # the fork server, its two workers and multiprocessing's resource tracker
-    survivors = kill_driver_and_count_survivors(args, workers_expected=4)
+    survivors = kill_driver_and_count_survivors(args, lambda commands: len(commands) >= 4)
     assert survivors == {}
 
 
@@ -113,6 +116,9 @@ def test_ray_engine_processes_exit_when_the_driver_is_killed(
     args = [str(manifest), "--out", str(tmp_path / "s"), "--no-text-embeddings"]
     args += ["--allow-private-addresses", "--workers", "2", "--shard-size", "50"]
     args += ["--engine", "ray"]
-    # the local Ray that ray.init() starts: GCS, raylet, its agents and the Ray workers
-    survivors = kill_driver_and_count_survivors(args, workers_expected=6)
+    # the local Ray that ray.init() starts (GCS, raylet, agents, workers), and the reaper
+    # that the engine starts once ray.init() has returned
+    survivors = kill_driver_and_count_survivors(
+        args, lambda commands: any("flightdeck.media.reaper" in c for c in commands)
+    )
     assert survivors == {}

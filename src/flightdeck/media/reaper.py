@@ -9,11 +9,12 @@ driver's pidfd (Linux 5.3+); when the driver exits it kills every process on the
 what they started since) and exits. A process is matched by pid and start time, so a reused
 pid is never killed.
 
-    python -m flightdeck.media.reaper DRIVER_PID
+    python -m flightdeck.media.reaper DRIVER_PID [PID:START_TIME ...]
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -24,11 +25,17 @@ Table = dict[int, tuple[int, str]]  # pid -> (parent pid, start time in clock ti
 
 
 def start_reaper() -> subprocess.Popen[bytes]:
-    """Start the reaper of this process's descendants; stop it with ``terminate()``."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "flightdeck.media.reaper", str(os.getpid())],
+    """Start the reaper of this process's descendants; stop it with ``terminate()``. The
+    descendants of now are handed over at once, so they are reaped even if this process dies
+    before the reaper has looked."""
+    now = [f"{pid}:{start}" for pid, start in _below({os.getpid()}, _processes()).items()]
+    return subprocess.Popen(  # noqa: S603 - this interpreter, our module, numbers
+        [sys.executable, "-m", "flightdeck.media.reaper", str(os.getpid()), *now],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
+        # Its own process group: Ray's own reaper kills the driver's group when the driver
+        # dies, which would take this one with it before it could act.
+        start_new_session=True,
     )
 
 
@@ -55,29 +62,31 @@ def _below(roots: set[int], table: Table) -> dict[int, str]:
     return {p: table[p][1] for p in found}
 
 
-def reap(driver: int) -> None:
-    """Follow ``driver``'s descendants until it exits, then kill them."""
+def reap(driver: int, known: dict[int, str]) -> None:
+    """Follow ``driver``'s descendants (``known`` at the start: pid -> start time) until it
+    exits, then kill them."""
     me = os.getpid()
     try:
-        handle = os.pidfd_open(driver)
-    except (OSError, AttributeError):  # gone already, or no pidfd here: nothing to watch
+        handle: int | None = os.pidfd_open(driver)
+    except ProcessLookupError:  # gone already: reap what was handed over
+        handle = None
+    except (OSError, AttributeError):  # no pidfd here: nothing to wait with
         return
-    known: dict[int, str] = {}
     while True:
-        driver_gone = bool(select.select([handle], [], [], 1.0)[0])
+        driver_gone = handle is None or bool(select.select([handle], [], [], 1.0)[0])
         table = _processes()
         known = {p: t for p, t in known.items() if table.get(p, (0, ""))[1] == t}
-        known |= _below({driver, *known}, table)
+        # a dead driver's pid may belong to another process by now: never a root then
+        known |= _below({*known} if driver_gone else {driver, *known}, table)
         known.pop(me, None)
         known.pop(driver, None)
         if driver_gone:
             break
     for pid in known:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 if __name__ == "__main__":
-    reap(int(sys.argv[1]))
+    handed = dict(arg.split(":", 1) for arg in sys.argv[2:])
+    reap(int(sys.argv[1]), {int(pid): start for pid, start in handed.items()})
