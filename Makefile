@@ -23,7 +23,7 @@ run: $(STAMP)
 
 test: test-main test-openclip
 
-test-main: $(STAMP) tools-chromium
+test-main: $(STAMP) tools-chromium tools-ocr
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The open_clip path of `media ingest --model WEIGHTS --model-arch ...` needs torchvision, which
@@ -84,5 +84,16 @@ tools-chromium:
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }
 
+# Tesseract for the assistant's OCR of scanned PDF pages (optional at run time; the OCR test
+# skips without it).
+.PHONY: tools-ocr bench-answers
+tools-ocr:
+	@test -x /usr/bin/tesseract || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q tesseract-ocr; }
+
 bench-assistant: $(STAMP)
 	$(BIN)/python -m bench.assistant.run $(BENCH_ARGS)
+
+bench-answers: $(STAMP)
+	$(BIN)/python -m bench.assistant.answers $(BENCH_ARGS)

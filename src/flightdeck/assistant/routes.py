@@ -31,9 +31,10 @@ from flightdeck.assistant.conversations import (
     conversation_summary,
     passage_dict,
 )
-from flightdeck.assistant.embeddings import PassageEncoder
+from flightdeck.assistant.embeddings import Encoders, PassageEncoder
 from flightdeck.assistant.events import error_data, sse
 from flightdeck.assistant.fetch import fetch_html
+from flightdeck.assistant.ocr import find_ocr
 from flightdeck.assistant.pages import PageInput
 from flightdeck.assistant.requests import ChatRequest, parse_chat, parse_page
 from flightdeck.auth.caller import CallerAuthenticator
@@ -71,8 +72,10 @@ class Assistant:
         self.limits = settings.assistant
         self.auth = auth
         self.conversations = ConversationStore(store)
-        self.encoder = encoder or PassageEncoder()
-        self.pages = PageCache()
+        self.encoders = Encoders(encoder, use_multilingual=self.limits.multilingual_embeddings)
+        self.encoder = self.encoders.english
+        ocr, no_ocr = find_ocr(self.limits)
+        self.pages = PageCache(ocr=ocr, no_ocr=no_ocr)
         self.max_body = settings.server.max_body_bytes
 
     def routes(self) -> list[BaseRoute]:
@@ -111,7 +114,7 @@ class Assistant:
         ctx = CallContext(principal, req.model, client_gone=client_gone(request))
         routed = await self.calls.chat(ctx, body)
         reply = routed.value.json()
-        answer = Answer(checker=CitationChecker({s.n for s in context.sources}))
+        answer = Answer(checker=CitationChecker({s.n for s in context.sources}, context.boundary))
         content = _message_content(reply)
         answer.text = _checked(answer.checker, content)
         answer.completion_tokens = (reply.get("usage") or {}).get("completion_tokens")
@@ -123,6 +126,7 @@ class Assistant:
                     "model": req.model,
                     "answer": answer.text,
                     "sources": [s.as_dict() for s in context.sources],
+                    "unreadable": context.unreadable,
                     "citations": [self._citation(context, n) for n in answer.checker.cited],
                     "invalid_citations": answer.checker.invalid,
                     "usage": self._usage(context, answer),
@@ -146,6 +150,8 @@ class Assistant:
                     "title": processed.title,
                     "text": processed.text,
                     "passages": [passage_dict(p) for p in processed.passages],
+                    "source_pages": processed.source_pages or None,
+                    "unreadable_pages": [u.as_dict() for u in processed.unreadable],
                 }
             ),
             media_type=JSON,
@@ -199,8 +205,9 @@ class Assistant:
                 "prompt_version": context.prompt_version,
             },
         )
-        yield sse("sources", {"sources": [s.as_dict() for s in context.sources]})
-        answer = Answer(checker=CitationChecker({s.n for s in context.sources}))
+        sources = [s.as_dict() for s in context.sources]
+        yield sse("sources", {"sources": sources, "unreadable": context.unreadable})
+        answer = Answer(checker=CitationChecker({s.n for s in context.sources}, context.boundary))
         try:
             async for event in self._generate(principal, req, context, answer):
                 yield event
@@ -293,9 +300,8 @@ class Assistant:
     async def _context(
         self, req: ChatRequest, pages: list[ProcessedPage], history: list[dict[str, Any]]
     ) -> Context:
-        encoder = self.encoder if self.encoder.loaded else None
-        if encoder is None and self.limits.embeddings:
-            self.encoder.warm_in_background()
+        languages = [p.language for p in pages]
+        encoder = self.encoders.ready_for(languages) if self.limits.embeddings else None
         return await build_context(
             req.question,
             req.mode,
