@@ -35,7 +35,11 @@ async def ec_issuer() -> AsyncIterator[LocalIssuer]:
 
 
 def validator(
-    *issuers: LocalIssuer, algorithms: list[str] | None = None, **kw: Any
+    *issuers: LocalIssuer,
+    algorithms: list[str] | None = None,
+    tenants: list[str] | None = None,
+    platform_admin: bool = False,
+    **kw: Any,
 ) -> OAuthValidator:
     configs = [
         OAuthIssuer(
@@ -44,10 +48,12 @@ def validator(
             audience=i.audience,
             algorithms=algorithms or [i.keys[0].alg],
             role_map={"Flightdeck.Admin": "admin"},
+            tenants=tenants or ["*"],
+            platform_admin=platform_admin,
         )
         for i in issuers
     ]
-    return OAuthValidator(OAuthSettings(issuers=configs, **kw))
+    return OAuthValidator(OAuthSettings(issuers=configs, **kw), platform_tenant="default")
 
 
 async def test_valid_rsa_access_token_maps_tenant_and_role(issuer: LocalIssuer) -> None:
@@ -233,3 +239,36 @@ async def test_a_tenant_claim_with_a_trailing_newline_names_no_tenant(issuer: Lo
     token = issuer.token(tid=issuer.claims()["tid"] + "\n")
     with pytest.raises(PermissionDenied, match="no valid tenant"):
         await validator(issuer).validate(token)
+
+
+async def test_an_issuer_speaks_only_for_the_tenants_it_is_bound_to(issuer: LocalIssuer) -> None:
+    bound = validator(issuer, tenants=["acme", "initech"])
+    assert (await bound.validate(issuer.token(tid="initech"))).tenant == "initech"
+    with pytest.raises(PermissionDenied) as err:
+        await bound.validate(issuer.token(tid="globex"))
+    assert err.value.code == "issuer_not_allowed_for_tenant"
+    with pytest.raises(PermissionDenied):  # '*' is not a tenant name a token can carry
+        await bound.validate(issuer.token(tid="*"))
+
+
+async def test_an_admin_claim_in_the_platform_tenant_needs_a_trusted_issuer(
+    issuer: LocalIssuer,
+) -> None:
+    token = issuer.token(tid="default", roles=["admin"])
+    assert (await validator(issuer).validate(token)).role is Role.MEMBER
+    trusted = validator(issuer, platform_admin=True)
+    assert (await trusted.validate(token)).role is Role.ADMIN
+    # elsewhere an admin claim stays an admin claim
+    assert (await validator(issuer).validate(issuer.token(roles=["admin"]))).role is Role.ADMIN
+
+
+def test_several_issuers_must_each_name_their_tenants() -> None:
+    first = {"issuer": "a", "jwks_url": "https://a/j", "audience": "x", "tenants": ["acme"]}
+    second = {"issuer": "b", "jwks_url": "https://b/j", "audience": "x"}
+    with pytest.raises(ValueError, match=r"issuers\[1\].tenants"):
+        OAuthSettings.model_validate({"issuers": [first, second]})
+    OAuthSettings.model_validate({"issuers": [second]})  # one issuer alone: every tenant
+    with pytest.raises(ValueError, match="not a tenant name"):
+        OAuthIssuer.model_validate(second | {"tenants": ["Acme"]})
+    with pytest.raises(ValueError, match="legacy_issuer"):
+        OAuthSettings.model_validate({"issuers": [second], "legacy_issuer": "c"})

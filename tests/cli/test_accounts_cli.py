@@ -38,17 +38,22 @@ def test_users_create_list_set_role_delete(tmp_path: Path) -> None:
     )
     assert missing.returncode == 2 and "tenant 'acme' does not exist" in missing.stderr
     flightdeck("tenants", "create", "acme", cwd=tmp_path)
+    no_issuer = flightdeck(
+        "users", "create", "alice", "--tenant", "acme", "--subject", "s1", cwd=tmp_path
+    )
+    assert no_issuer.returncode == 2 and "name the `issuer`" in no_issuer.stderr
+    iss = ("--issuer", "https://login.test/")
     created = flightdeck(
         "users", "create", "alice", "--tenant", "acme", "--subject", "s1", "--role", "viewer",
-        cwd=tmp_path,
+        *iss, cwd=tmp_path,
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
     again = flightdeck(
-        "users", "create", "alicia", "--tenant", "acme", "--subject", "s1", cwd=tmp_path
+        "users", "create", "alicia", "--tenant", "acme", "--subject", "s1", *iss, cwd=tmp_path
     )
-    assert again.returncode == 2 and "subject 's1' already exists" in again.stderr
+    assert again.returncode == 2 and "subject 's1' of issuer" in again.stderr
     bad = flightdeck(
-        "users", "create", "Alice Smith", "--tenant", "acme", "--subject", "x", cwd=tmp_path
+        "users", "create", "Alice Smith", "--tenant", "acme", "--subject", "x", *iss, cwd=tmp_path
     )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "account name" in bad.stderr and "Traceback" not in bad.stderr
@@ -58,7 +63,9 @@ def test_users_create_list_set_role_delete(tmp_path: Path) -> None:
     )
     assert raised.returncode == 0, raised.stderr
     listed = flightdeck("users", "list", "--tenant", "acme", cwd=tmp_path)
-    assert [row[1:4] for row in table_rows(listed.stdout)] == [["alice", "s1", "admin"]]
+    assert [row[1:5] for row in table_rows(listed.stdout)] == [
+        ["alice", "https://login.test/", "s1", "admin"]
+    ]
 
     assert flightdeck("users", "delete", "alice", "--tenant", "acme", cwd=tmp_path).returncode == 0
     gone = flightdeck("users", "delete", "alice", "--tenant", "acme", cwd=tmp_path)

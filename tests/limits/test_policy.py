@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flightdeck.core.tenancy_settings import LimitRule, LimitsSettings
-from flightdeck.limits.policy import PolicyStore
+from flightdeck.limits.policy import Level, PolicyStore, above_ceiling, stricter
 from flightdeck.limits.scopes import MICROS, UNLIMITED, KeyScope, Scope, TenantScope, UserScope
 from flightdeck.store.database import Store
 
@@ -57,3 +57,38 @@ async def test_scopes_say_whose_they_are_as_typed_owners(tmp_path: Path) -> None
     assert [s.owner for s in by_user] == [UserScope("acme", "alice/bob"), TenantScope("acme")]
     assert by_user[0].name == "user:acme/alice/bob"
     await store.close()
+
+
+async def test_the_stricter_of_ceiling_and_tenant_limits_applies(tmp_path: Path) -> None:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    await store.migrate()
+    policies = PolicyStore(store, LimitsSettings(policy_cache_seconds=0))
+    ceiling = LimitRule(tokens_per_minute=1000, monthly_budget=50)
+    await policies.set("acme", ceiling, level=Level.CEILING)
+    await policies.set(
+        "acme", LimitRule(tokens_per_minute=500, requests_per_minute=20), level=Level.TENANT
+    )
+    assert await policies.scopes_for("acme", None) == [
+        Scope(
+            "tenant:acme",
+            requests_per_minute=20,
+            tokens_per_minute=500,
+            monthly_budget_micros=50 * MICROS,
+        )
+    ]
+    await policies.set("acme", LimitRule(tokens_per_minute=None), level=Level.TENANT)
+    assert (await policies.scopes_for("acme", None))[0].tokens_per_minute == 1000
+    await store.close()
+
+
+def test_limits_are_compared_one_by_one() -> None:
+    ceiling = LimitRule(tokens_per_minute=1000, monthly_budget=5)
+    assert stricter(ceiling, LimitRule(tokens_per_minute=2000, requests_per_minute=3)) == LimitRule(
+        tokens_per_minute=1000, monthly_budget=5, requests_per_minute=3
+    )
+    assert stricter(None, ceiling) == ceiling
+    assert above_ceiling(LimitRule(tokens_per_minute=1000), ceiling) == []
+    assert above_ceiling(LimitRule(requests_per_minute=10**6), ceiling) == []  # not capped
+    assert above_ceiling(LimitRule(monthly_budget=5.5), ceiling) == [
+        "monthly_budget 5.5 exceeds the ceiling 5"
+    ]

@@ -84,13 +84,27 @@ def built_stores(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base
 
 
+def tenant_store(root: Path, tenant: str, name: str) -> Path:
+    """Where a tenant's store ``name`` lies under a search root (the tenant owns it)."""
+    return root / "tenants" / tenant / name
+
+
+def place_store(root: Path, built: Path, store: str, tenant: str, name: str = "") -> Path:
+    """A fresh copy of the built ``store`` in ``tenant``'s folder of ``root``."""
+    target = tenant_store(root, tenant, name or store)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(built / store, target)
+    return target
+
+
 @pytest.fixture
 def media_root(tmp_path: Path, built_stores: Path) -> Path:
-    """A search root holding fresh copies of the built stores (tests may change them)."""
+    """A search root holding fresh copies of the built stores (tests may change them): acme's
+    ``photos`` and globex's ``secrets``, each in its tenant's folder."""
     root = tmp_path / "media"
     root.mkdir()
-    for name in ("photos", "secrets"):
-        shutil.copytree(built_stores / name, root / name)
+    place_store(root, built_stores, "photos", "acme")
+    place_store(root, built_stores, "secrets", "globex")
     return root
 
 
@@ -101,6 +115,9 @@ class World:
     server: ServerThread
     keys: dict[str, str]
     root: Path
+
+    def store(self, tenant: str, name: str) -> Path:
+        return tenant_store(self.root, tenant, name)
 
     def call(
         self, method: str, path: str, caller: str | None = None, body: Any = None
@@ -173,12 +190,11 @@ def world(tmp_path: Path, media_root: Path) -> Iterator[World]:
         keys["platform"] = server.api_key
         w = World(server, keys, media_root)
         for caller, name, store in [
-            ("acme_admin", "photos", "photos"),
-            ("globex_admin", "secrets", "secrets"),
-            ("globex_admin", "photos", "secrets"),
+            ("acme_admin", "photos", "acme/photos"),
+            ("globex_admin", "secrets", "globex/secrets"),
+            ("globex_admin", "photos", "globex/secrets"),
         ]:
-            status, body = w.call(
-                "POST", "/admin/collections", caller, {"name": name, "uri": str(media_root / store)}
-            )
+            uri = str(media_root / "tenants" / store)
+            status, body = w.call("POST", "/admin/collections", caller, {"name": name, "uri": uri})
             assert status == 201, body
         yield w

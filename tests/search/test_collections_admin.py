@@ -10,12 +10,12 @@ import pytest
 
 from tests.search.conftest import World
 
-# (caller, method, path, body, expected status). Paths of the form {root} get the search root.
+# (caller, method, path, body, expected status). {root} is the search root, {acme} acme's folder.
 ACCESS_CASES = [
     (None, "GET", "/collections", None, 401),
     (None, "GET", "/collections/photos", None, 401),
     (None, "DELETE", "/collections/photos", None, 401),
-    (None, "POST", "/collections", {"name": "x", "uri": "{root}/photos"}, 401),
+    (None, "POST", "/collections", {"name": "x", "uri": "{acme}/photos"}, 401),
     ("acme_member", "GET", "/collections", None, 200),
     ("acme_member", "GET", "/collections/photos", None, 200),
     ("acme_admin", "GET", "/collections?tenant=globex", None, 403),
@@ -24,35 +24,54 @@ ACCESS_CASES = [
     ("acme_admin", "DELETE", "/collections/secrets", None, 404),
     ("acme_admin", "DELETE", "/collections/secrets?tenant=globex", None, 403),
     ("acme_member", "DELETE", "/collections/photos", None, 403),
-    ("acme_member", "POST", "/collections", {"name": "x", "uri": "{root}/photos"}, 403),
+    ("acme_member", "POST", "/collections", {"name": "x", "uri": "{acme}/photos"}, 403),
     (
         "acme_admin",
         "POST",
         "/collections",
-        {"name": "x", "uri": "{root}/photos", "tenant": "globex"},
+        {"name": "x", "uri": "{acme}/photos", "tenant": "globex"},
         403,
     ),
-    ("acme_admin", "POST", "/collections", {"name": "photos", "uri": "{root}/photos"}, 409),
-    ("acme_admin", "POST", "/collections", {"name": "Bad Name", "uri": "{root}/photos"}, 400),
+    ("acme_admin", "POST", "/collections", {"name": "photos", "uri": "{acme}/photos"}, 409),
+    ("acme_admin", "POST", "/collections", {"name": "Bad Name", "uri": "{acme}/photos"}, 400),
     ("acme_admin", "POST", "/collections", {"name": "x", "uri": "/etc"}, 400),
     ("acme_admin", "POST", "/collections", {"name": "x", "uri": "{root}/../outside"}, 400),
-    ("acme_admin", "POST", "/collections", {"name": "x", "uri": "photos"}, 400),
+    ("acme_admin", "POST", "/collections", {"name": "x", "uri": "photos"}, 201),
+    ("acme_admin", "POST", "/collections", {"name": "x", "uri": "nope"}, 400),
+    ("acme_admin", "POST", "/collections", {"name": "x", "uri": "../globex/secrets"}, 400),
+    (
+        "acme_admin",
+        "POST",
+        "/collections",
+        {"name": "x", "uri": "{root}/tenants/globex/secrets"},
+        403,
+    ),
+    ("acme_admin", "POST", "/collections", {"name": "x", "uri": "{acme}/../globex/secrets"}, 400),
+    ("acme_admin", "POST", "/collections", {"name": "x", "uri": "shared:secrets"}, 404),
     ("acme_admin", "POST", "/collections", {"name": "x", "uri": "s3://bucket/photos"}, 400),
     ("acme_admin", "POST", "/collections", {"name": "x", "uri": "http://127.0.0.1/x"}, 400),
-    ("acme_admin", "POST", "/collections", {"name": "x", "uri": "{root}/photos", "extra": 1}, 201),
-    ("acme_admin", "POST", "/collections", {"name": "x", "uri": "{root}"}, 400),
+    ("acme_admin", "POST", "/collections", {"name": "x", "uri": "{acme}/photos", "extra": 1}, 201),
+    ("acme_admin", "POST", "/collections", {"name": "x", "uri": "{root}"}, 403),
+    ("acme_admin", "POST", "/collections", {"name": "x", "uri": "{acme}"}, 403),
     (
         "platform",
         "POST",
         "/collections",
-        {"name": "x", "uri": "{root}/photos", "tenant": "nope"},
+        {"name": "x", "uri": "{acme}/photos", "tenant": "nope"},
         404,
     ),
     (
         "platform",
         "POST",
         "/collections",
-        {"name": "x", "uri": "{root}/photos", "tenant": "globex"},
+        {"name": "x", "uri": "{acme}/photos", "tenant": "globex"},
+        403,
+    ),
+    (
+        "platform",
+        "POST",
+        "/collections",
+        {"name": "x", "uri": "{root}/tenants/globex/secrets", "tenant": "globex"},
         201,
     ),
     ("platform", "GET", "/collections/secrets?tenant=globex", None, 200),
@@ -63,7 +82,7 @@ ACCESS_CASES = [
 
 def _fill(value: Any, root: Path) -> Any:
     if isinstance(value, str):
-        return value.replace("{root}", str(root))
+        return value.replace("{acme}", str(root / "tenants" / "acme")).replace("{root}", str(root))
     if isinstance(value, dict):
         return {k: _fill(v, root) for k, v in value.items()}
     return value
@@ -89,7 +108,9 @@ def test_list_shows_only_the_callers_tenant(world: World) -> None:
 def test_detail_counts_documents_by_status_and_names_the_embeddings(world: World) -> None:
     status, detail = world.call("GET", "/admin/collections/photos", "acme_member")
     assert status == 200, detail
-    assert detail["uri"] == os.path.realpath(world.root / "photos")
+    assert detail["uri"] == "photos"  # named in acme's folder: no server path
+    _, as_platform = world.call("GET", "/admin/collections/photos?tenant=acme", "platform")
+    assert as_platform["uri"] == os.path.realpath(world.store("acme", "photos"))
     assert detail["documents"] == {"total": 6, "ok": 5, "duplicate": 1, "failed": 0}
     assert detail["shards"] == 2
     assert detail["embeddings"] == {
@@ -100,11 +121,11 @@ def test_detail_counts_documents_by_status_and_names_the_embeddings(world: World
 
 
 def test_a_folder_without_a_store_is_refused_naming_the_problem(world: World) -> None:
-    (world.root / "empty").mkdir()
-    body = {"name": "empty", "uri": str(world.root / "empty")}
+    world.store("acme", "empty").mkdir()
+    body = {"name": "empty", "uri": str(world.store("acme", "empty"))}
     status, answer = world.call("POST", "/admin/collections", "acme_admin", body)
     assert status == 400 and "has no manifest.json" in answer["error"]["message"]
-    (world.root / "empty" / "manifest.json").write_text(
+    (world.store("acme", "empty") / "manifest.json").write_text(
         '{"version": 1, "shards": {}, "checksum": "x"}'
     )
     status, answer = world.call("POST", "/admin/collections", "acme_admin", body)
@@ -113,26 +134,27 @@ def test_a_folder_without_a_store_is_refused_naming_the_problem(world: World) ->
 
 def test_a_symlink_inside_the_root_cannot_lead_outside(world: World, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
-    (world.root / "photos").rename(outside)
-    (world.root / "link").symlink_to(outside)
-    body = {"name": "link", "uri": str(world.root / "link")}
+    world.store("acme", "photos").rename(outside)
+    world.store("acme", "link").symlink_to(outside)
+    body = {"name": "link", "uri": str(world.store("acme", "link"))}
     status, answer = world.call("POST", "/admin/collections", "acme_admin", body)
     assert status == 400 and answer["error"]["code"] == "uri_not_allowed"
     # ...and a registered collection whose folder is swapped for such a link stops serving.
-    (world.root / "photos").symlink_to(outside)
+    world.store("acme", "photos").symlink_to(outside)
     status, answer = world.search("acme_admin", "photos", "car")
     assert status == 400 and answer["error"]["code"] == "uri_not_allowed"
+    assert str(world.root) not in answer["error"]["message"]
 
 
 def test_a_symlink_within_the_root_is_followed(world: World) -> None:
-    (world.root / "alias").symlink_to(world.root / "photos")
-    body = {"name": "alias", "uri": str(world.root / "alias")}
+    world.store("acme", "alias").symlink_to(world.store("acme", "photos"))
+    body = {"name": "alias", "uri": "alias"}
     status, created = world.call("POST", "/admin/collections", "acme_admin", body)
-    assert status == 201 and created["uri"] == os.path.realpath(world.root / "photos")
+    assert status == 201 and created["uri"] == "photos"  # the link's target, in acme's folder
 
 
 def test_created_collection_is_searchable_and_delete_leaves_the_store(world: World) -> None:
-    body = {"name": "again", "uri": str(world.root / "photos"), "description": "a second name"}
+    body = {"name": "again", "uri": "photos", "description": "a second name"}
     status, created = world.call("POST", "/admin/collections", "acme_admin", body)
     assert (
         status == 201
@@ -143,7 +165,7 @@ def test_created_collection_is_searchable_and_delete_leaves_the_store(world: Wor
     assert world.call("DELETE", "/admin/collections/again", "acme_admin")[0] == 204
     status, answer = world.search("acme_member", "again", "soup")
     assert status == 404 and answer["error"]["code"] == "collection_not_found"
-    assert (world.root / "photos" / "manifest.json").exists()
+    assert (world.store("acme", "photos") / "manifest.json").exists()
     assert world.search("acme_member", "photos", "soup")[0] == 200
 
 

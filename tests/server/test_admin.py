@@ -18,6 +18,18 @@ ACCESS_CASES = [
     ("platform", "POST", "/tenants", {"name": "initech"}, 201),
     ("platform", "POST", "/tenants", {"name": "acme"}, 409),
     ("platform", "POST", "/tenants", {"name": "Bad Name!"}, 400),
+    ("platform", "POST", "/tenants", {"name": "default"}, 409),  # the platform tenant
+    ("platform", "POST", "/tenants", {"name": "Default"}, 409),
+    ("platform", "POST", "/tenants", {"name": "admin"}, 400),
+    ("platform", "POST", "/tenants", {"name": "SYSTEM"}, 400),
+    (
+        "platform",
+        "POST",
+        "/tenants",
+        {"name": "\uff50\uff4c\uff41\uff54\uff46\uff4f\uff52\uff4d"},
+        400,
+    ),
+    ("platform", "POST", "/tenants", {"name": "ACME"}, 400),
     ("acme_admin", "GET", "/keys?tenant=globex", None, 403),
     ("acme_viewer", "GET", "/keys", None, 200),
     ("acme_admin", "POST", "/keys", {"name": "x", "tenant": "globex"}, 403),
@@ -33,6 +45,7 @@ ACCESS_CASES = [
     ("acme_member", "PUT", "/budgets", {"monthly_budget": 1}, 403),
     ("acme_admin", "PUT", "/budgets", {"monthly_budget": 100, "tokens_per_minute": 5000}, 200),
     ("acme_admin", "PUT", "/budgets", {"monthly_budget": -1}, 400),
+    ("acme_admin", "PUT", "/budgets", {"level": "ceiling", "monthly_budget": 1}, 403),
     ("platform", "PUT", "/budgets", {"tenant": "globex", "requests_per_minute": 10}, 200),
     ("acme_viewer", "GET", USAGE + "&tenant=globex", None, 403),
     ("acme_viewer", "GET", USAGE, None, 200),
@@ -155,4 +168,30 @@ async def test_openapi_documents_every_admin_route(admin: Admin) -> None:
         "/service-accounts/{account_id}",
         "/collections",
         "/collections/{name}",
+        "/store-shares",
+        "/store-shares/{name}",
     }
+
+
+async def test_reserved_tenant_names_say_why(admin: Admin) -> None:
+    status, answer = await admin.call("POST", "/tenants", "platform", {"name": "Admin"})
+    assert status == 400 and answer["error"]["code"] == "tenant_name_reserved"
+    status, answer = await admin.call("POST", "/tenants", "platform", {"name": "ACME"})
+    assert status == 400 and "did you mean 'acme'" in answer["error"]["message"]
+
+
+async def test_a_tenant_admin_cannot_lift_a_ceiling_set_by_a_platform_admin(admin: Admin) -> None:
+    ceiling = {"tenant": "acme", "tokens_per_minute": 1000, "monthly_budget": 50}
+    status, made = await admin.call("PUT", "/budgets", "platform", ceiling)
+    assert status == 200 and made["level"] == "ceiling"
+    for lifted in ({"tokens_per_minute": 5000}, {"monthly_budget": 80, "tokens_per_minute": 10}):
+        status, answer = await admin.call("PUT", "/budgets", "acme_admin", lifted)
+        assert status == 403 and answer["error"]["code"] == "limit_above_ceiling", answer
+        assert "exceeds the ceiling" in answer["error"]["message"]
+    status, made = await admin.call("PUT", "/budgets", "acme_admin", {"tokens_per_minute": 500})
+    assert status == 200 and made["level"] == "tenant"
+    _, budgets = await admin.call("GET", "/budgets", "acme_viewer")
+    assert [(b["level"], b["tokens_per_minute"], b["monthly_budget"]) for b in budgets] == [
+        ("ceiling", 1000, 50.0),
+        ("tenant", 500, None),
+    ]

@@ -1,7 +1,9 @@
-"""Stored conversations: owned by one API key in one tenant; pages keep their passages.
+"""Stored conversations: owned by one API key, or one OAuth user (issuer and subject together),
+in one tenant; pages keep their passages.
 
 Every query filters by tenant and owner, so one user can never read or delete another's
-conversation (they get 404, as if it did not exist).
+conversation (they get 404, as if it did not exist), and the same ``sub`` from another issuer is
+another user.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class ConversationStore:
             tenant=owner.tenant,
             owner_key_id=owner.key_id,
             owner_user=owner.user if owner.key_id is None else None,
+            owner_issuer=owner.issuer if owner.key_id is None else None,
             title=title[:300],
             model=model,
         )
@@ -164,9 +167,13 @@ class ConversationStore:
 def _owned(owner: Principal) -> Any:
     if owner.key_id is not None:
         mine = Conversation.owner_key_id == owner.key_id
-    else:  # an OAuth user: never matches a key's conversations, nor a user without a subject
-        mine = (Conversation.owner_key_id.is_(None)) & (Conversation.owner_user == owner.user)
-        if not owner.user:
+    else:  # an OAuth user: never a key's conversations, nor anyone's without subject and issuer
+        mine = (
+            Conversation.owner_key_id.is_(None)
+            & (Conversation.owner_user == owner.user)
+            & (Conversation.owner_issuer == owner.issuer)
+        )
+        if not owner.user or not owner.issuer:
             mine = false()
     return select(Conversation).where(Conversation.tenant == owner.tenant, mine)
 

@@ -1,5 +1,10 @@
-"""Accounts of a tenant: users (OAuth identities, matched by the token's ``sub``) and service
-accounts (robots that own API keys). Names are unique within a tenant.
+"""Accounts of a tenant: users (OAuth identities, matched by the token's ``iss`` and ``sub``
+together) and service accounts (robots that own API keys). Names are unique within a tenant.
+
+A subject is only unique within its issuer (OpenID Connect Core 1.0, section 5.7: "The sub
+(subject) and iss (issuer) Claims, used together, are the only Claims that an RP can rely upon as
+a stable identifier"), so a user is registered as (issuer, subject) and two identity providers
+that happen to issue the same ``sub`` name two different users.
 
 A registered user's role is authoritative over the role claim of their access tokens
 (``auth/user_roles.py``); a service account's keys authenticate as ``service:<name>``, so usage is
@@ -17,12 +22,15 @@ from sqlalchemy.exc import IntegrityError
 
 from flightdeck.auth.keys import SERVICE_KIND, Role
 from flightdeck.core.errors import InvalidRequest
+from flightdeck.core.tenancy_settings import OAuthSettings
 from flightdeck.store.database import Store
 from flightdeck.store.models import ApiKey, utcnow
 from flightdeck.store.models_tenancy import Account
 
 ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,62}$")
 MAX_SUBJECT = 255
+MAX_ISSUER = 500
+LEGACY_ISSUER = ""  # users registered before issuer binding, until auth/legacy.py adopts them
 
 
 class AccountKind(StrEnum):
@@ -51,6 +59,48 @@ def check_subject(subject: str) -> str:
     return subject
 
 
+def check_issuer(issuer: str) -> str:
+    if (
+        not issuer
+        or len(issuer) > MAX_ISSUER
+        or not issuer.isprintable()
+        or issuer != issuer.strip()
+    ):
+        raise InvalidRequest(
+            f"an issuer is the exact `iss` of a configured issuer (1-{MAX_ISSUER} characters)",
+            param="issuer",
+        )
+    return issuer
+
+
+def registration_issuer(oauth: OAuthSettings, issuer: str | None, tenant: str) -> str:
+    """The issuer a new user of ``tenant`` is registered under: ``issuer``, else the only
+    configured one. 400 when none can be chosen, the issuer is not configured, or it is not bound
+    to the tenant (a registration it could never use). With no issuer configured at all, an
+    explicitly named one is taken as given (tokens are not accepted until it is configured)."""
+    if issuer is None:
+        if len(oauth.issuers) != 1:
+            known = ", ".join(repr(i.issuer) for i in oauth.issuers) or "none configured"
+            raise InvalidRequest(
+                f"name the `issuer` of the user's tokens (configured: {known})", param="issuer"
+            )
+        issuer = oauth.issuers[0].issuer
+    check_issuer(issuer)
+    if not oauth.issuers:
+        return issuer
+    configured = oauth.issuer(issuer)
+    if configured is None:
+        raise InvalidRequest(
+            f"issuer {issuer!r} is not configured ([[auth.oauth.issuers]])", param="issuer"
+        )
+    if not configured.may_speak_for(tenant):
+        raise InvalidRequest(
+            f"issuer {issuer!r} may not speak for tenant {tenant!r} (its `tenants` setting)",
+            param="issuer",
+        )
+    return issuer
+
+
 class AccountExists(InvalidRequest):
     status = 409
     code = "account_exists"
@@ -68,14 +118,23 @@ class AccountStore:
         kind: AccountKind,
         role: Role = Role.MEMBER,
         subject: str | None = None,
+        issuer: str | None = None,
     ) -> Account:
+        """Create an account; a user needs ``subject`` and ``issuer`` (400), a free name and a
+        free (issuer, subject) in the tenant (409)."""
         check_account_name(name)
         if kind is AccountKind.USER:
             subject = check_subject(subject or "")
-        elif subject is not None:
-            raise InvalidRequest("only users have a subject", param="subject")
+            issuer = check_issuer(issuer or "")
+        elif subject is not None or issuer is not None:
+            raise InvalidRequest("only users have a subject and an issuer", param="subject")
         record = Account(
-            tenant=tenant, name=name, kind=kind.value, role=role.value, subject=subject
+            tenant=tenant,
+            name=name,
+            kind=kind.value,
+            role=role.value,
+            subject=subject,
+            issuer=issuer,
         )
         try:
             async with self.store.session() as session, session.begin():
@@ -83,11 +142,13 @@ class AccountStore:
                     select(Account.id).where(
                         Account.tenant == tenant,
                         Account.kind == AccountKind.USER.value,
+                        Account.issuer == issuer,
                         Account.subject == subject,
                     )
                 ):
                     raise AccountExists(
-                        f"a user with subject {subject!r} already exists in tenant {tenant!r}",
+                        f"a user with subject {subject!r} of issuer {issuer!r} already exists "
+                        f"in tenant {tenant!r}",
                         param="subject",
                     )
                 session.add(record)
@@ -130,14 +191,15 @@ class AccountStore:
             )
             return {row.id: row.name for row in rows}
 
-    async def user_role(self, tenant: str, subject: str) -> Role | None:
-        """The registered role of the user with this ``sub`` in this tenant, if registered."""
+    async def user_role(self, tenant: str, issuer: str, subject: str) -> Role | None:
+        """The registered role of the user (``iss``, ``sub``) in this tenant, if registered."""
         async with self.store.session() as session:
             role = await session.scalar(
                 select(Account.role)
                 .where(
                     Account.tenant == tenant,
                     Account.kind == AccountKind.USER.value,
+                    Account.issuer == issuer,
                     Account.subject == subject,
                 )
                 .order_by(Account.id)

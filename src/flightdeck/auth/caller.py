@@ -4,8 +4,12 @@
 the query string (``?access_token=``, ``?api_key=``) are refused outright (RFC 9068 / 6750 advice:
 URLs end up in logs), as is anything but ``Authorization: Bearer``.
 
-An OAuth user registered in the token's tenant (``UserRoles``) gets their registered role, which
-overrides the token's role claim; an unregistered user gets the claim's role.
+For an OAuth access token, in this order: the token verifies and its issuer is bound to the
+tenant it names (``OAuthValidator``); the tenant exists, or the issuer provisions it
+(``TenantDirectory``, 403 otherwise); a user registered in that tenant under the token's
+(``iss``, ``sub``) (``UserRoles``) gets their registered role, which overrides the token's role
+claim; an unregistered user gets the claim's role (never platform admin from an issuer that is not
+trusted for it).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from collections.abc import Mapping
 from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.keys import Authenticator, KeyStore, Principal
 from flightdeck.auth.oauth import OAuthValidator, looks_like_jwt
+from flightdeck.auth.tenant_directory import TenantDirectory
+from flightdeck.auth.tenants import TenantStore
 from flightdeck.auth.user_roles import UserRoles
 from flightdeck.core.errors import AuthenticationError, PermissionDenied
 from flightdeck.core.settings import AuthSettings
@@ -28,19 +34,25 @@ class CallerAuthenticator:
         keys: Authenticator,
         oauth: OAuthValidator | None = None,
         users: UserRoles | None = None,
+        tenants: TenantDirectory | None = None,
     ) -> None:
         self.keys = keys
         self.oauth = oauth if oauth is not None and oauth.issuers else None
         self.users = users
+        self.tenants = tenants
 
     @classmethod
     def from_settings(
         cls, settings: AuthSettings, keys: KeyStore, accounts: AccountStore
     ) -> CallerAuthenticator:
-        """Keys and registered users cached ``key_cache_seconds``; tokens from the issuers."""
+        """Keys, registered users and tenants cached ``key_cache_seconds``; tokens from the
+        configured issuers."""
         ttl = settings.key_cache_seconds
         return cls(
-            Authenticator(keys, ttl), OAuthValidator(settings.oauth), UserRoles(accounts, ttl)
+            Authenticator(keys, ttl),
+            OAuthValidator(settings.oauth, settings.platform_tenant),
+            UserRoles(accounts, ttl),
+            TenantDirectory(TenantStore(accounts.store, settings.platform_tenant), ttl),
         )
 
     async def authenticate(
@@ -56,12 +68,23 @@ class CallerAuthenticator:
             token = token.strip()
             if scheme.lower() == "bearer" and looks_like_jwt(token):
                 identity = await self.oauth.identify(token)
+                if self.tenants is not None:
+                    issuer = self.oauth.issuers[identity.issuer]
+                    await self.tenants.require(identity.tenant, provision=issuer.provision_tenants)
                 role = identity.role
                 if self.users is not None:
-                    role = await self.users.role(identity.tenant, identity.subject) or role
+                    registered = await self.users.role(
+                        identity.tenant, identity.issuer, identity.subject
+                    )
+                    role = registered or role
                 if role is None:
                     raise PermissionDenied("The access token grants no Flightdeck role")
                 return Principal(
-                    None, identity.subject, identity.tenant, role, user=identity.subject
+                    None,
+                    identity.subject,
+                    identity.tenant,
+                    role,
+                    user=identity.subject,
+                    issuer=identity.issuer,
                 )
         return await self.keys.authenticate(authorization)

@@ -19,11 +19,13 @@ from flightdeck.core.errors import (
     PermissionDenied,
     UpstreamUnavailable,
 )
+from flightdeck.core.lru import LruCache
 from flightdeck.store.database import Store
 from flightdeck.store.models import ApiKey, utcnow
 from flightdeck.store.models_tenancy import Account
 
 KEY_PREFIX = "fd-"
+MAX_CACHED_KEYS = 100_000
 SERVICE_KIND = "service"  # Account.kind of a service account (auth/accounts.py)
 
 
@@ -42,13 +44,15 @@ _RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request runs as: an API key (``key_id``) or an OAuth user (``user``, no key)."""
+    """Who a request runs as: an API key (``key_id``) or an OAuth user (``user``, the token's
+    ``sub``, with its ``issuer``: a subject means nothing without the issuer that made it)."""
 
     key_id: int | None
     name: str
     tenant: str
     role: Role
     user: str | None = None
+    issuer: str | None = None
 
 
 def require_spender(principal: Principal) -> None:
@@ -148,16 +152,22 @@ class Authenticator:
     """Turns an ``Authorization: Bearer`` header into a Principal.
 
     Lookups are cached for ``ttl`` seconds (hits and misses), so a revoked key stops working
-    within ``ttl`` and an unknown key cannot hammer the database.
+    within ``ttl`` and an unknown key cannot hammer the database. The cache holds at most
+    ``max_entries`` digests and evicts the least recently used one, so a flood of made-up keys
+    cannot push the live ones out all at once.
     """
 
     def __init__(
-        self, keys: KeyStore, ttl: float, clock: Callable[[], float] = time.monotonic
+        self,
+        keys: KeyStore,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = MAX_CACHED_KEYS,
     ) -> None:
         self.keys = keys
         self.ttl = ttl
         self._clock = clock
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._cache: LruCache[str, tuple[float, Principal | None]] = LruCache(max_entries)
         self._pending: dict[str, asyncio.Future[Principal | None]] = {}
 
     async def authenticate(self, authorization: str | None) -> Principal:
@@ -190,9 +200,7 @@ class Authenticator:
 
     async def _fetch(self, digest: str) -> Principal | None:
         principal = await self.keys.principal_for(digest)
-        if len(self._cache) > 100_000:
-            self._cache.clear()
-        self._cache[digest] = (self._clock() + self.ttl, principal)
+        self._cache.put(digest, (self._clock() + self.ttl, principal))
         return principal
 
 

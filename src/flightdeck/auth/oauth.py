@@ -6,6 +6,11 @@ is plain, the key comes from that issuer's configured JWKS and fits the algorith
 signature and ``iss``/``aud``/``exp``/``nbf``/``iat``/``sub`` with a small leeway. Tenant and role
 come from configured claims. Every rejection is the same 401 ("Invalid access token"); the reason
 is logged at debug level, never the token.
+
+An issuer speaks only for the tenants it is bound to (``tenants`` in its configuration): a valid
+token naming any other tenant is refused with 403. A role claim never makes anyone a platform
+admin (an admin of the platform tenant) unless the issuer is trusted for that
+(``platform_admin = true``): from any other issuer, an admin claim there counts as member.
 """
 
 from __future__ import annotations
@@ -51,8 +56,12 @@ def looks_like_jwt(token: str) -> bool:
 
 
 class OAuthValidator:
-    def __init__(self, settings: OAuthSettings) -> None:
+    """Verifies access tokens of the configured issuers; ``platform_tenant`` is the tenant whose
+    admins manage every tenant (``[auth] platform_tenant``)."""
+
+    def __init__(self, settings: OAuthSettings, platform_tenant: str = "default") -> None:
         self.settings = settings
+        self.platform_tenant = platform_tenant
         self.issuers = {i.issuer: i for i in settings.issuers}
         self.jwks = {
             i.issuer: JwksCache(
@@ -126,6 +135,12 @@ class OAuthValidator:
         tenant = claims.get(issuer.tenant_claim)
         if not isinstance(tenant, str) or not SAFE_TENANT.fullmatch(tenant):
             raise PermissionDenied("The access token names no valid tenant")
+        if not issuer.may_speak_for(tenant):
+            log.info("issuer %s is not bound to tenant %r", issuer.issuer, tenant)
+            raise PermissionDenied(
+                f"The access token's issuer may not speak for tenant {tenant!r}",
+                code="issuer_not_allowed_for_tenant",
+            )
         raw = claims.get(issuer.role_claim)
         names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
         roles = set()
@@ -137,6 +152,12 @@ class OAuthValidator:
         if not roles and issuer.default_role is not None:
             roles.add(Role(issuer.default_role))
         role = next((r for r in ROLE_ORDER if r in roles), None)
+        if role is Role.ADMIN and tenant == self.platform_tenant and not issuer.platform_admin:
+            log.info(
+                "issuer %s is not trusted for platform admin: admin claim taken as member",
+                issuer.issuer,
+            )
+            role = Role.MEMBER
         client_id = claims.get("client_id")
         return TokenIdentity(
             issuer.issuer,

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flightdeck.auth.accounts import AccountKind, AccountStore
+from flightdeck.auth.accounts import AccountKind, AccountStore, registration_issuer
 from flightdeck.auth.keys import Role
 from flightdeck.auth.tenants import TenantStore
 from flightdeck.cli.context import one_line_errors, run_with_store, settings_for
@@ -42,13 +42,25 @@ async def account_named(store: Store, name: str, kind: AccountKind, tenant: str)
 
 
 def create_account(
-    name: str, kind: AccountKind, tenant: str, role: Role, subject: str | None, config: Path | None
+    name: str,
+    kind: AccountKind,
+    tenant: str,
+    role: Role,
+    config: Path | None,
+    *,
+    subject: str | None = None,
+    issuer: str | None = None,
 ) -> Account:
     settings = settings_for(config)
 
     async def job(store: Store) -> Account:
         await tenant_must_exist(settings, store, tenant)
-        return await AccountStore(store).create(tenant, name, kind=kind, role=role, subject=subject)
+        chosen = None
+        if kind is AccountKind.USER:
+            chosen = registration_issuer(settings.auth.oauth, issuer, tenant)
+        return await AccountStore(store).create(
+            tenant, name, kind=kind, role=role, subject=subject, issuer=chosen
+        )
 
     return run_with_store(settings, job)
 
@@ -59,12 +71,12 @@ def print_accounts(tenant: str, kind: AccountKind, config: Path | None) -> None:
 
     columns = ["id", "name", "role", "created"]
     if kind is AccountKind.USER:
-        columns.insert(2, "subject")
+        columns[2:2] = ["issuer", "subject"]
     table = Table(*columns)
     for a in run_with_store(settings_for(config), job):
         cells = [str(a.id), a.name, a.role, a.created_at.strftime("%Y-%m-%d %H:%M")]
         if kind is AccountKind.USER:
-            cells.insert(2, a.subject or "")
+            cells[2:2] = [a.issuer or "", a.subject or ""]
         table.add_row(*cells)
     Console().print(table)
 
@@ -94,10 +106,16 @@ def create_user(
     tenant: TenantOpt,
     subject: Annotated[str, typer.Option(help="the `sub` claim of the user's access tokens")],
     role: Annotated[Role, typer.Option(help="admin, member or viewer")] = Role.MEMBER,
+    issuer: Annotated[
+        str | None,
+        typer.Option(help="the `iss` of the user's tokens; default: the only configured issuer"),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Register a user of a tenant."""
-    user = create_account(name, AccountKind.USER, tenant, role, subject, config)
+    """Register a user of a tenant (an OAuth identity: issuer and subject)."""
+    user = create_account(
+        name, AccountKind.USER, tenant, role, config, subject=subject, issuer=issuer
+    )
     print(f"created user {user.name} (role {user.role}) in tenant {user.tenant}")
 
 
@@ -138,7 +156,7 @@ def create_service_account(
     config: ConfigOpt = None,
 ) -> None:
     """Create a service account; give it keys with `flightdeck keys create --service-account`."""
-    account = create_account(name, AccountKind.SERVICE, tenant, role, None, config)
+    account = create_account(name, AccountKind.SERVICE, tenant, role, config)
     print(f"created service account {account.name} (role {account.role}) in tenant {tenant}")
 
 

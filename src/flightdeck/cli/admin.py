@@ -17,7 +17,7 @@ from flightdeck.cli.context import fail, one_line_errors, run_with_store, settin
 from flightdeck.core.errors import InvalidRequest
 from flightdeck.core.tenancy_settings import LimitRule
 from flightdeck.ledger.queries import GroupBy, UsageQuery, UsageTotals, query_usage
-from flightdeck.limits.policy import TENANT_SCOPE, PolicyStore
+from flightdeck.limits.policy import TENANT_SCOPE, Level, PolicyStore
 from flightdeck.store.database import Store
 from flightdeck.store.models_tenancy import Tenant
 
@@ -35,10 +35,12 @@ def create_tenant(
 ) -> None:
     """Create a tenant."""
 
-    async def job(store: Store) -> Tenant:
-        return await TenantStore(store).create(name, display_name)
+    settings = settings_for(config)
 
-    tenant = run_with_store(settings_for(config), job)
+    async def job(store: Store) -> Tenant:
+        return await TenantStore(store, settings.auth.platform_tenant).create(name, display_name)
+
+    tenant = run_with_store(settings, job)
     print(f"created tenant {tenant.name}")
 
 
@@ -65,9 +67,13 @@ def set_budget(
     tpm: Annotated[int | None, typer.Option(help="tokens per minute")] = None,
     concurrent: Annotated[int | None, typer.Option(help="concurrent requests")] = None,
     monthly: Annotated[float | None, typer.Option(help="monthly budget, in currency")] = None,
+    level: Annotated[
+        Level, typer.Option(help="ceiling (platform-set) or tenant (set under the ceiling)")
+    ] = Level.CEILING,
     config: ConfigOpt = None,
 ) -> None:
-    """Set (replace) the limits of a tenant or key; an omitted limit means unlimited."""
+    """Set (replace) the limits of a tenant or key at one level; an omitted limit means
+    unlimited at that level. The stricter of the ceiling and the tenant level applies."""
     for name, value in (
         ("rpm", rpm),
         ("tpm", tpm),
@@ -87,11 +93,13 @@ def set_budget(
     async def job(store: Store) -> None:
         if tenant != settings.auth.platform_tenant and await TenantStore(store).get(tenant) is None:
             raise InvalidRequest(f"tenant {tenant!r} does not exist")
-        await PolicyStore(store, settings.limits).set(tenant, rule, key or TENANT_SCOPE)
+        await PolicyStore(store, settings.limits).set_as(
+            tenant, rule, key or TENANT_SCOPE, platform_admin=True, level=level
+        )
 
     run_with_store(settings, job)
     scope = f"key {key} of tenant {tenant}" if key else f"tenant {tenant}"
-    print(f"limits set for {scope}")
+    print(f"limits set for {scope} ({level.value} level)")
 
 
 @one_line_errors

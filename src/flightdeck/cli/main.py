@@ -35,6 +35,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
     "service-accounts": ("flightdeck.cli.accounts", "service_accounts_app", True),
     "usage": ("flightdeck.cli.admin", "usage", False),
     "collections": ("flightdeck.cli.search", "collections_app", True),
+    "stores": ("flightdeck.cli.search", "stores_app", True),
     "search": ("flightdeck.cli.search", "search", False),
 }
 console = Console()

@@ -1,5 +1,7 @@
-"""``flightdeck collections`` and ``flightdeck search``: run on the store directly, like
-``flightdeck tenants``; the HTTP equivalents are /admin/collections and /v1/search."""
+"""``flightdeck collections``, ``flightdeck stores`` and ``flightdeck search``: run on the store
+directly, like ``flightdeck tenants``; the HTTP equivalents are /admin/collections,
+/admin/store-shares and /v1/search. The same ownership rules hold as over HTTP: a collection
+points at its tenant's own store (``<root>/tenants/<tenant>/...``) or at one shared with it."""
 
 from __future__ import annotations
 
@@ -18,10 +20,12 @@ from flightdeck.search.collections import CollectionStore
 from flightdeck.search.engine import SearchEngine, hydrate
 from flightdeck.search.query import MAX_K, SearchQuery
 from flightdeck.search.routes import documents_url
+from flightdeck.search.shares import ShareStore
 from flightdeck.store.database import Store
-from flightdeck.store.models_tenancy import Collection
+from flightdeck.store.models_tenancy import Collection, StoreShare
 
 collections_app = typer.Typer(help="Register media stores as searchable collections of a tenant.")
+stores_app = typer.Typer(help="Share a media store with a tenant that does not own it.")
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
 TenantOpt = Annotated[
     str | None, typer.Option(help="the owning tenant; default: the platform tenant")
@@ -29,15 +33,23 @@ TenantOpt = Annotated[
 
 
 def _absolute(uri: str) -> str:
-    """A relative local path is taken relative to the working directory."""
-    return uri if "://" in uri else os.path.abspath(uri)
+    """A path starting with ``./`` or ``../`` is taken from the working directory; anything else
+    is passed on as written (an absolute location, a store name in the tenant's folder,
+    ``shared:<name>``)."""
+    return os.path.abspath(uri) if uri.startswith(("./", "../")) else uri
 
 
 @collections_app.command("create")
 @one_line_errors
 def create_collection(
     name: Annotated[str, typer.Argument(help="lowercase letters, digits, '.', '_', '-'")],
-    uri: Annotated[str, typer.Argument(help="the media store (under a [search] root)")],
+    uri: Annotated[
+        str,
+        typer.Argument(
+            help="the media store: a path under a [search] root, its name in the tenant's "
+            "folder, or shared:<share>"
+        ),
+    ],
     tenant: TenantOpt = None,
     description: Annotated[str, typer.Option(help="what the collection holds")] = "",
     config: ConfigOpt = None,
@@ -104,8 +116,10 @@ def search(
     engine = SearchEngine(settings.search, settings.search_roots)
 
     async def job(store: Store) -> list[dict[str, object]]:
-        record = await CollectionStore(store, settings.search_roots).get(owner, collection)
-        snapshot, hits = await engine.search(record.uri, SearchQuery(collection, query, k))
+        collections = CollectionStore(store, settings.search_roots)
+        record = await collections.get(owner, collection)
+        uri = await collections.usable_uri(record)
+        snapshot, hits = await engine.search(uri, SearchQuery(collection, query, k))
         return hydrate(snapshot, hits, documents_url(collection))
 
     try:
@@ -121,4 +135,62 @@ def search(
             str(hit["source"]),
             str(hit["doc_id"]),
         )
+    Console().print(table)
+
+
+@stores_app.command("share")
+@one_line_errors
+def share_store(
+    uri: Annotated[str, typer.Argument(help="the store's location under a [search] root")],
+    tenant: Annotated[str, typer.Option(help="the tenant to share it with")],
+    name: Annotated[
+        str | None, typer.Option(help="how the tenant names it (shared:NAME); default: folder")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Share the store at URI with a tenant that does not own it."""
+    settings = settings_for(config)
+
+    async def job(store: Store) -> StoreShare:
+        if not await TenantStore(store, settings.auth.platform_tenant).exists(tenant):
+            raise InvalidRequest(f"tenant {tenant!r} does not exist")
+        shares = ShareStore(store, settings.search_roots)
+        return await shares.create(tenant, _absolute(uri), name, "cli")
+
+    share = run_with_store(settings, job)
+    print(f"shared {share.uri} with tenant {share.tenant} as shared:{share.name}")
+
+
+@stores_app.command("unshare")
+@one_line_errors
+def unshare_store(
+    name: Annotated[str, typer.Argument(help="the share's name")],
+    tenant: Annotated[str, typer.Option(help="the tenant it is shared with")],
+    config: ConfigOpt = None,
+) -> None:
+    """Stop sharing a store: the tenant's collections over it stop answering."""
+    settings = settings_for(config)
+
+    async def job(store: Store) -> None:
+        await ShareStore(store, settings.search_roots).delete(tenant, name)
+
+    run_with_store(settings, job)
+    print(f"tenant {tenant} no longer has shared:{name}")
+
+
+@stores_app.command("shares")
+@one_line_errors
+def list_shares(
+    tenant: Annotated[str | None, typer.Option(help="one tenant; default: all")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """List the shared stores."""
+    settings = settings_for(config)
+
+    async def job(store: Store) -> list[StoreShare]:
+        return await ShareStore(store, settings.search_roots).list(tenant)
+
+    table = Table("tenant", "name", "uri", "created")
+    for s in run_with_store(settings, job):
+        table.add_row(s.tenant, s.name, s.uri, s.created_at.strftime("%Y-%m-%d %H:%M"))
     Console().print(table)

@@ -7,6 +7,7 @@ they live here so ``core.settings`` stays readable.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -16,6 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+ANY_TENANT = "*"
+# The shape of a tenant name (auth/tenants.py holds the full rule, reserved names included).
+TENANT_NAME_SHAPE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -40,6 +46,34 @@ class OAuthIssuer(_Section):
         default_factory=dict, description="issuer role name -> admin|member|viewer"
     )
     default_role: Literal["admin", "member", "viewer"] | None = None
+    tenants: list[str] | None = Field(
+        None,
+        description=(
+            "tenants whose name this issuer's tokens may carry; ['*'] for every tenant; "
+            "required when several issuers are configured (one issuer alone: every tenant)"
+        ),
+    )
+    platform_admin: bool = Field(
+        False, description="trust this issuer's admin role claim in the platform tenant"
+    )
+    provision_tenants: bool = Field(
+        False, description="create a tenant that a valid token names and that does not exist"
+    )
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenant_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for name in value:
+            if name != ANY_TENANT and not TENANT_NAME_SHAPE.fullmatch(name):
+                raise ValueError(f"{name!r} is not a tenant name (or '*' for every tenant)")
+        return value
+
+    def may_speak_for(self, tenant: str) -> bool:
+        """Whether this issuer's tokens may name ``tenant`` (its ``tenants`` binding)."""
+        allowed = self.tenants if self.tenants is not None else [ANY_TENANT]
+        return ANY_TENANT in allowed or tenant in allowed
 
     @field_validator("jwks_url")
     @classmethod
@@ -88,6 +122,13 @@ class OAuthSettings(_Section):
         10.0, ge=0, description="least time between two fetches of one JWKS (unknown kid)"
     )
     jwks_timeout_seconds: float = Field(5.0, gt=0)
+    legacy_issuer: str | None = Field(
+        None,
+        description=(
+            "the issuer of users and conversations stored before identities were bound to "
+            "issuers; default: the first issuer listed"
+        ),
+    )
 
     @model_validator(mode="after")
     def _issuers_unique(self) -> OAuthSettings:
@@ -96,7 +137,25 @@ class OAuthSettings(_Section):
             if issuer.issuer in seen:
                 raise ValueError(f"issuers[{i}].issuer: {issuer.issuer!r} is listed twice")
             seen.add(issuer.issuer)
+            if len(self.issuers) > 1 and issuer.tenants is None:
+                raise ValueError(
+                    f"issuers[{i}].tenants: with several issuers, each must list the tenants "
+                    "it may speak for (['*'] for every tenant)"
+                )
+        if self.legacy_issuer is not None and self.legacy_issuer not in seen:
+            raise ValueError(f"legacy_issuer: {self.legacy_issuer!r} is not a configured issuer")
         return self
+
+    def issuer(self, name: str) -> OAuthIssuer | None:
+        """The configured issuer whose ``iss`` is ``name``."""
+        return next((i for i in self.issuers if i.issuer == name), None)
+
+    @property
+    def adopting_issuer(self) -> str | None:
+        """Who owns identities stored before issuer binding: ``legacy_issuer``, else the first."""
+        if self.legacy_issuer is not None:
+            return self.legacy_issuer
+        return self.issuers[0].issuer if self.issuers else None
 
 
 class LimitRule(_Section):

@@ -28,9 +28,19 @@ log = logging.getLogger("flightdeck.ledger")
 MAX_SLOTS = 64
 
 
+def _private_dir(path: Path) -> None:
+    """Make ``path`` (and missing parents) as 0700, and narrow an existing one of ours to 0700:
+    segments hold tenants, users and costs."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
+
+
 def _try_lock(slot: Path) -> int | None:
     """An flock on ``slot/.lock``, or None if another process holds it."""
-    slot.mkdir(exist_ok=True)
+    _private_dir(slot)
     fd = os.open(slot / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -49,7 +59,7 @@ class Spool:
 
     def open(self) -> list[Path]:
         """Take a free slot and adopt orphaned ones; returns the segments waiting to be written."""
-        self.base.mkdir(parents=True, exist_ok=True)
+        _private_dir(self.base)
         for n in range(MAX_SLOTS):
             fd = _try_lock(self.base / f"slot-{n}")
             if fd is not None:

@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from flightdeck.auth.tenants import TenantStore
-from flightdeck.core.errors import NotFound
+from flightdeck.core.errors import NotFound, RequestError
 from flightdeck.search.collections import CollectionStore, open_media_store
+from flightdeck.search.ownership import hide_locations
 from flightdeck.search.summary import describe_store
 from flightdeck.store.models_tenancy import Collection
 
@@ -27,13 +28,19 @@ from flightdeck.store.models_tenancy import Collection
 class TenantAccess(Protocol):
     """What the admin app's caller dependency answers (``flightdeck.server.admin.Access``)."""
 
+    platform_admin: bool
+
     def tenant(self, requested: str | None, *, write: bool = False) -> str: ...
 
 
 class CollectionIn(BaseModel):
     name: str = Field(description="lowercase letters, digits, '.', '_', '-'")
     uri: str = Field(
-        min_length=1, description="the media store: an absolute path or URL under a search root"
+        min_length=1,
+        description=(
+            "the media store: its name in the tenant's folder ('photos'), 'shared:<share>' for "
+            "a store a platform admin shared with the tenant, or an absolute location"
+        ),
     )
     description: str = Field("", max_length=2000)
     tenant: str | None = Field(None, description="default: the caller's tenant")
@@ -42,7 +49,12 @@ class CollectionIn(BaseModel):
 class CollectionOut(BaseModel):
     name: str
     tenant: str
-    uri: str
+    uri: str = Field(
+        description=(
+            "platform admins: the store's location; everyone else: its name in the tenant's "
+            "folder, 'shared:<share>', or 'unavailable' (no longer the tenant's nor shared)"
+        )
+    )
     description: str
     created_at: datetime
 
@@ -55,10 +67,20 @@ class CollectionDetail(CollectionOut):
     )
 
 
-def collection_out(c: Collection) -> CollectionOut:
+def collection_out(c: Collection, uri: str) -> CollectionOut:
     return CollectionOut(
-        name=c.name, tenant=c.tenant, uri=c.uri, description=c.description, created_at=c.created_at
+        name=c.name, tenant=c.tenant, uri=uri, description=c.description, created_at=c.created_at
     )
+
+
+async def shown(
+    collections: CollectionStore, caller: TenantAccess, tenant: str, records: list[Collection]
+) -> list[CollectionOut]:
+    """Collections as the caller may see them: locations only for platform admins."""
+    if caller.platform_admin:
+        return [collection_out(c, c.uri) for c in records]
+    uris = await collections.shown_uris(tenant, records)
+    return [collection_out(c, uris[c.id]) for c in records]
 
 
 def collections_router(
@@ -72,7 +94,8 @@ def collections_router(
 
     @router.get("", response_model=list[CollectionOut])
     async def list_collections(caller: Caller, tenant: str | None = None) -> list[CollectionOut]:
-        return [collection_out(c) for c in await collections.list(caller.tenant(tenant))]
+        owner = caller.tenant(tenant)
+        return await shown(collections, caller, owner, await collections.list(owner))
 
     @router.post("", response_model=CollectionOut, status_code=201)
     async def create_collection(body: CollectionIn, caller: Caller) -> CollectionOut:
@@ -80,16 +103,25 @@ def collections_router(
         if tenant != platform_tenant and await tenants.get(tenant) is None:
             raise NotFound(f"tenant {tenant!r} does not exist", code="tenant_not_found")
         record = await collections.create(tenant, body.name, body.uri, body.description)
-        return collection_out(record)
+        return (await shown(collections, caller, tenant, [record]))[0]
 
     @router.get("/{name}", response_model=CollectionDetail)
     async def get_collection(
         name: str, caller: Caller, tenant: str | None = None
     ) -> CollectionDetail:
-        record = await collections.get(caller.tenant(tenant), name)
-        media = await asyncio.to_thread(open_media_store, record.uri, collections.roots)
-        summary = await asyncio.to_thread(describe_store, media)
-        return CollectionDetail(**collection_out(record).model_dump(), **summary)
+        owner = caller.tenant(tenant)
+        record = await collections.get(owner, name)
+        try:
+            uri = await collections.usable_uri(record)
+            media = await asyncio.to_thread(open_media_store, uri, collections.roots)
+            summary = await asyncio.to_thread(describe_store, media)
+        except RequestError as exc:
+            if not caller.platform_admin:  # say why, not where it lies on the server
+                exc.message = hide_locations(exc.message, collections.roots)
+                exc.args = (exc.message,)
+            raise
+        (out,) = await shown(collections, caller, owner, [record])
+        return CollectionDetail(**out.model_dump(), **summary)
 
     @router.delete("/{name}", status_code=204)
     async def delete_collection(name: str, caller: Caller, tenant: str | None = None) -> Response:

@@ -9,7 +9,7 @@ reciprocal rank fusion (score = sum of 1 / (60 + rank)); each signal's cosine is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,8 +94,14 @@ def fuse(ranked: dict[str, list[tuple[int, float]]]) -> list[Hit]:
     return sorted(merged.values(), key=lambda h: (-h.score, h.position))
 
 
-def hydrate(snapshot: Snapshot, hits: list[Hit], thumbnail_base: str) -> list[dict[str, Any]]:
-    """Hits as the API answers them; ``thumbnail_base`` is the collection's documents URL."""
+def hydrate(
+    snapshot: Snapshot,
+    hits: list[Hit],
+    thumbnail_base: str,
+    source: Callable[[str], str] = str,
+) -> list[dict[str, Any]]:
+    """Hits as the API answers them; ``thumbnail_base`` is the collection's documents URL and
+    ``source`` turns a stored source into what the caller may see."""
     docs = snapshot.documents
     out = []
     for hit in hits:
@@ -106,7 +112,7 @@ def hydrate(snapshot: Snapshot, hits: list[Hit], thumbnail_base: str) -> list[di
                 "doc_id": doc_id,
                 "score": round(hit.score, 6),
                 "scores": {k: round(v, 6) for k, v in hit.scores.items()},
-                "source": docs.source[p],
+                "source": source(docs.source[p]),
                 "kind": docs.kind[p],
                 "caption": docs.caption[p],
                 "metadata": docs.metadata[p],
@@ -116,7 +122,8 @@ def hydrate(snapshot: Snapshot, hits: list[Hit], thumbnail_base: str) -> list[di
                     f"{thumbnail_base}/{doc_id}/thumbnail" if docs.thumbnail_format[p] else None
                 ),
                 "duplicates": [
-                    {"doc_id": d, "source": s} for d, s in snapshot.duplicates.get(doc_id, [])
+                    {"doc_id": d, "source": source(s)}
+                    for d, s in snapshot.duplicates.get(doc_id, [])
                 ],
             }
         )

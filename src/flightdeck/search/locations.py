@@ -27,7 +27,8 @@ def _refuse(message: str) -> InvalidRequest:
 def canonical_uri(uri: str) -> str:
     """A local path as its resolved absolute path, an object-store URL without a trailing '/'.
 
-    Refuses relative paths, '..' segments, chained URLs (``a::b``), queries and fragments."""
+    Refuses relative paths, '..' segments, chained URLs (``a::b``), queries and fragments, and
+    in URLs percent-escapes, backslashes and userinfo."""
     uri = uri.strip()
     if not uri:
         raise _refuse("uri must not be empty")
@@ -45,6 +46,9 @@ def canonical_uri(uri: str) -> str:
     parts = urlsplit(uri)
     if not parts.netloc or parts.query or parts.fragment:
         raise _refuse(f"{uri!r} is not a plain scheme://bucket/prefix URL")
+    if "%" in uri or "\\" in uri or "@" in parts.netloc:
+        # percent-escapes and backslashes mean '/' or '..' to some fsspec backends
+        raise _refuse(f"{uri!r} has percent-escapes, backslashes or credentials")
     segments = [s for s in parts.path.split("/")]
     if any(s in (".", "..") for s in segments) or "" in segments[1:-1]:
         raise _refuse(f"{uri!r} contains '.', '..' or empty path segments")

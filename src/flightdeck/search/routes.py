@@ -2,10 +2,15 @@
 
 Every route authenticates the caller like the gateway does (API key or OAuth access token in
 the header) and looks collections up in the caller's own tenant only, so another tenant's
-collection answers exactly like a missing one (404).
+collection answers exactly like a missing one (404). Before a store is read, the collection's
+store is checked again to be its tenant's own or shared with it (403 otherwise), and local
+document sources are shown relative to the tenant's folder (never as absolute server paths).
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import orjson
 from starlette.requests import Request
@@ -16,9 +21,11 @@ from flightdeck.api import authenticate_request, read_json_object
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Principal
 from flightdeck.calls.accounting import Accounting
+from flightdeck.core.errors import RequestError
 from flightdeck.core.settings import Settings
 from flightdeck.search.collections import CollectionStore
 from flightdeck.search.engine import SearchEngine, hydrate
+from flightdeck.search.ownership import display_source, hide_locations
 from flightdeck.search.query import parse_search
 from flightdeck.store.database import Store
 
@@ -68,14 +75,22 @@ class SearchRoutes:
         # The caller's requests/minute and concurrency limits hold here too (no tokens, no cost).
         admitted = await self.accounting.admit_request(principal)
         try:
-            snapshot, hits = await self.engine.search(collection.uri, query)
+            with self.locations_hidden():
+                uri = await self.collections.usable_uri(collection)
+                snapshot, hits = await self.engine.search(uri, query)
         finally:
             await admitted.reconcile(0)
+        roots, tenant = self.collections.roots, principal.tenant
         body = {
             "object": "list",
             "collection": collection.name,
             "query": query.query,
-            "data": hydrate(snapshot, hits, documents_url(collection.name)),
+            "data": hydrate(
+                snapshot,
+                hits,
+                documents_url(collection.name),
+                source=lambda s: display_source(s, tenant, roots),
+            ),
             "index": {
                 "documents": len(snapshot.documents),
                 "indexes": {n: e.index.kind for n, e in snapshot.indexes.items()},
@@ -95,12 +110,24 @@ class SearchRoutes:
         principal = await self.authenticate(request)
         name = request.path_params["name"]
         collection = await self.collections.get(principal.tenant, name)
-        thumbnail = await self.engine.thumbnail(collection.uri, request.path_params["doc_id"])
+        with self.locations_hidden():
+            uri = await self.collections.usable_uri(collection)
+            thumbnail = await self.engine.thumbnail(uri, request.path_params["doc_id"])
         return Response(
             thumbnail.data,
             media_type=thumbnail.media_type,
             headers={"cache-control": "private, max-age=3600", "x-content-type-options": "nosniff"},
         )
+
+    @contextlib.contextmanager
+    def locations_hidden(self) -> Iterator[None]:
+        """A store that fails to open says why, but not where it lies on the server."""
+        try:
+            yield
+        except RequestError as exc:
+            exc.message = hide_locations(exc.message, self.collections.roots)
+            exc.args = (exc.message,)
+            raise
 
     def close(self) -> None:
         self.engine.close()

@@ -28,9 +28,10 @@ from flightdeck.core.errors import FlightdeckError, InvalidRequest, NotFound
 from flightdeck.core.settings import Settings
 from flightdeck.core.tenancy_settings import LimitRule
 from flightdeck.ledger.queries import GroupBy, UsageQuery, query_usage
-from flightdeck.limits.policy import TENANT_SCOPE, PolicyStore
+from flightdeck.limits.policy import TENANT_SCOPE, Level, PolicyStore
 from flightdeck.search.admin import collections_router
 from flightdeck.search.collections import CollectionStore
+from flightdeck.search.shares_admin import store_shares_router
 from flightdeck.server.admin_access import Access, AdminServices, CallerAccess, caller_access
 from flightdeck.server.admin_accounts import add_account_routes, service_account_named
 from flightdeck.server.errors import error_body, handle_flightdeck_error, handle_http_exception
@@ -80,11 +81,19 @@ class CreatedKey(KeyOut):
 class BudgetIn(LimitRule):
     tenant: str | None = Field(None, description="default: the caller's tenant")
     key_id: int | None = Field(None, description="set for one key; omit for the whole tenant")
+    level: Level | None = Field(
+        None,
+        description=(
+            "ceiling (platform admins; their default) or tenant (tenant admins: never above "
+            "the ceiling); the stricter of the two applies"
+        ),
+    )
 
 
 class BudgetOut(LimitRule):
     tenant: str
     key_id: int | None
+    level: Level = Level.CEILING
 
 
 class UsageGroupOut(BaseModel):
@@ -183,8 +192,10 @@ def create_admin_app(services: AdminServices) -> FastAPI:
         name = caller.tenant(tenant)
         rows = await services.policies.for_tenant(name)
         return [
-            BudgetOut(tenant=name, key_id=None if k == TENANT_SCOPE else k, **r.model_dump())
-            for k, r in rows
+            BudgetOut(
+                tenant=name, key_id=None if k == TENANT_SCOPE else k, level=lv, **r.model_dump()
+            )
+            for k, lv, r in rows
         ]
 
     @app.put("/budgets", response_model=BudgetOut, tags=["budgets"])
@@ -197,9 +208,15 @@ def create_admin_app(services: AdminServices) -> FastAPI:
                 raise InvalidRequest(
                     f"key {body.key_id} is not in tenant {tenant!r}", param="key_id"
                 )
-        rule = LimitRule.model_validate(body.model_dump(exclude={"tenant", "key_id"}))
-        await services.policies.set(tenant, rule, body.key_id or TENANT_SCOPE)
-        return BudgetOut(tenant=tenant, key_id=body.key_id, **rule.model_dump())
+        rule = LimitRule.model_validate(body.model_dump(exclude={"tenant", "key_id", "level"}))
+        level = await services.policies.set_as(
+            tenant,
+            rule,
+            body.key_id or TENANT_SCOPE,
+            platform_admin=caller.platform_admin,
+            level=body.level,
+        )
+        return BudgetOut(tenant=tenant, key_id=body.key_id, level=level, **rule.model_dump())
 
     @app.get("/usage", response_model=UsageOut, tags=["usage"])
     async def usage(
@@ -236,6 +253,9 @@ def create_admin_app(services: AdminServices) -> FastAPI:
                 services.collections, services.tenants, caller_access, services.platform_tenant
             )
         )
+        app.include_router(
+            store_shares_router(services.collections.shares, services.tenants, caller_access)
+        )
 
     app.add_exception_handler(FlightdeckError, handle_flightdeck_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
@@ -259,11 +279,12 @@ def admin_mount(
         store=store,
         caller=caller,
         keys=keys,
-        tenants=TenantStore(store),
+        tenants=TenantStore(store, settings.auth.platform_tenant),
         policies=policies or PolicyStore(store, settings.limits),
         accounts=accounts,
         platform_tenant=settings.auth.platform_tenant,
         collections=CollectionStore(store, settings.search_roots),
+        oauth=settings.auth.oauth,
     )
     return Mount("/admin", app=create_admin_app(services))
 

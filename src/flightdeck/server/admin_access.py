@@ -7,7 +7,7 @@ a named other tenant, so nothing about other tenants leaks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,6 +17,7 @@ from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore, Principal, Role
 from flightdeck.auth.tenants import TenantStore
 from flightdeck.core.errors import NotFound, PermissionDenied
+from flightdeck.core.tenancy_settings import OAuthSettings
 from flightdeck.limits.policy import PolicyStore
 from flightdeck.search.collections import CollectionStore
 from flightdeck.store.database import Store
@@ -32,6 +33,7 @@ class AdminServices:
     accounts: AccountStore
     platform_tenant: str = "default"
     collections: CollectionStore | None = None
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
 
     async def tenant_must_exist(self, name: str) -> None:
         if name != self.platform_tenant and await self.tenants.get(name) is None:

@@ -1,7 +1,7 @@
 """``/admin/users`` and ``/admin/service-accounts``: the accounts of a tenant.
 
-A user is an OAuth identity (``name`` plus the token's ``sub``) whose registered role overrides
-the role claim of their tokens; a service account owns API keys (``POST /admin/keys`` with
+A user is an OAuth identity (``name`` plus the token's ``iss`` and ``sub``) whose registered role
+overrides the role claim of their tokens; a service account owns API keys (``POST /admin/keys`` with
 ``service_account``) and deleting it revokes them. Same rules as every admin route: any role
 reads its own tenant, admins write, platform admins manage every tenant; another tenant's
 account answers 404, naming another tenant 403.
@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from flightdeck.auth.accounts import AccountKind, AccountStore
+from flightdeck.auth.accounts import AccountKind, AccountStore, registration_issuer
 from flightdeck.auth.keys import Role
 from flightdeck.core.errors import NotFound
 from flightdeck.server.admin_access import Access, AdminServices, CallerAccess
@@ -27,6 +27,10 @@ NAME_RULE = "1-63 lowercase letters, digits, '.', '_', '-' or '@'"
 class UserIn(BaseModel):
     name: str = Field(description=NAME_RULE)
     subject: str = Field(description="the `sub` claim of the user's access tokens")
+    issuer: str | None = Field(
+        None,
+        description="the `iss` of the user's tokens; default: the only configured issuer",
+    )
     role: Role = Role.MEMBER
     tenant: str | None = Field(None, description="default: the caller's tenant")
 
@@ -39,6 +43,7 @@ class UserOut(BaseModel):
     id: int
     name: str
     subject: str
+    issuer: str
     tenant: str
     role: Role
     created_at: datetime
@@ -63,6 +68,7 @@ def user_out(a: Account) -> UserOut:
         id=a.id,
         name=a.name,
         subject=a.subject or "",
+        issuer=a.issuer or "",
         tenant=a.tenant,
         role=Role(a.role),
         created_at=a.created_at,
@@ -113,8 +119,14 @@ def add_account_routes(app: FastAPI, services: AdminServices) -> None:
         """Register an OAuth user; their role here overrides their tokens' role claim."""
         tenant = caller.tenant(body.tenant, write=True)
         await services.tenant_must_exist(tenant)
+        issuer = registration_issuer(services.oauth, body.issuer, tenant)
         record = await accounts.create(
-            tenant, body.name, kind=AccountKind.USER, role=body.role, subject=body.subject
+            tenant,
+            body.name,
+            kind=AccountKind.USER,
+            role=body.role,
+            subject=body.subject,
+            issuer=issuer,
         )
         return user_out(record)
 

@@ -16,6 +16,7 @@ from flightdeck.assistant.routes import Assistant
 from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore
+from flightdeck.auth.legacy import adopt_legacy_identities
 from flightdeck.calls import Accounting, ModelCalls, Router
 from flightdeck.core.errors import ClientGone, FlightdeckError
 from flightdeck.core.settings import Settings
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.migrate()
+        await adopt_legacy_identities(store, settings.auth.oauth)
         await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
         await accounting.start()
         await router.start()

@@ -13,7 +13,8 @@ from flightdeck.store.models import Base, utcnow
 
 class Conversation(Base):
     """A conversation belongs to one caller inside one tenant: an API key (``owner_key_id``),
-    or an OAuth user (``owner_user``, the token's subject)."""
+    or an OAuth user (``owner_user``, the token's subject, with ``owner_issuer``, its ``iss``;
+    migration 0007)."""
 
     __tablename__ = "assistant_conversations"
     __table_args__ = (
@@ -23,7 +24,8 @@ class Conversation(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant: Mapped[str] = mapped_column(String(200))
     owner_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    owner_user: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    owner_user: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    owner_issuer: Mapped[str | None] = mapped_column(String(500), nullable=True)
     title: Mapped[str] = mapped_column(String(300), default="")
     model: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -19,14 +20,35 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATE_LOCK = 0x666C6474  # PostgreSQL advisory lock id held while migrating ("fldt")
 
 
+def private_sqlite_file(path: Path) -> None:
+    """Create the SQLite file (and its missing folders) readable by this user only: 0600 for
+    the file, 0700 for folders it creates. An existing file open to others is narrowed to 0600.
+
+    SQLite gives its journal and WAL files the database file's mode, so they stay private too.
+    The database holds key hashes, usage and conversations (page text), which no other local
+    user should read."""
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        info = os.fstat(fd)
+        if info.st_mode & 0o077 and info.st_uid == os.getuid():
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 class Store:
     """One database (SQLite by default, PostgreSQL in production) shared by every plane."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        database = parsed.database or ""
+        is_file = database not in ("", ":memory:") and not database.startswith("file:")
+        if parsed.get_backend_name() == "sqlite" and is_file:  # a "file:" URI opens as given
+            private_sqlite_file(Path(database))
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

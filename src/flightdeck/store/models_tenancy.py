@@ -41,12 +41,13 @@ class Tenant(Base):
 
 
 class Account(Base):
-    """A user (``kind='user'``, matched by OAuth ``sub``) or a service account of a tenant."""
+    """A user (``kind='user'``, matched by OAuth ``iss`` and ``sub`` together) or a service
+    account of a tenant. Migration 0007 added ``issuer``."""
 
     __tablename__ = "accounts"
     __table_args__ = (
         UniqueConstraint("tenant", "name", name="uq_accounts_tenant_name"),
-        UniqueConstraint("tenant", "subject", name="uq_accounts_tenant_subject"),
+        UniqueConstraint("tenant", "issuer", "subject", name="uq_accounts_tenant_issuer_subject"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +56,7 @@ class Account(Base):
     kind: Mapped[str] = mapped_column(String(20), default="user")
     role: Mapped[str] = mapped_column(String(20), default="member")
     subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    issuer: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -72,15 +74,42 @@ class Collection(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class StoreShare(Base):
+    """A platform admin's explicit share of a media store with a tenant that does not own it.
+
+    Stores belong to the tenant whose folder of a search root holds them
+    (``search/ownership.py``); any other tenant may point a collection at a store only through
+    a share, by its ``name`` (``shared:<name>``). Migration 0007 creates the table."""
+
+    __tablename__ = "store_shares"
+    __table_args__ = (
+        UniqueConstraint("tenant", "name", name="uq_store_shares_tenant_name"),
+        UniqueConstraint("tenant", "uri", name="uq_store_shares_tenant_uri"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    uri: Mapped[str] = mapped_column(String(2000))
+    created_by: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class LimitPolicy(Base):
-    """Limits and monthly budget of a tenant (``key_id`` 0) or of one key (``key_id`` > 0)."""
+    """Limits and monthly budget of a tenant (``key_id`` 0) or of one key (``key_id`` > 0), at
+    one of two levels: ``ceiling`` (set by a platform admin or an operator) and ``tenant`` (set
+    by the tenant's own admins, never above the ceiling). The stricter of the two applies.
+    Migration 0007 added ``level``."""
 
     __tablename__ = "limit_policies"
-    __table_args__ = (UniqueConstraint("tenant", "key_id", name="uq_limit_policies_scope"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "key_id", "level", name="uq_limit_policies_scope_level"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant: Mapped[str] = mapped_column(String(200))
     key_id: Mapped[int] = mapped_column(Integer, default=0)
+    level: Mapped[str] = mapped_column(String(20), default="ceiling")
     requests_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
     tokens_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
     concurrent_requests: Mapped[int | None] = mapped_column(Integer, nullable=True)
