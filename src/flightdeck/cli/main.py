@@ -36,9 +36,16 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
     "usage": ("flightdeck.cli.admin", "usage", False),
     "collections": ("flightdeck.cli.search", "collections_app", True),
     "search": ("flightdeck.cli.search", "search", False),
+    "migrate": ("flightdeck.cli.store", "migrate", False),
 }
 console = Console()
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1, max=256, help="worker processes sharing the port (default [server] workers)"
+    ),
+]
 
 
 @app.command()
@@ -47,6 +54,7 @@ def up(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option(help="override [server] host")] = None,
     port: Annotated[int | None, typer.Option(help="override [server] port")] = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Start on embedded defaults: SQLite in ./.flightdeck/, local models, an admin key."""
     settings = settings_for(config, embedded=True)
@@ -61,7 +69,7 @@ def up(
         _, key = await keys.create("admin (created by flightdeck up)", role=Role.ADMIN)
         return key
 
-    key = run_with_store(settings, first_key)
+    key = run_with_store(settings, first_key)  # before any worker starts: one key, ever
     url = f"http://{settings.server.host}:{settings.server.port}"
     console.print(f"[bold]Flightdeck {__version__}[/] on [link={url}]{url}[/link]")
     console.print(f"store: {settings.store_url}")
@@ -69,7 +77,7 @@ def up(
     if key:
         console.print("first start: an admin API key was created. It is shown once:")
         console.print(f"  [bold]{key}[/]", highlight=False)
-    _serve(settings)
+    _serve(settings, workers)
 
 
 @app.command()
@@ -78,11 +86,12 @@ def serve(
     config: Annotated[Path, typer.Option("--config", "-c", help="TOML config file")],
     host: Annotated[str | None, typer.Option(help="override [server] host")] = None,
     port: Annotated[int | None, typer.Option(help="override [server] port")] = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Start with exactly the configuration in FILE (plus FLIGHTDECK_* overrides)."""
     settings = settings_for(config)
     _override(settings, host, port)
-    _serve(settings)
+    _serve(settings, workers)
 
 
 @config_app.command("check")
@@ -112,25 +121,15 @@ def _override(settings: Settings, host: str | None, port: int | None) -> None:
         settings.server.port = port
 
 
-def _serve(settings: Settings) -> None:
-    import uvicorn
+def _serve(settings: Settings, workers: int | None) -> None:
+    """Migrate the store here, once, then serve (in ``workers`` processes)."""
+    from flightdeck.cli.serving import serve
 
-    from flightdeck.server.app import create_app
+    async def nothing(store: Store) -> None:
+        return None
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host=settings.server.host,
-            port=settings.server.port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            access_log=settings.server.access_log,
-            log_level="info",
-            timeout_graceful_shutdown=10,
-        )
-    )
-    server.run()  # sets up uvloop as configured
+    run_with_store(settings, nothing)  # a migration error is one line here, not a traceback
+    serve(settings, workers)
 
 
 def register(names: list[str]) -> None:

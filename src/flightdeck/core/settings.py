@@ -31,6 +31,15 @@ class ServerSettings(_Section):
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, description="larger bodies get 413")
     access_log: bool = False
+    workers: int = Field(
+        1, ge=1, le=256, description="processes serving the port; one per core on one machine"
+    )
+    shutdown_grace_seconds: float = Field(
+        30.0, ge=0, description="after SIGTERM, how long requests and streams may take to finish"
+    )
+    keep_alive_seconds: int = Field(
+        5, ge=1, description="idle client connections are closed after this; above the LB's"
+    )
 
 
 class ModelDeployment(_Section):
