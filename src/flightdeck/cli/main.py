@@ -7,6 +7,7 @@ The server, its providers and the store load inside the commands that need them,
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -83,7 +84,9 @@ def up(
 @app.command()
 @one_line_errors
 def serve(
-    config: Annotated[Path, typer.Option("--config", "-c", help="TOML config file")],
+    config: Annotated[
+        Path, typer.Option("--config", "-c", envvar="FLIGHTDECK_CONFIG", help="TOML config file")
+    ],
     host: Annotated[str | None, typer.Option(help="override [server] host")] = None,
     port: Annotated[int | None, typer.Option(help="override [server] port")] = None,
     workers: WorkersOpt = None,
@@ -106,6 +109,14 @@ def config_check(path: Annotated[Path, typer.Argument(help="TOML config file")])
         registry.get(m.provider)
     groups = settings.model_names()
     print(f"ok: {config_path(path)}: {len(settings.models)} deployments in {len(groups)} groups")
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of the configuration file (deploy/flightdeck.schema.json)."""
+    from flightdeck.core.settings import settings_json_schema
+
+    print(json.dumps(settings_json_schema(), indent=2))
 
 
 @app.command()

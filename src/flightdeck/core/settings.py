@@ -186,6 +186,14 @@ class Settings(_Section):
         return list(dict.fromkeys(m.name for m in self.models))
 
 
+def settings_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the configuration file, for editors and deploy checks."""
+    schema = Settings.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Flightdeck configuration (flightdeck.toml)"
+    return schema
+
+
 def default_local_models() -> list[dict[str, Any]]:
     """The models ``flightdeck up`` serves when nothing else is configured."""
     return [

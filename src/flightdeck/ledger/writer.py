@@ -165,20 +165,29 @@ class LedgerWriter:
 
     async def _drain(self) -> None:
         while self._pending and time.monotonic() >= self._retry_at:
-            segment = self._pending[0]
-            records = segment.records
-            if records is None:
-                records = await asyncio.to_thread(self.spool.read, segment.path)
+            # Small segments (one per fsync with sync_before_reply) go together, up to a batch,
+            # in one transaction: one commit per segment fell behind the traffic.
+            segments: list[_Segment] = []
+            records: list[UsageRecord] = []
+            for segment in self._pending:
+                if segments and len(records) >= self.batch_size:
+                    break
+                segments.append(segment)
+                if segment.records is None:
+                    records += await asyncio.to_thread(self.spool.read, segment.path)
+                else:
+                    records += segment.records
             try:
                 async with asyncio.timeout(self.write_timeout), self.engine.begin() as conn:
                     self.written += await write_batch(conn, records, self.batch_size)
-            except Exception as exc:  # database unreachable or failing: keep the segment
+            except Exception as exc:  # database unreachable or failing: keep the segments
                 self._database_failed(exc)
                 return
-            self._pending.remove(segment)
-            if segment.records is not None:
-                self._in_memory -= len(segment.records)
-            await asyncio.to_thread(self.spool.remove, segment.path)
+            for segment in segments:
+                self._pending.remove(segment)
+                if segment.records is not None:
+                    self._in_memory -= len(segment.records)
+                await asyncio.to_thread(self.spool.remove, segment.path)
         if self._pending:
             return
         if self.db_down_since is not None:
