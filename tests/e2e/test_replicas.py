@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from flightdeck.auth.keys import KeyStore, Role
 from flightdeck.auth.tenants import TenantStore
+from flightdeck.core.settings import ServerSettings
 from flightdeck.core.tenancy_settings import LimitRule, LimitsSettings, ModelPrice
 from flightdeck.limits.estimate import estimate_chat_tokens
 from flightdeck.limits.policy import PolicyStore
@@ -216,6 +217,23 @@ async def test_a_stream_passes_through_nginx_event_by_event(stack: Stack) -> Non
     gaps = [b - a for a, b in itertools.pairwise(moments)]
     assert min(gaps) > 0.1, gaps
     print(f"\nstream through nginx: gaps between events {[round(g, 3) for g in gaps]} s")
+
+
+async def test_nginx_refuses_bodies_over_flightdecks_limit_before_a_replica_sees_them(
+    stack: Stack,
+) -> None:
+    _, (key,) = await make_tenant(stack.store_url, LimitRule())
+    limit = ServerSettings().max_body_bytes
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    statuses = {}
+    async with client(stack) as session:
+        for size in (limit, limit + 1):
+            body = b" " * size  # not JSON: Flightdeck itself answers 400
+            url = stack.nginx.url + "/v1/chat/completions"
+            async with session.post(url, data=body, headers=headers) as resp:
+                statuses[size] = (resp.status, resp.headers.get("Server", ""))
+    assert statuses[limit][0] == 400  # passed on, and refused by Flightdeck for its content
+    assert statuses[limit + 1] == (413, "nginx")  # refused by nginx, never sent on
 
 
 def one_request_worth(limit: str) -> float:
