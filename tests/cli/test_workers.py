@@ -74,5 +74,6 @@ def test_up_with_two_workers_migrates_once_and_prints_one_key(
     assert output.count("an admin API key was created") == 1, output
     assert output.count("schema migrated") == 1, output
     assert output.count("Application shutdown complete") == 2, output
+    assert 'backend = "memory" with 2 workers: each worker enforces every limit' in output
     store = f"sqlite+aiosqlite:///{tmp_path / '.flightdeck' / 'flightdeck.db'}"
     assert asyncio.run(key_count(store)) == 1

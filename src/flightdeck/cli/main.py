@@ -16,7 +16,13 @@ import typer
 from rich.console import Console
 
 from flightdeck import __version__
-from flightdeck.cli.context import config_path, one_line_errors, run_with_store, settings_for
+from flightdeck.cli.context import (
+    config_path,
+    err_console,
+    one_line_errors,
+    run_with_store,
+    settings_for,
+)
 
 if TYPE_CHECKING:
     from flightdeck.core.settings import Settings
@@ -140,7 +146,15 @@ def _serve(settings: Settings, workers: int | None) -> None:
         return None
 
     run_with_store(settings, nothing)  # a migration error is one line here, not a traceback
-    serve(settings, workers)
+    count = workers if workers is not None else settings.server.workers
+    if count > 1 and settings.limits.backend == "memory":
+        err_console.print(
+            f'warning: [limits] backend = "memory" with {count} workers: each worker enforces '
+            'every limit on its own; set backend = "redis" to share them',
+            highlight=False,
+            soft_wrap=True,
+        )
+    serve(settings, count)
 
 
 def register(names: list[str]) -> None:
