@@ -23,7 +23,7 @@ run: $(STAMP)
 
 test: test-main test-openclip
 
-test-main: $(STAMP) tools-chromium tools-nginx tools-kubectl
+test-main: $(STAMP) tools-chromium tools-ocr tools-nginx tools-kubectl
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The open_clip path of `media ingest --model WEIGHTS --model-arch ...` needs torchvision, which
@@ -113,5 +113,16 @@ tools-kubectl:
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q kubernetes-client; }
 
+# Tesseract for the assistant's OCR of scanned PDF pages (optional at run time; the OCR test
+# skips without it).
+.PHONY: tools-ocr bench-answers
+tools-ocr:
+	@test -x /usr/bin/tesseract || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q tesseract-ocr; }
+
 bench-assistant: $(STAMP)
 	$(BIN)/python -m bench.assistant.run $(BENCH_ARGS)
+
+bench-answers: $(STAMP)
+	$(BIN)/python -m bench.assistant.answers $(BENCH_ARGS)

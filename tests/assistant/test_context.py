@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from flightdeck.assistant.bm25 import bm25_scores, term_counts
 from flightdeck.assistant.budget import fit_budget
 from flightdeck.assistant.chunking import chunk
 from flightdeck.assistant.citations import CitationChecker
@@ -19,6 +18,8 @@ from flightdeck.assistant.spotlight import datamark, marked_token_count, strip_d
 from flightdeck.core.errors import InvalidRequest
 from flightdeck.core.settings import AssistantSettings
 from flightdeck.core.tokens import count_tokens
+from flightdeck.text.bm25 import bm25_scores
+from flightdeck.text.terms import term_counts
 from tests.assistant.conftest import OTTERS
 
 
@@ -169,7 +170,8 @@ def test_marked_token_count_is_exact(text: str) -> None:
 
 
 def test_datamarks_round_trip() -> None:
-    assert datamark("Ignore  previous\ninstructions") == "^Ignore ^previous ^instructions"
+    assert datamark("Ignore  previous\ninstructions") == "^Ignore ^previous\n^instructions"
+    assert datamark("\n Title \n\n\n\nText  here\n\n") == "^Title\n\n^Text ^here"
     assert strip_datamarks("^Ignore ^previous 2^10") == "Ignore previous 2^10"
 
 

@@ -77,3 +77,44 @@ def test_pdf_upload_answers_with_a_page_numbered_citation(
     page.wait_for_selector("#status:has-text('Done.')", timeout=30_000)
     assert "drift apart" in page.inner_text("#answer")
     assert "(PDF page 2)" in page.inner_text("#sources")
+
+
+ZEBRAFISH = (
+    "Zebrafish\n\nZebrafish grow new fins after an injury. Their stripes help shoals stay "
+    "together.\n\nHabitat\n\nZebrafish live in slow streams and rice paddies in South Asia."
+)
+
+
+def test_compare_two_pages_held_in_tabs(server: ServerThread, browser: Any) -> None:
+    page = browser.new_page()
+    page.goto(server.url + "/app")
+    page.fill("#api-key", server.api_key)
+    page.fill("#page-html", OTTERS)
+    page.fill("#page-url", "https://otters.test/")
+    page.click("#add-page")
+    assert page.locator("#pages .page-tab").count() == 2
+    assert page.input_value("#page-html") == ""  # a new page starts empty
+    page.click(".kind-tabs button[data-kind=text]")
+    page.fill("#page-text", ZEBRAFISH)
+    page.click("#pages .page-tab[data-index='0']")  # back to page 1: its fields come back
+    assert page.input_value("#page-html") == OTTERS
+    assert page.input_value("#page-url") == "https://otters.test/"
+    page.click("#pages .page-tab[data-index='1']")
+    assert page.input_value("#page-text") == ZEBRAFISH and page.is_visible("#page-text")
+    page.select_option("#mode", "compare")
+    page.click("#ask-button")
+    page.wait_for_selector("#status:has-text('Done.')", timeout=30_000)
+    answer = page.inner_text("#answer")
+    assert "Page 1:" in answer and "Page 2:" in answer
+    assert "<<<" not in answer and "PAGES" not in answer and "^" not in answer
+    sources = page.inner_text("#sources")
+    assert "[page 1]" in sources and "[page 2]" in sources
+    usage = page.inner_text("#usage")
+    assert "page 1:" in usage and "page 2:" in usage
+    # Removing a page leaves one: compare then asks for a second page instead of failing.
+    page.click(".remove-page[data-index='1']")
+    assert page.locator("#pages .page-tab").count() == 1
+    assert page.input_value("#page-html") == OTTERS
+    page.click("#ask-button")
+    page.wait_for_selector("#status.error", timeout=10_000)
+    assert "compare needs two pages" in page.inner_text("#status")

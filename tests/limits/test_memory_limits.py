@@ -99,8 +99,8 @@ async def test_a_rejection_in_one_scope_reserves_nothing_in_the_others() -> None
 async def test_budget_is_seeded_from_the_ledger_and_blocks_when_spent() -> None:
     seen: list[tuple[str, str]] = []
 
-    async def spent(scope: str, month: str) -> int:
-        seen.append((scope, month))
+    async def spent(scope: Scope, month: str) -> int:
+        seen.append((scope.name, month))
         return 9 * MICROS
 
     lim = Limiter(MemoryBackend(spend_loader=spent, clock=FakeClock()))
@@ -150,7 +150,7 @@ async def test_concurrent_burst_never_exceeds_the_token_limit() -> None:
 async def test_budget_is_not_enforced_while_the_spend_cannot_be_read() -> None:
     calls = 0
 
-    async def broken(scope: str, month: str) -> int:
+    async def broken(scope: Scope, month: str) -> int:
         nonlocal calls
         calls += 1
         raise ConnectionRefusedError("ledger database down")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flightdeck.core.tenancy_settings import LimitRule, LimitsSettings
 from flightdeck.limits.policy import PolicyStore
-from flightdeck.limits.scopes import MICROS, UNLIMITED, Scope
+from flightdeck.limits.scopes import MICROS, UNLIMITED, KeyScope, Scope, TenantScope, UserScope
 from flightdeck.store.database import Store
 
 
@@ -43,4 +43,17 @@ async def test_scopes_use_stored_policies_over_defaults_and_survive_a_db_outage(
     assert other == [Scope("tenant:globex")]
     assert other[0].requests_per_minute == UNLIMITED
     await policies.store.close()
+    await store.close()
+
+
+async def test_scopes_say_whose_they_are_as_typed_owners(tmp_path: Path) -> None:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    await store.migrate()
+    settings = LimitsSettings(default_user=LimitRule(requests_per_minute=5))
+    policies = PolicyStore(store, settings)
+    by_key = await policies.scopes_for("acme", 4)
+    by_user = await policies.scopes_for("acme", None, "alice/bob")  # a '/' in a user name
+    assert [s.owner for s in by_key] == [KeyScope(4), TenantScope("acme")]
+    assert [s.owner for s in by_user] == [UserScope("acme", "alice/bob"), TenantScope("acme")]
+    assert by_user[0].name == "user:acme/alice/bob"
     await store.close()

@@ -100,8 +100,8 @@ async def test_requests_per_minute_and_concurrency(redis_prefix: str) -> None:
 async def test_month_budget_is_seeded_once_and_shared(redis_prefix: str) -> None:
     calls: list[str] = []
 
-    async def spent(scope: str, month: str) -> int:
-        calls.append(scope)
+    async def spent(scope: Scope, month: str) -> int:
+        calls.append(scope.name)
         return 4 * MICROS
 
     a = redis_limiter(redis_prefix, spend_loader=spent)
@@ -170,7 +170,7 @@ async def test_deny_policy_answers_429_while_redis_is_down(redis_prefix: str) ->
 
 
 async def test_unreadable_spend_is_not_seeded_as_zero(redis_prefix: str) -> None:
-    async def broken(scope: str, month: str) -> int:
+    async def broken(scope: Scope, month: str) -> int:
         raise ConnectionRefusedError("ledger database down")
 
     lim = redis_limiter(redis_prefix, spend_loader=broken)

@@ -92,11 +92,11 @@ def test_extractive_quotes_only_numbered_passages_never_the_instructions() -> No
     reply = answer(
         [{"role": "system", "content": system}, {"role": "user", "content": "What are the rules?"}]
     )
-    assert reply.startswith("^The ^rules ^of ^chess")
+    assert reply.startswith("The rules of chess")  # quoted without the datamarks
     assert reply.endswith("[1]") and "Cite the passages" not in reply
 
 
-def test_extractive_summary_quotes_the_lead_of_each_passage() -> None:
+def test_extractive_summary_quotes_leading_sentences_of_different_passages() -> None:
     system = (
         "[1] Otters live in kelp forests. They eat urchins.\n\n"
         "[2] Otters use rocks as tools. Some keep a favourite rock.\n\n"
@@ -105,7 +105,4 @@ def test_extractive_summary_quotes_the_lead_of_each_passage() -> None:
     reply = answer(
         [{"role": "system", "content": system}, {"role": "user", "content": "Summarize this page."}]
     )
-    assert reply == (
-        "Otters live in kelp forests. [1] Otters use rocks as tools. [2] "
-        "Otters hold hands while sleeping. [3]"
-    )
+    assert reply == "Otters live in kelp forests. [1] Otters use rocks as tools. [2]"

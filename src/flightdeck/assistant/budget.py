@@ -25,11 +25,22 @@ class PageUsage:
     tokens_used: int
     chars_total: int
     chars_used: int
-    whole: bool
+    all_passages: bool
+    source_pages: int = 0  # pages of a PDF (0: not a PDF)
+    unreadable: tuple[int, ...] = ()  # PDF page numbers whose text could not be read
 
     @property
     def share(self) -> float:
-        return 1.0 if not self.chars_total else round(self.chars_used / self.chars_total, 4)
+        """Share of the source sent: of its text, times the share of its pages that were read
+        (an unreadable page counts as a page's worth of text not sent)."""
+        sent = 1.0 if not self.chars_total else self.chars_used / self.chars_total
+        if self.source_pages:
+            sent *= (self.source_pages - len(self.unreadable)) / self.source_pages
+        return round(sent, 4)
+
+    @property
+    def whole(self) -> bool:
+        return self.all_passages and not self.unreadable
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -40,6 +51,8 @@ class PageUsage:
             "tokens_used": self.tokens_used,
             "share": self.share,
             "whole": self.whole,
+            "source_pages": self.source_pages or None,
+            "unreadable_pages": list(self.unreadable),
         }
 
 
@@ -105,7 +118,7 @@ def fit_budget(
             tokens_used=sum(p.tokens for p in chosen[i]),
             chars_total=sum(len(p.text) for p in ps),
             chars_used=sum(len(p.text) for p in chosen[i]),
-            whole=len(chosen[i]) == len(ps),
+            all_passages=len(chosen[i]) == len(ps),
         )
         for i, ps in enumerate(pages)
     ]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 
-from flightdeck.assistant.bm25 import term_counts
 from flightdeck.assistant.pages import Block, Extracted, Passage
 from flightdeck.assistant.spotlight import marked_token_count
+from flightdeck.text.terms import term_counts
 
 TARGET_CHARS = 700  # about 150 tokens: small enough to rank, big enough to read
 MAX_CHARS = 1400

@@ -4,6 +4,11 @@ The answer streams in pieces, so a marker may arrive split (``[1`` then ``2]``);
 holds back an unfinished ``[...`` until it closes. Valid markers stay in the text and are
 reported once each; invalid ones (numbers that were not sent) are removed from the text and
 listed, so no citation can point outside the sent passages.
+
+The prompt's own structure never reaches the user either: fence lines (``<<<PAGES ...>>>``,
+``<<<END PAGES ...>>>``), the request's fence boundary and the page wrappers of the templates
+(``<page-1>``, ``<page number="1">``, ``</page>``) are removed from the answer, whatever model
+copied them; an unfinished ``<...`` is held back until it closes, like a citation marker.
 """
 
 from __future__ import annotations
@@ -15,13 +20,17 @@ from dataclasses import dataclass, field
 from flightdeck.assistant.spotlight import strip_datamarks
 
 _MARKER = re.compile(r"\[(\s*\d{1,4}\s*(?:[,;]\s*\d{1,4}\s*)*)\]")
-# An unfinished marker, or a lone datamark whose word has not arrived yet.
-_OPEN_TAIL = re.compile(r"(?:\[[\d,;\s]{0,24}|(?<!\S)\^)$")
+# An unfinished marker, a lone datamark whose word has not arrived yet, or an unfinished tag.
+_OPEN_TAIL = re.compile(r"(?:\[[\d,;\s]{0,24}|(?<!\S)\^|<{1,3}[^<>\n]{0,120})$")
+_INTERNALS = re.compile(
+    r"[ \t]*(?:<<<\s*(?:END\s+)?PAGES\b[^<>\n]*>>>|</?page\b[^<>\n]*>)", re.IGNORECASE
+)
 
 
 @dataclass
 class CitationChecker:
     valid: Collection[int]
+    boundary: str = ""  # the request's fence boundary, removed wherever it appears
     cited: list[int] = field(default_factory=list)
     invalid: list[int] = field(default_factory=list)
     _pending: str = ""
@@ -55,4 +64,7 @@ class CitationChecker:
                     new.append(n)
             return "".join(f"[{n}]" for n in good)
 
-        return _MARKER.sub(replace, strip_datamarks(text)), new
+        text = _INTERNALS.sub("", strip_datamarks(text))
+        if self.boundary:
+            text = text.replace(self.boundary, "")
+        return _MARKER.sub(replace, text), new

@@ -6,10 +6,11 @@ same page skips extraction and chunking (and, through the encoder's cache, embed
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flightdeck.assistant.budget import PageUsage, fit_budget
@@ -17,12 +18,15 @@ from flightdeck.assistant.chunking import chunk
 from flightdeck.assistant.embeddings import PassageEncoder
 from flightdeck.assistant.errors import PageError
 from flightdeck.assistant.extract import extract_page, extract_text
-from flightdeck.assistant.pages import PageInput, Passage
+from flightdeck.assistant.ocr import NO_ENGINE, OcrEngine
+from flightdeck.assistant.pages import PageInput, Passage, UnreadablePage
+from flightdeck.assistant.pdf import extract_pdf
 from flightdeck.assistant.prompts import DEFAULT_QUESTIONS, Mode, PromptPage, render_system_prompt
 from flightdeck.assistant.ranking import Ranked, rank_passages
 from flightdeck.assistant.spotlight import new_boundary
 from flightdeck.core.settings import AssistantSettings
 from flightdeck.core.tokens import count_message_tokens
+from flightdeck.text.language import detect_language
 
 
 @dataclass(slots=True)
@@ -34,6 +38,9 @@ class ProcessedPage:
     title: str
     text: str
     passages: list[Passage]
+    language: str = ""  # ISO 639-1 code of the page's text ("" = unknown)
+    source_pages: int = 0  # pages of a PDF (0: not a PDF)
+    unreadable: tuple[UnreadablePage, ...] = ()  # PDF pages whose text is missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,8 @@ class Context:
     usage: list[PageUsage]
     prompt_tokens: int
     prompt_version: str
+    boundary: str = ""  # the fence boundary of this request's prompt
+    unreadable: list[dict[str, Any]] = field(default_factory=list)  # {page, page_no, reason}
 
 
 def page_key(page: PageInput) -> str:
@@ -75,24 +84,41 @@ def page_key(page: PageInput) -> str:
     return h.hexdigest()
 
 
-def process_page(page: PageInput, index: int) -> ProcessedPage:
-    """Extract and chunk one page; a page with no readable text is an error naming it."""
+def process_page(
+    page: PageInput, index: int, *, ocr: OcrEngine | None = None, no_ocr: str = NO_ENGINE
+) -> ProcessedPage:
+    """Extract and chunk one page; a page with no readable text is an error naming it.
+
+    PDF pages without a text layer go through ``ocr`` (None: ``no_ocr`` says why not).
+    """
     if page.selection and page.selection.strip():
         extracted = extract_text(page.selection, page.title)
+    elif page.pdf is not None:
+        extracted = extract_pdf(page.pdf, index, page.title, ocr=ocr, no_ocr=no_ocr)
     else:
         extracted = extract_page(page, index)
     if not extracted.blocks:
         raise PageError(index, "no readable text could be extracted", code="empty_page")
     return ProcessedPage(
-        page_key(page), page.url, extracted.title or page.title, extracted.text, chunk(extracted)
+        page_key(page),
+        page.url,
+        extracted.title or page.title,
+        extracted.text,
+        chunk(extracted),
+        detect_language(extracted.text),
+        extracted.source_pages,
+        extracted.unreadable,
     )
 
 
 class PageCache:
     """Processed pages by content key, least recently used evicted first."""
 
-    def __init__(self, size: int = 128) -> None:
+    def __init__(
+        self, size: int = 128, *, ocr: OcrEngine | None = None, no_ocr: str = NO_ENGINE
+    ) -> None:
         self.size = size
+        self.ocr, self.no_ocr = ocr, no_ocr
         self._pages: OrderedDict[str, ProcessedPage] = OrderedDict()
         self.processed = 0  # pages extracted and chunked (cache misses)
 
@@ -112,7 +138,7 @@ class PageCache:
         cached = self.get(page_key(page))
         if cached is not None:
             return cached
-        processed = process_page(page, index)
+        processed = process_page(page, index, ocr=self.ocr, no_ocr=self.no_ocr)
         self.processed += 1
         self.put(processed)
         return processed
@@ -142,6 +168,11 @@ async def build_context(
         whole_page_tokens=settings.whole_page_tokens,
         per_page_share=mode == "compare",
     )
+    usage = [
+        dataclasses.replace(u, source_pages=p.source_pages, unreadable=_numbers(p.unreadable))
+        for u, p in zip(selection.usage, pages, strict=True)
+    ]
+    unreadable = [{"page": i} | u.as_dict() for i, p in enumerate(pages) for u in p.unreadable]
     sources: list[Source] = []
     prompt_pages: list[PromptPage] = []
     for i, (page, chosen) in enumerate(zip(pages, selection.chosen, strict=True)):
@@ -151,9 +182,16 @@ async def build_context(
             sources.append(source)
             numbered.append((source.n, passage))
         prompt_pages.append(PromptPage(i + 1, page.title, page.url, numbered))
-    system = render_system_prompt(version, mode, prompt_pages, new_boundary())
+    boundary = new_boundary()
+    system = render_system_prompt(version, mode, prompt_pages, boundary)
     messages = [{"role": "system", "content": system}, *history, {"role": "user", "content": query}]
-    return Context(messages, sources, selection.usage, count_message_tokens(messages), version)
+    return Context(
+        messages, sources, usage, count_message_tokens(messages), version, boundary, unreadable
+    )
+
+
+def _numbers(pages: Sequence[UnreadablePage]) -> tuple[int, ...]:
+    return tuple(u.page_no for u in pages)
 
 
 async def _rank(

@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import delete, false, func, select
 
-from flightdeck.assistant.bm25 import term_counts
 from flightdeck.assistant.context import ProcessedPage
 from flightdeck.assistant.pages import Passage
 from flightdeck.auth.keys import Principal
@@ -20,6 +19,8 @@ from flightdeck.core.errors import NotFound
 from flightdeck.store.conversations import Conversation, ConversationMessage, ConversationPage
 from flightdeck.store.database import Store
 from flightdeck.store.models import utcnow
+from flightdeck.text.language import detect_language
+from flightdeck.text.terms import term_counts
 
 HISTORY_TURNS = 6
 
@@ -89,7 +90,14 @@ class ConversationStore:
         async with self.store.session() as session:
             rows = (await session.scalars(query)).all()
         return [
-            ProcessedPage(r.content_key, r.url, r.title, r.text, [_passage(d) for d in r.passages])
+            ProcessedPage(
+                r.content_key,
+                r.url,
+                r.title,
+                r.text,
+                [_passage(d) for d in r.passages],
+                detect_language(r.text),
+            )
             for r in rows
         ]
 

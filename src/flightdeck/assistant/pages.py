@@ -30,11 +30,29 @@ class Block:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadablePage:
+    """A page of a PDF whose text could not be read (a scan without OCR, say), and why."""
+
+    page_no: int
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"page_no": self.page_no, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class Extracted:
-    """The reader view of a page: its title and main text, as blocks joined by blank lines."""
+    """The reader view of a page: its title and main text, as blocks joined by blank lines.
+
+    For a PDF, ``source_pages`` is its page count, ``unreadable`` the pages whose text is
+    missing from the blocks and ``ocr_pages`` those read by OCR.
+    """
 
     title: str
     blocks: tuple[Block, ...]
+    source_pages: int = 0
+    unreadable: tuple[UnreadablePage, ...] = ()
+    ocr_pages: tuple[int, ...] = ()
 
     @property
     def text(self) -> str:

@@ -2,7 +2,10 @@
 
 A version ``grounded-v1`` is the file ``prompts/grounded-v1.system.j2``. Versions are chosen
 per model group (``[assistant.models."<group>"] prompt = "..."``) or per request by an
-experiment variant; page text reaches the template only fenced and datamarked.
+experiment variant. Everything that comes from a page (passage text, title, URL) reaches the
+template only datamarked (``spotlight.datamark``) and without the request's fence boundary;
+every template must place it inside the fence (``tests/assistant/test_prompts.py`` checks
+each template file in ``prompts/`` in every mode).
 """
 
 from __future__ import annotations
@@ -80,8 +83,8 @@ def render_system_prompt(
         "pages": [
             {
                 "number": page.number,
-                "title": _mark(page.title, boundary).replace('"', "'"),
-                "url": defang(page.url, boundary).replace('"', "%22").replace("\n", ""),
+                "title": _mark(page.title, boundary),
+                "url": _mark(page.url, boundary),
                 "passages": [{"n": n, "text": _mark(p.text, boundary)} for n, p in page.passages],
             }
             for page in pages

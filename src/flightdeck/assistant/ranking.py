@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flightdeck.assistant.bm25 import bm25_scores
 from flightdeck.assistant.embeddings import PassageEncoder
 from flightdeck.assistant.pages import Passage
+from flightdeck.text.bm25 import bm25_scores
 
 DENSE_WEIGHT = 0.5
 

@@ -7,16 +7,17 @@ the budget -> render the prompt -> the gateway's router -> check citations -> st
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from flightdeck.api import authenticate_request, client_gone, read_json_object
+from flightdeck.api.sse import EventStreamResponse
 from flightdeck.assistant.citations import CitationChecker
 from flightdeck.assistant.context import (
     Context,
@@ -30,23 +31,21 @@ from flightdeck.assistant.conversations import (
     conversation_summary,
     passage_dict,
 )
-from flightdeck.assistant.embeddings import PassageEncoder
+from flightdeck.assistant.embeddings import Encoders, PassageEncoder
 from flightdeck.assistant.events import error_data, sse
 from flightdeck.assistant.fetch import fetch_html
+from flightdeck.assistant.ocr import find_ocr
 from flightdeck.assistant.pages import PageInput
 from flightdeck.assistant.requests import ChatRequest, parse_chat, parse_page
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Principal, require_spender
+from flightdeck.calls import CallContext, ModelCalls
 from flightdeck.core.errors import FlightdeckError, InvalidRequest, UpstreamError
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import count_tokens
-from flightdeck.gateway.accounting import Accounting, StreamMeter, Ticket
-from flightdeck.gateway.router import Router
-from flightdeck.gateway.routes import authenticate_request, read_json_object
 from flightdeck.store.database import Store
 
 JSON = "application/json"
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 @dataclass
@@ -62,21 +61,21 @@ class Assistant:
     def __init__(
         self,
         settings: Settings,
-        router: Router,
+        calls: ModelCalls,
         auth: CallerAuthenticator,
         store: Store,
         *,
-        accounting: Accounting | None = None,
         encoder: PassageEncoder | None = None,
     ) -> None:
         self.settings = settings
-        self.accounting = accounting
+        self.calls = calls
         self.limits = settings.assistant
-        self.router = router
         self.auth = auth
         self.conversations = ConversationStore(store)
-        self.encoder = encoder or PassageEncoder()
-        self.pages = PageCache()
+        self.encoders = Encoders(encoder, use_multilingual=self.limits.multilingual_embeddings)
+        self.encoder = self.encoders.english
+        ocr, no_ocr = find_ocr(self.limits)
+        self.pages = PageCache(ocr=ocr, no_ocr=no_ocr)
         self.max_body = settings.server.max_body_bytes
 
     def routes(self) -> list[BaseRoute]:
@@ -96,37 +95,26 @@ class Assistant:
 
     # -- routes ---------------------------------------------------------------------------
 
-    async def chat(self, request: Request) -> Response:
+    async def chat(self, request: Request) -> Response | EventStreamResponse:
         principal = await self.authenticate(request)
         require_spender(principal)
         self.warm_on_first_use()
         req = parse_chat(await self.read_json(request), self.limits)
-        self.router.group(req.model, "chat")  # unknown model: 404 before anything else
+        self.calls.router.group(req.model, "chat")  # unknown model: 404 before anything else
         history: list[dict[str, Any]] = []
         if req.conversation_id is not None:
             conversation = await self.conversations.get(principal, req.conversation_id)
             history = await self.conversations.history(conversation.id)
         if req.stream:
-            return StreamingResponse(
-                self._stream(principal, req, history),
-                media_type="text/event-stream",
-                headers=SSE_HEADERS,
-            )
+            return EventStreamResponse(self._stream(principal, req, history))
         pages = await self._pages(principal, req)
         conversation_id = await self._conversation(principal, req, pages)
         context = await self._context(req, pages, history)
         body = self._body(req, context, stream=False)
-        ticket = await self._admit(principal, body)
-        try:
-            routed = await self.router.chat(req.model, body)
-        except BaseException as exc:
-            await self._settle_failure(ticket, exc)
-            raise
+        ctx = CallContext(principal, req.model, client_gone=client_gone(request))
+        routed = await self.calls.chat(ctx, body)
         reply = routed.value.json()
-        await self._settle(
-            ticket, status=200, usage=reply.get("usage"), deployment=routed.deployment.id
-        )
-        answer = Answer(checker=CitationChecker({s.n for s in context.sources}))
+        answer = Answer(checker=CitationChecker({s.n for s in context.sources}, context.boundary))
         content = _message_content(reply)
         answer.text = _checked(answer.checker, content)
         answer.completion_tokens = (reply.get("usage") or {}).get("completion_tokens")
@@ -138,6 +126,7 @@ class Assistant:
                     "model": req.model,
                     "answer": answer.text,
                     "sources": [s.as_dict() for s in context.sources],
+                    "unreadable": context.unreadable,
                     "citations": [self._citation(context, n) for n in answer.checker.cited],
                     "invalid_citations": answer.checker.invalid,
                     "usage": self._usage(context, answer),
@@ -145,7 +134,7 @@ class Assistant:
                 }
             ),
             media_type=JSON,
-            headers=ticket.headers if ticket is not None else None,
+            headers=ctx.ticket.headers if ctx.ticket is not None else None,
         )
 
     async def extract(self, request: Request) -> Response:
@@ -161,6 +150,8 @@ class Assistant:
                     "title": processed.title,
                     "text": processed.text,
                     "passages": [passage_dict(p) for p in processed.passages],
+                    "source_pages": processed.source_pages or None,
+                    "unreadable_pages": [u.as_dict() for u in processed.unreadable],
                 }
             ),
             media_type=JSON,
@@ -214,8 +205,9 @@ class Assistant:
                 "prompt_version": context.prompt_version,
             },
         )
-        yield sse("sources", {"sources": [s.as_dict() for s in context.sources]})
-        answer = Answer(checker=CitationChecker({s.n for s in context.sources}))
+        sources = [s.as_dict() for s in context.sources]
+        yield sse("sources", {"sources": sources, "unreadable": context.unreadable})
+        answer = Answer(checker=CitationChecker({s.n for s in context.sources}, context.boundary))
         try:
             async for event in self._generate(principal, req, context, answer):
                 yield event
@@ -233,19 +225,10 @@ class Assistant:
         self, principal: Principal, req: ChatRequest, context: Context, answer: Answer
     ) -> AsyncIterator[bytes]:
         body = self._body(req, context, stream=True)
-        ticket = await self._admit(principal, body)
-        try:
-            routed = await self.router.open_chat_stream(req.model, body)
-        except BaseException as exc:
-            await self._settle_failure(ticket, exc)
-            raise
-        ttft_ms = (time.perf_counter() - ticket.started) * 1000 if ticket is not None else None
-        opened = routed.value
-        meter = StreamMeter()
-        outcome: str | None = None
-        try:
-            async for raw in _chain(opened.first_event, opened.stream):
-                meter.see(raw)
+        # No client_gone here: the event stream response watches the client already.
+        ctx = CallContext(principal, req.model)
+        async with await self.calls.open_chat_stream(ctx, body) as stream:
+            async for raw in stream:
                 chunk = _parse_chunk(raw)
                 if chunk is None:
                     continue
@@ -257,20 +240,6 @@ class Assistant:
                         yield event
             async for event in self._emit(context, answer, *answer.checker.finish()):
                 yield event
-        except BaseException as exc:
-            outcome = exc.type if isinstance(exc, FlightdeckError) else "client_gone"
-            raise
-        finally:
-            await opened.stream.aclose()
-            if ticket is not None:
-                await self._settle(
-                    ticket,
-                    status=200,
-                    usage=meter.settled_usage(ticket.prompt_tokens),
-                    deployment=routed.deployment.id,
-                    ttft_ms=ttft_ms,
-                    error_type=outcome,
-                )
 
     async def _emit(
         self, context: Context, answer: Answer, text: str, cited: list[int]
@@ -331,9 +300,8 @@ class Assistant:
     async def _context(
         self, req: ChatRequest, pages: list[ProcessedPage], history: list[dict[str, Any]]
     ) -> Context:
-        encoder = self.encoder if self.encoder.loaded else None
-        if encoder is None and self.limits.embeddings:
-            self.encoder.warm_in_background()
+        languages = [p.language for p in pages]
+        encoder = self.encoders.ready_for(languages) if self.limits.embeddings else None
         return await build_context(
             req.question,
             req.mode,
@@ -351,21 +319,6 @@ class Assistant:
         if stream:
             body["stream_options"] = {"include_usage": True}  # exact usage for the ledger
         return body
-
-    # The model call is limited, budgeted and recorded like a gateway call by the caller.
-
-    async def _admit(self, principal: Principal, body: dict[str, Any]) -> Ticket | None:
-        if self.accounting is None:
-            return None
-        return await self.accounting.admit(principal, body["model"], body, "chat")
-
-    async def _settle(self, ticket: Ticket | None, **outcome: Any) -> None:
-        if ticket is not None and self.accounting is not None:
-            await self.accounting.settle(ticket, **outcome)
-
-    async def _settle_failure(self, ticket: Ticket | None, exc: BaseException) -> None:
-        if ticket is not None and self.accounting is not None:
-            await self.accounting.settle_failure(ticket, exc)
 
     async def _save(
         self, conversation_id: str, req: ChatRequest, answer: Answer, context: Context
@@ -409,12 +362,6 @@ class Assistant:
 
     async def read_json(self, request: Request) -> dict[str, Any]:
         return await read_json_object(request, self.max_body)
-
-
-async def _chain(first: bytes, rest: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    yield first
-    async for event in rest:
-        yield event
 
 
 def _parse_chunk(raw: bytes) -> dict[str, Any] | None:

@@ -22,9 +22,15 @@ def new_boundary() -> str:
 
 
 def datamark(text: str) -> str:
-    """One line of page text with every word marked: ``^every ^word ^marked``."""
-    words = text.split()
-    return DATAMARK + (" " + DATAMARK).join(words) if words else ""
+    """Page text with every word marked (``^every ^word ^marked``), its lines kept.
+
+    Whitespace inside a line becomes one space; line breaks stay (a blank line stays one blank
+    line), so headings and list items remain lines of their own instead of running into the
+    next sentence.
+    """
+    return "\n".join(
+        DATAMARK + (" " + DATAMARK).join(words) if words else "" for words in _lines_of_words(text)
+    )
 
 
 def strip_datamarks(text: str) -> str:
@@ -40,17 +46,42 @@ def defang(text: str, boundary: str) -> str:
 def marked_token_count(text: str) -> int:
     """``count_tokens(datamark(text))``, exactly, about three times faster.
 
-    cl100k never merges across the space before a ``^``, so the count is a sum over words,
-    and each word's count is cached (page text repeats its words a lot).
+    cl100k's pre-tokenizer never joins a piece across the space before a ``^`` nor across the
+    line break before one, so the count is a sum over words; a line's last word is counted with
+    the line breaks after it (they may join its final punctuation). Counts are cached per word.
     """
-    words = text.split()
-    if not words:
-        return 0
-    return len(encoding().encode_ordinary(DATAMARK + words[0])) + sum(
-        _marked_word_tokens(w) for w in words[1:]
-    )
+    lines = _lines_of_words(text)
+    total = 0
+    for i, words in enumerate(lines):
+        if not words:
+            continue
+        breaks = 0
+        for later in lines[i + 1 :]:
+            breaks += 1
+            if later:
+                break
+        else:
+            breaks = 0  # no word follows: datamark() leaves no trailing line break
+        last = len(words) - 1
+        for k, word in enumerate(words):
+            total += _marked_word_tokens(word, k == 0, breaks if k == last else 0)
+    return total
+
+
+def _lines_of_words(text: str) -> list[list[str]]:
+    """The words of each line, without leading or trailing blank lines; blank lines in between
+    are kept (as empty lists) but never two in a row."""
+    lines: list[list[str]] = []
+    for line in text.splitlines():
+        words = line.split()
+        if words or (lines and lines[-1]):
+            lines.append(words)
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 @functools.lru_cache(maxsize=100_000)
-def _marked_word_tokens(word: str) -> int:
-    return len(encoding().encode_ordinary(" " + DATAMARK + word))
+def _marked_word_tokens(word: str, first_on_line: bool, breaks: int) -> int:
+    prefix = DATAMARK if first_on_line else " " + DATAMARK
+    return len(encoding().encode_ordinary(prefix + word + "\n" * breaks))

@@ -9,6 +9,7 @@
     |   +-- NotFound                 unknown model or resource (404)
     |   +-- PayloadTooLarge          body over the configured limit (413)
     |   +-- RateLimited              over a limit, try again later (429)
+    +-- ClientGone                   the client closed the connection first (499, never sent)
     +-- UpstreamError                a model deployment failed (HTTP 5xx, or its own 4xx)
         +-- UpstreamUnavailable      nothing reachable to send it to (503)
         +-- UpstreamTimeout          the deadline passed (504)
@@ -85,6 +86,14 @@ class RateLimited(RequestError):
         super().__init__(message, code=code)
         self.retry_after = retry_after
         self.headers = headers or {}
+
+
+class ClientGone(FlightdeckError):
+    """The client closed the connection before the answer was ready (nginx's 499)."""
+
+    status = 499
+    type = "client_gone"
+    code = "client_gone"
 
 
 class UpstreamError(FlightdeckError):

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from flightdeck.core.cache_settings import CacheSettings
 from flightdeck.core.errors import ConfigError
 from flightdeck.core.tenancy_settings import LedgerSettings, LimitsSettings, OAuthSettings
 
@@ -114,9 +115,19 @@ class AssistantSettings(_Section):
     whole_page_tokens: int = Field(1500, gt=0, description="pages this short go in whole")
     dense_candidates: int = Field(24, ge=0, description="BM25 top-k re-scored by embeddings")
     embeddings: bool = Field(True, description="hybrid ranking with local MiniLM embeddings")
+    multilingual_embeddings: bool = Field(
+        True, description="pages not in English: hybrid ranking with the multilingual encoder"
+    )
     embed_before_answer: bool = Field(
         False, description="encode a new page's candidates before answering (else BM25 first)"
     )
+    ocr: bool = Field(True, description="OCR PDF pages without a text layer (needs tesseract)")
+    ocr_command: str = Field("tesseract", min_length=1, description="the Tesseract program")
+    ocr_languages: str = Field(
+        "eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$", description="Tesseract languages: eng+deu"
+    )
+    ocr_max_pages: int = Field(10, ge=0, description="scanned pages read by OCR per PDF")
+    ocr_timeout_seconds: float = Field(60.0, gt=0, description="per scanned page")
     fetch_urls: bool = Field(False, description="fetch pages sent with only a url (public only)")
     fetch_timeout_seconds: float = Field(10.0, gt=0)
     models: dict[str, AssistantModelSettings] = Field(default_factory=dict)
@@ -162,6 +173,7 @@ class Settings(_Section):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
     @model_validator(mode="after")
     def _fallbacks_known(self) -> Settings:

@@ -10,14 +10,16 @@ from typing import Protocol
 
 from flightdeck.limits.scopes import Decision, Demand, Scope
 
-# Loads what a scope already spent this month (micros), e.g. from the usage ledger.
-SpendLoader = Callable[[str, str], Awaitable[int]]
+# Loads what a scope already spent in a month (``YYYYMM``), in micros, e.g. from the ledger.
+SpendLoader = Callable[[Scope, str], Awaitable[int]]
 
 WINDOW_SECONDS = 60.0
 log = logging.getLogger("flightdeck.limits")
 
 
 class LimitsBackend(Protocol):
+    """Where counters live: in this process (``MemoryBackend``) or in Redis (``RedisBackend``)."""
+
     async def acquire(
         self, scopes: Sequence[Scope], reservation_id: str, demand: Demand
     ) -> Decision:
@@ -47,17 +49,18 @@ def seconds_to_month_end(timestamp: float) -> float:
     return (datetime(year, month, 1, tzinfo=UTC) - now).total_seconds()
 
 
-async def no_spend(scope: str, month: str) -> int:
+async def no_spend(scope: Scope, month: str) -> int:
+    """The spend loader of a limiter without a ledger: nothing was spent before."""
     return 0
 
 
-async def load_spend(loader: SpendLoader, scope: str, month: str) -> int | None:
+async def load_spend(loader: SpendLoader, scope: Scope, month: str) -> int | None:
     """The month spend, or None when it cannot be read now (the ledger's database is down):
     the budget is then not enforced for this request rather than failing it."""
     try:
         return await loader(scope, month)
     except Exception as exc:  # any failure of the loader must not fail the request
         log.warning(
-            "month spend of %s unavailable (%s); budget not checked", scope, type(exc).__name__
+            "month spend of %s unavailable (%s); budget not checked", scope.name, type(exc).__name__
         )
         return None

@@ -67,7 +67,7 @@ class MemoryBackend:
         for scope in scopes:  # load month spend first: the only await, before any check
             key = (scope.name, month)
             if scope.monthly_budget_micros != UNLIMITED and key not in self._spend:
-                loaded = await load_spend(self.spend_loader, scope.name, month)
+                loaded = await load_spend(self.spend_loader, scope, month)
                 if loaded is not None:
                     self._spend.setdefault(key, loaded)
         now = self.clock()

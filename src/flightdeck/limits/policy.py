@@ -10,7 +10,15 @@ from collections.abc import Callable
 from sqlalchemy import delete, select
 
 from flightdeck.core.tenancy_settings import LimitRule, LimitsSettings
-from flightdeck.limits.scopes import MICROS, UNLIMITED, Scope
+from flightdeck.limits.scopes import (
+    MICROS,
+    UNLIMITED,
+    KeyScope,
+    Scope,
+    ScopeOwner,
+    TenantScope,
+    UserScope,
+)
 from flightdeck.store.database import Store
 from flightdeck.store.models import utcnow
 from flightdeck.store.models_tenancy import LimitPolicy
@@ -19,29 +27,18 @@ TENANT_SCOPE = 0  # key_id of a tenant-wide policy
 log = logging.getLogger("flightdeck.limits")
 
 
-def tenant_scope_name(tenant: str) -> str:
-    return f"tenant:{tenant}"
-
-
-def key_scope_name(key_id: int) -> str:
-    return f"key:{key_id}"
-
-
-def user_scope_name(tenant: str, user: str) -> str:
-    return f"user:{tenant}/{user}"  # tenant names have no '/', so the split is unambiguous
-
-
-def _scope(name: str, rule: LimitRule) -> Scope:
+def _scope(owner: ScopeOwner, rule: LimitRule) -> Scope:
     def limit(value: int | None) -> int:
         return UNLIMITED if value is None else value
 
     budget = UNLIMITED if rule.monthly_budget is None else round(rule.monthly_budget * MICROS)
     return Scope(
-        name,
+        owner.name,
         limit(rule.requests_per_minute),
         limit(rule.tokens_per_minute),
         limit(rule.concurrent_requests),
         budget,
+        owner,
     )
 
 
@@ -68,7 +65,7 @@ class PolicyStore:
         self.ttl = settings.policy_cache_seconds
         self.clock = clock
         self._cache: dict[tuple[str, int], tuple[float, LimitRule | None]] = {}
-        self._scopes: dict[str, tuple[LimitRule, Scope]] = {}
+        self._scopes: dict[ScopeOwner, tuple[LimitRule, Scope]] = {}
         self._refreshing: dict[tuple[str, int], asyncio.Future[LimitRule | None]] = {}
 
     async def get(self, tenant: str, key_id: int = TENANT_SCOPE) -> LimitRule | None:
@@ -141,15 +138,15 @@ class PolicyStore:
         self._cache[(tenant, key_id)] = (self.clock() + self.ttl, rule)
         return rule
 
-    def _scope(self, name: str, rule: LimitRule) -> Scope:
+    def _scope(self, owner: ScopeOwner, rule: LimitRule) -> Scope:
         """The scope of a rule, rebuilt only when the rule object changes (hot path)."""
-        hit = self._scopes.get(name)
+        hit = self._scopes.get(owner)
         if hit is not None and hit[0] is rule:
             return hit[1]
         if len(self._scopes) > 100_000:
             self._scopes.clear()
-        scope = _scope(name, rule)
-        self._scopes[name] = (rule, scope)
+        scope = _scope(owner, rule)
+        self._scopes[owner] = (rule, scope)
         return scope
 
     async def scopes_for(
@@ -160,11 +157,11 @@ class PolicyStore:
         scopes: list[Scope] = []
         if key_id is not None:
             rule = await self._cached(tenant, key_id) or self.settings.default_key
-            scopes.append(self._scope(key_scope_name(key_id), rule))
+            scopes.append(self._scope(KeyScope(key_id), rule))
         elif user is not None:
-            scope = self._scope(user_scope_name(tenant, user), self.settings.default_user)
+            scope = self._scope(UserScope(tenant, user), self.settings.default_user)
             if scope.limited:
                 scopes.append(scope)
         rule = await self._cached(tenant, TENANT_SCOPE) or self.settings.default_tenant
-        scopes.append(self._scope(tenant_scope_name(tenant), rule))
+        scopes.append(self._scope(TenantScope(tenant), rule))
         return scopes

@@ -205,7 +205,7 @@ class RedisBackend:
             if int(out[0]) != -2:
                 return self._decision(scopes, out)
             index = int(out[1])  # month spend unknown here: seed it once, then retry
-            spent = await load_spend(self.spend_loader, scopes[index].name, month)
+            spent = await load_spend(self.spend_loader, scopes[index], month)
             if spent is None:  # unknown for now: this request goes without that budget check
                 args[8 + index * 4 + 3] = -1
                 continue

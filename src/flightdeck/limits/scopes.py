@@ -1,15 +1,24 @@
-"""What a limit applies to (a scope), what a request asks for (a demand), and the verdict."""
+"""What a limit applies to (a scope), what a request asks for (a demand), and the verdict.
+
+A scope's owner is a typed value (``TenantScope``, ``KeyScope``, ``UserScope``); its ``name``
+(``tenant:acme``, ``key:12``, ``user:acme/alice``) is only the key the backends store counters
+under and the word error messages use. Nothing parses a name back: the month spend of a scope
+is looked up from its owner.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeAlias
 
 UNLIMITED = -1
 MICROS = 1_000_000  # budgets and costs are counted in millionths of the currency unit
 
 
 class Reason(StrEnum):
+    """Which limit refused a demand."""
+
     REQUESTS = "requests"
     TOKENS = "tokens"
     CONCURRENCY = "concurrency"
@@ -18,14 +27,56 @@ class Reason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class TenantScope:
+    """Every caller of one tenant, together."""
+
+    tenant: str
+
+    @property
+    def name(self) -> str:
+        return f"tenant:{self.tenant}"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyScope:
+    """One API key (key ids are unique across tenants)."""
+
+    key_id: int
+
+    @property
+    def name(self) -> str:
+        return f"key:{self.key_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class UserScope:
+    """One OAuth user of a tenant (a caller with a token and no API key)."""
+
+    tenant: str
+    user: str
+
+    @property
+    def name(self) -> str:
+        return f"user:{self.tenant}/{self.user}"
+
+
+ScopeOwner: TypeAlias = TenantScope | KeyScope | UserScope
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
-    """One limited thing (``tenant:acme``, ``key:12``) and its limits; -1 means unlimited."""
+    """One limited thing and its limits; -1 means unlimited.
+
+    ``name`` identifies the scope in the backends; ``owner`` says whose it is (None for a
+    scope that belongs to nobody, such as a test's or a benchmark's).
+    """
 
     name: str
     requests_per_minute: int = UNLIMITED
     tokens_per_minute: int = UNLIMITED
     concurrent_requests: int = UNLIMITED
     monthly_budget_micros: int = UNLIMITED
+    owner: ScopeOwner | None = field(default=None, compare=False)
     limited: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -49,6 +100,7 @@ class Scope:
             cut(self.tokens_per_minute),
             cut(self.concurrent_requests),
             self.monthly_budget_micros,
+            self.owner,
         )
 
 

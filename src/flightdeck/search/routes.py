@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from flightdeck.api import authenticate_request, read_json_object
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Principal
+from flightdeck.calls.accounting import Accounting
 from flightdeck.core.settings import Settings
-from flightdeck.gateway.accounting import Accounting
-from flightdeck.gateway.routes import authenticate_request, read_json_object
 from flightdeck.search.collections import CollectionStore
 from flightdeck.search.engine import SearchEngine, hydrate
 from flightdeck.search.query import parse_search
@@ -30,14 +30,16 @@ def documents_url(collection: str) -> str:
 
 
 class SearchRoutes:
+    """``POST /v1/search``, the caller's collections and the documents' thumbnails."""
+
     def __init__(
         self,
         settings: Settings,
         auth: CallerAuthenticator,
         store: Store,
+        accounting: Accounting,
         *,
         engine: SearchEngine | None = None,
-        accounting: Accounting | None = None,
     ) -> None:
         self.auth = auth
         self.accounting = accounting
@@ -64,12 +66,11 @@ class SearchRoutes:
         query = parse_search(await read_json_object(request, self.max_body))
         collection = await self.collections.get(principal.tenant, query.collection)
         # The caller's requests/minute and concurrency limits hold here too (no tokens, no cost).
-        admitted = await self.accounting.admit_request(principal) if self.accounting else None
+        admitted = await self.accounting.admit_request(principal)
         try:
             snapshot, hits = await self.engine.search(collection.uri, query)
         finally:
-            if admitted is not None:
-                await admitted.reconcile(0)
+            await admitted.reconcile(0)
         body = {
             "object": "list",
             "collection": collection.name,
@@ -80,8 +81,7 @@ class SearchRoutes:
                 "indexes": {n: e.index.kind for n, e in snapshot.indexes.items()},
             },
         }
-        headers = admitted.headers if admitted is not None else None
-        return Response(orjson.dumps(body), media_type=JSON, headers=headers)
+        return Response(orjson.dumps(body), media_type=JSON, headers=admitted.headers)
 
     async def list_collections(self, request: Request) -> Response:
         principal = await self.authenticate(request)

@@ -16,12 +16,11 @@ from flightdeck.assistant.routes import Assistant
 from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore
-from flightdeck.core.errors import FlightdeckError
+from flightdeck.calls import Accounting, ModelCalls, Router
+from flightdeck.core.errors import ClientGone, FlightdeckError
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
-from flightdeck.gateway.accounting import Accounting
-from flightdeck.gateway.router import Router
-from flightdeck.gateway.routes import ClientGone, Gateway
+from flightdeck.gateway.routes import Gateway
 from flightdeck.providers.registry import ProviderRegistry
 from flightdeck.search.routes import SearchRoutes
 from flightdeck.server.admin import admin_mount
@@ -57,11 +56,12 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     router = Router.from_settings(settings, registry)
     caller = CallerAuthenticator.from_settings(settings.auth, keys, AccountStore(store))
     accounting = Accounting.from_settings(settings, store)
-    gateway = Gateway(settings, router, caller, accounting)
+    calls = ModelCalls(router, accounting)
+    gateway = Gateway(settings, calls, caller)
     health = Health(store, router, accounting)
     admin = admin_mount(settings, store, keys, caller=caller, policies=accounting.policies)
-    assistant = Assistant(settings, router, caller, store, accounting=accounting)
-    search = SearchRoutes(settings, caller, store, accounting=accounting)
+    assistant = Assistant(settings, calls, caller, store)
+    search = SearchRoutes(settings, caller, store, accounting)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -9,13 +9,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from flightdeck.gateway.accounting import Accounting
-from flightdeck.gateway.router import Router
+from flightdeck.calls import Accounting, Router
 from flightdeck.store.database import Store
 
 
 class Health:
-    def __init__(self, store: Store, router: Router, accounting: Accounting | None = None) -> None:
+    """``/healthz`` (the process answers) and ``/readyz`` (what this replica can serve)."""
+
+    def __init__(self, store: Store, router: Router, accounting: Accounting) -> None:
         self.store = store
         self.router = router
         self.accounting = accounting
@@ -43,11 +44,9 @@ class Health:
             ready = await dep.provider.ready()
             deployments[dep.id] = dep.circuit.state.value if ready else "loading"
         checks["deployments"] = deployments
-        degraded = checks["store"] != "ok"
-        if self.accounting is not None:
-            parts = self.accounting.health()
-            checks.update(parts)
-            states = [part.get("state") for part in parts.values() if isinstance(part, dict)]
-            degraded = degraded or any(state not in ("ok", "disabled") for state in states)
+        parts = self.accounting.health()
+        checks.update(parts)
+        states = [part.get("state") for part in parts.values() if isinstance(part, dict)]
+        degraded = checks["store"] != "ok" or any(s not in ("ok", "disabled") for s in states)
         body = {"status": "degraded" if degraded else "ready", "checks": checks}
         return Response(orjson.dumps(body), media_type="application/json")

@@ -1,9 +1,17 @@
-// The Flightdeck assistant page: sends a page and a question, streams the answer,
-// and highlights the cited passage when a citation is clicked. No build step.
+// The Flightdeck assistant page: holds one or more pages (tabs), sends them with a question,
+// streams the answer, and highlights the cited passage when a citation is clicked.
+// No build step.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { kind: "html", conversationId: null, sources: new Map() };
+const newPage = () => ({ kind: "html", url: "", html: "", text: "", file: null });
+const state = {
+  pages: [newPage()], // the tabs; the editor shows pages[current]
+  current: 0,
+  sent: [], // tab index of each page in the last request (events name pages by request index)
+  conversationId: null,
+  sources: new Map(),
+};
 
 $("api-key").value = localStorage.getItem("flightdeck.apiKey") || "";
 $("api-key").addEventListener("change", () => {
@@ -11,17 +19,90 @@ $("api-key").addEventListener("change", () => {
   loadModels();
 });
 
-for (const tab of document.querySelectorAll(".tabs button")) {
-  tab.addEventListener("click", () => {
-    state.kind = tab.dataset.kind;
-    for (const t of document.querySelectorAll(".tabs button")) {
-      t.setAttribute("aria-selected", String(t === tab));
-    }
-    for (const el of document.querySelectorAll("#input [data-kind]:not(button)")) {
-      el.hidden = el.dataset.kind !== state.kind;
-    }
-  });
+function showKind(kind) {
+  state.pages[state.current].kind = kind;
+  for (const t of document.querySelectorAll(".kind-tabs button")) {
+    t.setAttribute("aria-selected", String(t.dataset.kind === kind));
+  }
+  for (const el of document.querySelectorAll("#page-editor [data-kind]:not(button)")) {
+    el.hidden = el.dataset.kind !== kind;
+  }
 }
+
+for (const tab of document.querySelectorAll(".kind-tabs button")) {
+  tab.addEventListener("click", () => showKind(tab.dataset.kind));
+}
+
+// Pages (tabs): the editor's fields belong to the current page; switching saves and loads them.
+function saveEditor() {
+  const page = state.pages[state.current];
+  page.url = $("page-url").value;
+  page.html = $("page-html").value;
+  page.text = $("page-text").value;
+}
+
+function loadEditor() {
+  const page = state.pages[state.current];
+  $("page-url").value = page.url;
+  $("page-html").value = page.html;
+  $("page-text").value = page.text;
+  $("page-pdf").value = ""; // a file input cannot be set: the chosen file is kept in the page
+  $("page-pdf-name").textContent = page.file ? `chosen: ${page.file.name}` : "";
+  showKind(page.kind);
+}
+
+function renderPages() {
+  const bar = $("pages");
+  bar.replaceChildren(...state.pages.flatMap((page, i) => {
+    const tab = document.createElement("button");
+    tab.type = "button";
+    tab.className = "page-tab";
+    tab.setAttribute("role", "tab");
+    tab.setAttribute("aria-selected", String(i === state.current));
+    tab.dataset.index = String(i);
+    tab.textContent = `Page ${i + 1}`;
+    tab.addEventListener("click", () => selectPage(i));
+    if (state.pages.length === 1) return [tab];
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "remove-page";
+    remove.dataset.index = String(i);
+    remove.setAttribute("aria-label", `Remove page ${i + 1}`);
+    remove.textContent = "×";
+    remove.addEventListener("click", () => removePage(i));
+    return [tab, remove];
+  }));
+}
+
+function selectPage(i) {
+  saveEditor();
+  state.current = i;
+  loadEditor();
+  renderPages();
+}
+
+function removePage(i) {
+  saveEditor();
+  state.pages.splice(i, 1);
+  state.current = Math.min(state.current > i ? state.current - 1 : state.current, state.pages.length - 1);
+  loadEditor();
+  renderPages();
+}
+
+$("add-page").addEventListener("click", () => {
+  saveEditor();
+  state.pages.push(newPage());
+  state.current = state.pages.length - 1;
+  loadEditor();
+  renderPages();
+  $("page-html").focus();
+});
+
+$("page-pdf").addEventListener("change", () => {
+  const file = $("page-pdf").files[0] || null;
+  state.pages[state.current].file = file;
+  $("page-pdf-name").textContent = file ? `chosen: ${file.name}` : "";
+});
 
 $("new-conversation").addEventListener("click", () => {
   state.conversationId = null;
@@ -52,18 +133,37 @@ function readFileBase64(file) {
   });
 }
 
-async function currentPage() {
-  const page = { url: $("page-url").value.trim(), title: "" };
-  if (state.kind === "html") page.html = $("page-html").value;
-  else if (state.kind === "text") page.text = $("page-text").value;
-  else {
-    const file = $("page-pdf").files[0];
-    if (!file) throw new Error("choose a PDF file first");
-    page.title = file.name;
-    page.pdf_base64 = await readFileBase64(file);
-  }
-  return page;
+function isEmpty(page) {
+  if (page.kind === "pdf") return !page.file;
+  return !(page.kind === "html" ? page.html : page.text).trim();
 }
+
+async function requestPage(page, i) {
+  const out = { url: page.url.trim(), title: "" };
+  if (page.kind === "html") out.html = page.html;
+  else if (page.kind === "text") out.text = page.text;
+  else {
+    if (!page.file) throw new Error(`page ${i + 1}: choose a PDF file first`);
+    out.title = page.file.name;
+    out.pdf_base64 = await readFileBase64(page.file);
+  }
+  return out;
+}
+
+// The pages to send: every page with content (the first one if all are empty, so the server
+// can say what is wrong); compare needs two.
+async function requestPages(mode) {
+  saveEditor();
+  let indexes = state.pages.map((_, i) => i).filter((i) => !isEmpty(state.pages[i]));
+  if (!indexes.length) indexes = [state.current];
+  if (mode === "compare" && indexes.length < 2) {
+    throw new Error("compare needs two pages: add one with \u201c+ Add page\u201d");
+  }
+  state.sent = indexes;
+  return Promise.all(indexes.map((i) => requestPage(state.pages[i], i)));
+}
+
+const pageName = (requestIndex) => `page ${(state.sent[requestIndex] ?? requestIndex) + 1}`;
 
 function setStatus(text, isError = false) {
   $("status").textContent = text;
@@ -105,22 +205,27 @@ function showSources(sources) {
     li.value = s.n;
     li.dataset.passageId = s.id;
     const where = s.page_no ? ` (PDF page ${s.page_no})` : "";
-    li.textContent = `${s.text}${where}`;
+    const page = state.sent.length > 1 ? `[${pageName(s.page)}] ` : "";
+    li.textContent = `${page}${s.text}${where}`;
     return li;
   }));
 }
 
 const handlers = {
   status: (d) => setStatus(d.stage === "reading" ? "Reading the page…" : "Answering…"),
-  sources: (d) => showSources(d.sources),
+  sources: (d) => {
+    showSources(d.sources);
+    const missing = (d.unreadable || []).map((u) => `${pageName(u.page)}, PDF page ${u.page_no}: ${u.reason}`);
+    $("unreadable").textContent = missing.length ? `Not read: ${missing.join("; ")}` : "";
+  },
   delta: (d) => appendAnswer(d.text),
   citation: () => {},
   usage: (d) => {
-    const pages = d.pages.map((p) => `page ${p.page + 1}: ${Math.round(p.share * 100)}% used`);
+    const pages = d.pages.map((p) => `${pageName(p.page)}: ${Math.round(p.share * 100)}% used`);
     $("usage").textContent = `${d.prompt_tokens} prompt tokens; ${pages.join(", ")}`;
   },
   done: (d) => { state.conversationId = d.conversation_id; setStatus("Done."); },
-  error: (d) => setStatus(`Error${d.page !== undefined ? ` on page ${d.page + 1}` : ""}: ${d.message}`, true),
+  error: (d) => setStatus(`Error${d.page !== undefined ? ` on ${pageName(d.page)}` : ""}: ${d.message}`, true),
 };
 
 async function ask(ev) {
@@ -129,13 +234,14 @@ async function ask(ev) {
   localStorage.setItem("flightdeck.apiKey", key);
   $("answer").replaceChildren();
   $("usage").textContent = "";
+  $("unreadable").textContent = "";
   let body;
   try {
     body = {
       model: $("model").value,
       mode: $("mode").value,
       question: $("question").value,
-      pages: [await currentPage()],
+      pages: await requestPages($("mode").value),
     };
   } catch (err) {
     setStatus(String(err.message || err), true);
@@ -179,4 +285,5 @@ async function readEvents(stream, onEvent) {
 }
 
 $("ask").addEventListener("submit", ask);
+renderPages();
 loadModels();

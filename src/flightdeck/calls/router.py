@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
+from flightdeck.calls.circuit import Circuit
+from flightdeck.calls.context import Attempt, AttemptObserver
 from flightdeck.core.errors import (
     ConfigError,
     InvalidRequest,
@@ -26,7 +28,6 @@ from flightdeck.core.errors import (
     UpstreamUnavailable,
 )
 from flightdeck.core.settings import ModelDeployment, RouterSettings, Settings
-from flightdeck.gateway.circuit import Circuit
 from flightdeck.providers.base import ChatStream, Provider, UpstreamReply
 from flightdeck.providers.registry import ProviderRegistry
 
@@ -36,6 +37,8 @@ Operation = Literal["chat", "embeddings"]
 
 @dataclass(eq=False)
 class Deployment:
+    """One configured deployment: its provider connection and its circuit."""
+
     id: str
     config: ModelDeployment
     provider: Provider
@@ -48,6 +51,8 @@ class Deployment:
 
 @dataclass(eq=False)
 class ModelGroup:
+    """The deployments clients reach by one model name, and where to fall back."""
+
     name: str
     deployments: list[Deployment]
     fallbacks: list[str] = field(default_factory=list)
@@ -109,6 +114,8 @@ def is_retryable(err: UpstreamError) -> bool:
 
 
 class Router:
+    """Routes a call through a model group and its fallbacks (see the module docstring)."""
+
     def __init__(
         self,
         settings: RouterSettings,
@@ -150,21 +157,35 @@ class Router:
     def deployments(self) -> list[Deployment]:
         return [d for g in self.groups.values() for d in g.deployments]
 
-    def group(self, name: str, op: Operation) -> ModelGroup:
+    def known(self, name: str) -> ModelGroup:
+        """The group clients call ``name``; NotFound (404) when there is none."""
         group = self.groups.get(name)
         if group is None:
             raise NotFound(f"The model `{name}` does not exist", param="model")
+        return group
+
+    def group(self, name: str, op: Operation) -> ModelGroup:
+        """The group ``name`` if it can do ``op``: NotFound (404), else InvalidRequest (400)."""
+        group = self.known(name)
         if not group.supports(op):
             raise InvalidRequest(f"The model `{name}` does not support {op}", param="model")
         return group
 
-    async def chat(self, model: str, body: dict[str, Any]) -> Routed[UpstreamReply]:
-        return await self._route(model, "chat", lambda p: p.chat(body))
+    async def chat(
+        self, model: str, body: dict[str, Any], on_attempt: AttemptObserver | None = None
+    ) -> Routed[UpstreamReply]:
+        """A chat completion (OpenAI JSON body) from ``model``'s group or its fallbacks."""
+        return await self._route(model, "chat", lambda p: p.chat(body), on_attempt)
 
-    async def embeddings(self, model: str, body: dict[str, Any]) -> Routed[UpstreamReply]:
-        return await self._route(model, "embeddings", lambda p: p.embeddings(body))
+    async def embeddings(
+        self, model: str, body: dict[str, Any], on_attempt: AttemptObserver | None = None
+    ) -> Routed[UpstreamReply]:
+        """Embeddings (OpenAI JSON body) from ``model``'s group or its fallbacks."""
+        return await self._route(model, "embeddings", lambda p: p.embeddings(body), on_attempt)
 
-    async def open_chat_stream(self, model: str, body: dict[str, Any]) -> Routed[OpenedStream]:
+    async def open_chat_stream(
+        self, model: str, body: dict[str, Any], on_attempt: AttemptObserver | None = None
+    ) -> Routed[OpenedStream]:
         """Open a stream and wait for its first event; failures before that are retried."""
 
         async def attempt(provider: Provider) -> OpenedStream:
@@ -180,10 +201,14 @@ class Router:
                 raise
             return OpenedStream(stream, events, first)
 
-        return await self._route(model, "chat", attempt)
+        return await self._route(model, "chat", attempt, on_attempt)
 
     async def _route(
-        self, model: str, op: Operation, call: Callable[[Provider], Awaitable[T]]
+        self,
+        model: str,
+        op: Operation,
+        call: Callable[[Provider], Awaitable[T]],
+        on_attempt: AttemptObserver | None = None,
     ) -> Routed[T]:
         primary = self.group(model, op)
         deadline = self._clock() + self.settings.total_timeout_seconds
@@ -208,9 +233,12 @@ class Router:
                     raise UpstreamTimeout(f"`{model}` did not answer within the deadline")
                 tried.add(dep)
                 attempts += 1
+                started = time.time() if on_attempt is not None else 0.0
                 try:
                     value = await self._attempt(dep, call, remaining)
                 except UpstreamError as err:
+                    if on_attempt is not None:
+                        on_attempt(_attempt(group, dep, attempts, started, err))
                     if not is_retryable(err):
                         dep.circuit.record_success()  # the deployment answered; the request was bad
                         raise
@@ -218,6 +246,8 @@ class Router:
                     last = err
                     continue
                 dep.circuit.record_success()
+                if on_attempt is not None:
+                    on_attempt(_attempt(group, dep, attempts, started))
                 return Routed(value, group.name, dep, attempts)
         if self._clock() >= deadline:
             raise UpstreamTimeout(f"`{model}` did not answer within the deadline")
@@ -258,3 +288,13 @@ class Router:
             return False
         await asyncio.sleep(delay)
         return True
+
+
+def _attempt(
+    group: ModelGroup,
+    dep: Deployment,
+    number: int,
+    started: float,
+    error: BaseException | None = None,
+) -> Attempt:
+    return Attempt(group.name, dep.id, number, started, (time.time() - started) * 1000, error)

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from flightdeck.auth.keys import Principal, Role
+from flightdeck.calls.accounting import Accounting
 from flightdeck.core.errors import RateLimited
 from flightdeck.core.settings import Settings, load_settings
 from flightdeck.core.tenancy_settings import LimitRule
-from flightdeck.gateway.accounting import Accounting
 from flightdeck.store.database import Store
 from flightdeck.store.models_tenancy import UsageRow
 

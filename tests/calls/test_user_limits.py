@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from flightdeck.auth.keys import Principal, Role
+from flightdeck.calls.accounting import Accounting
 from flightdeck.core.errors import RateLimited
 from flightdeck.core.settings import Settings, load_settings
-from flightdeck.gateway.accounting import Accounting
 from flightdeck.store.database import Store
 
 ALICE = Principal(None, "alice", "acme", Role.MEMBER, user="alice")

@@ -18,22 +18,31 @@ import asyncio
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 import orjson
 
 from flightdeck.auth.keys import Principal
-from flightdeck.core.errors import FlightdeckError, RateLimited
+from flightdeck.core.errors import ClientGone, FlightdeckError, RateLimited
 from flightdeck.core.settings import Settings
 from flightdeck.ledger.queries import month_spend, user_month_spend
 from flightdeck.ledger.record import UsageRecord
 from flightdeck.ledger.spool import Spool
 from flightdeck.ledger.writer import LedgerWriter
+from flightdeck.limits.backend import SpendLoader
 from flightdeck.limits.estimate import estimate_chat_tokens, estimate_embedding_tokens
 from flightdeck.limits.limiter import Limiter, Reservation
 from flightdeck.limits.policy import PolicyStore
 from flightdeck.limits.prices import PriceTable
-from flightdeck.limits.scopes import MICROS, UNLIMITED, Demand
+from flightdeck.limits.scopes import (
+    MICROS,
+    UNLIMITED,
+    Demand,
+    KeyScope,
+    Scope,
+    TenantScope,
+    UserScope,
+)
 from flightdeck.store.database import Store
 
 Kind = Literal["chat", "embeddings"]
@@ -56,6 +65,8 @@ class Ticket:
 
 
 class Accounting:
+    """Limits before a model call and usage after it, for every plane (see the module doc)."""
+
     def __init__(
         self,
         limiter: Limiter,
@@ -70,16 +81,6 @@ class Accounting:
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> Accounting:
-        async def spent(scope: str, month: str) -> int:
-            kind, _, name = scope.partition(":")
-            async with store.engine.connect() as conn:
-                if kind == "user":
-                    tenant, _, user = name.partition("/")
-                    return round(await user_month_spend(conn, tenant, user, month) * MICROS)
-                key_id = int(name) if kind == "key" else None
-                spend = await month_spend(conn, name if kind == "tenant" else None, key_id, month)
-                return round(spend * MICROS)
-
         ledger = None
         if settings.ledger.enabled:
             spool_dir = settings.ledger.spool_dir or Path(settings.home) / "ledger-spool"
@@ -91,7 +92,7 @@ class Accounting:
                 durable=settings.ledger.sync_before_reply,
             )
         return cls(
-            Limiter.from_settings(settings.limits, spend_loader=spent),
+            Limiter.from_settings(settings.limits, spend_loader=ledger_spend(store)),
             PolicyStore(store, settings.limits),
             PriceTable(settings.limits.prices),
             ledger,
@@ -183,19 +184,43 @@ class Accounting:
         free = [replace(scope, monthly_budget_micros=UNLIMITED) for scope in scopes]
         return await self.limiter.reserve(free, Demand(0, 0))
 
-    async def settle_failure(self, ticket: Ticket, exc: BaseException) -> None:
-        """Settle a call that raised ``exc``: refund what it reserved, record why it failed."""
+    async def settle_failure(
+        self, ticket: Ticket, exc: BaseException, *, trace_id: str | None = None
+    ) -> None:
+        """Settle a call that raised ``exc``: refund what it reserved, record why it failed
+        (a cancelled call is a client that left: 499 ``client_gone``)."""
         status, error = 500, "server_error"
         if isinstance(exc, FlightdeckError):
             status, error = exc.status, exc.type
         elif isinstance(exc, asyncio.CancelledError):
-            status, error = 499, "client_gone"
-        await self.settle(ticket, status=status, error_type=error)
+            status, error = ClientGone.status, ClientGone.type
+        await self.settle(ticket, status=status, error_type=error, trace_id=trace_id)
 
     def health(self) -> dict[str, object]:
         """For /readyz: both stay 'ready' while degraded, but say so."""
         ledger = self.ledger.health() if self.ledger is not None else {"state": "disabled"}
         return {"limits": self.limiter.health(), "ledger": ledger}
+
+
+def ledger_spend(store: Store) -> SpendLoader:
+    """What a scope's owner spent in a month, from the usage ledger (micros)."""
+
+    async def spent(scope: Scope, month: str) -> int:
+        owner = scope.owner
+        if owner is None:
+            return 0
+        async with store.engine.connect() as conn:
+            if isinstance(owner, UserScope):
+                spend = await user_month_spend(conn, owner.tenant, owner.user, month)
+            elif isinstance(owner, KeyScope):
+                spend = await month_spend(conn, None, owner.key_id, month)
+            elif isinstance(owner, TenantScope):
+                spend = await month_spend(conn, owner.tenant, None, month)
+            else:
+                assert_never(owner)
+        return round(spend * MICROS)
+
+    return spent
 
 
 class StreamMeter:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from flightdeck.calls.circuit import Circuit
+from flightdeck.calls.router import Deployment, ModelGroup, Router
 from flightdeck.core.errors import UpstreamError, UpstreamUnavailable
 from flightdeck.core.settings import ModelDeployment, RouterSettings
-from flightdeck.gateway.circuit import Circuit
-from flightdeck.gateway.router import Deployment, ModelGroup, Router
 from flightdeck.providers.base import Provider, UpstreamReply
 
 

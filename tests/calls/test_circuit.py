@@ -1,4 +1,4 @@
-from flightdeck.gateway.circuit import Circuit, CircuitState
+from flightdeck.calls.circuit import Circuit, CircuitState
 
 
 class Clock:

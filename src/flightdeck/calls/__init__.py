@@ -1,0 +1,25 @@
+"""Model calls as a shared service, below the planes.
+
+The router (groups, retries, fallbacks, circuits), one accounting (admit, meter a stream,
+settle, record) and the facade every plane calls models through: ``ModelCalls``.
+"""
+
+from flightdeck.calls.accounting import Accounting, Kind, StreamMeter, Ticket
+from flightdeck.calls.context import Attempt, CallContext
+from flightdeck.calls.facade import ModelCalls
+from flightdeck.calls.router import OpenedStream, Routed, Router
+from flightdeck.calls.streams import ModelStream
+
+__all__ = [
+    "Accounting",
+    "Attempt",
+    "CallContext",
+    "Kind",
+    "ModelCalls",
+    "ModelStream",
+    "OpenedStream",
+    "Routed",
+    "Router",
+    "StreamMeter",
+    "Ticket",
+]

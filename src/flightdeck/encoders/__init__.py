@@ -1,0 +1,1 @@
+"""Local encoders (sentence and image embedding models), each loaded once per process."""
