@@ -74,6 +74,22 @@ class RayNode:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
+def start_node(nodes: list[RayNode], env: dict[str, str], *args: str) -> None:
+    """Start a node (appended to ``nodes``), once more if Ray's fixed 30 s wait for its raylet
+    to register ran out (seen on a machine loaded by other jobs)."""
+    for attempt in range(2):
+        node = RayNode(env, *args)
+        nodes.append(node)
+        try:
+            node.wait_started()
+            return
+        except RuntimeError:
+            node.stop()
+            nodes.remove(node)
+            if attempt or "timed out during startup" not in "".join(node.output):
+                raise
+
+
 @pytest.fixture
 def ray_cluster() -> Iterator[tuple[str, dict[str, str]]]:
     if not Path(RAY).exists():
@@ -84,24 +100,12 @@ def ray_cluster() -> Iterator[tuple[str, dict[str, str]]]:
     port = free_port()
     address = f"127.0.0.1:{port}"
     env = ray_environment(secrets.token_hex(32))
-    head = RayNode(
-        env,
-        "--head",
-        "--port",
-        str(port),
-        "--node-ip-address",
-        "127.0.0.1",
-        "--include-dashboard",
-        "false",
-        "--temp-dir",
-        temp,
-    )
-    nodes = [head]
+    head_args = ["--head", "--port", str(port), "--node-ip-address", "127.0.0.1"]
+    head_args += ["--include-dashboard", "false", "--temp-dir", temp]
+    nodes: list[RayNode] = []
     try:
-        head.wait_started()
-        worker = RayNode(env, "--address", address, "--node-ip-address", "127.0.0.1")
-        nodes.append(worker)
-        worker.wait_started()
+        start_node(nodes, env, *head_args)
+        start_node(nodes, env, "--address", address, "--node-ip-address", "127.0.0.1")
         yield address, env
     finally:
         for node in reversed(nodes):
