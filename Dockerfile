@@ -15,8 +15,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
 COPY src ./src
-# Every version is pinned by constraints.txt (-c), which hadolint's DL3013 cannot see.
-# hadolint ignore=DL3013
+# Every version is pinned by constraints.txt (-c), as `make` installs them.
 RUN python -m venv /opt/flightdeck \
  && /opt/flightdeck/bin/pip install -c constraints.txt ".${EXTRAS:+[$EXTRAS]}" \
  && /opt/flightdeck/bin/pip uninstall -y pip \

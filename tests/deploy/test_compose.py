@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from flightdeck.core.settings import load_settings
+from tests.deploy_support.modules import importorfail
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose.yaml"
@@ -44,7 +45,7 @@ def compose(env: dict[str, str] = EXAMPLE_ENV) -> dict[str, Any]:
 
 
 def test_compose_file_is_valid_compose_spec() -> None:
-    spec = pytest.importorskip("compose_spec", reason="pip install compose-spec (dev extra)")
+    spec = importorfail("compose_spec")
     parsed = spec.PyCompose.from_json(json.dumps(compose()))  # raises naming the bad key
     assert set(parsed.service_names()) == {
         "postgres",

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from flightdeck.core.settings import load_settings
+from tests.deploy_support.modules import importorfail
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ["dev", "prod"]
@@ -74,10 +75,7 @@ def test_every_object_is_valid_against_the_kubernetes_schemas(
 def test_the_service_monitor_is_valid_against_the_prometheus_operator_schema(
     rendered: list[dict[str, Any]],
 ) -> None:
-    models = pytest.importorskip(
-        "cloudcoil.models.prometheus_operator.v1",
-        reason="pip install cloudcoil-models-prometheus-operator (dev extra)",
-    )
+    models = importorfail("cloudcoil.models.prometheus_operator.v1")
     monitor = one(rendered, "ServiceMonitor")
     parsed = models.ServiceMonitor.model_validate(monitor)
     # The models ignore unknown keys; nothing may be lost on the way through them.
