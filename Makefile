@@ -8,8 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 SRC := src tests bench
 
-.PHONY: run test test-main test-openclip check lint format typecheck bench bench-gateway \
-	bench-media bench-clip-gpu lock clean
+.PHONY: run test test-main test-openclip check lint lint-deploy format typecheck bench \
+	bench-gateway bench-media bench-clip-gpu lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ run: $(STAMP)
 
 test: test-main test-openclip
 
-test-main: $(STAMP) tools-chromium tools-ocr
+test-main: $(STAMP) tools-chromium tools-ocr tools-nginx tools-kubectl
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The open_clip path of `media ingest --model WEIGHTS --model-arch ...` needs torchvision, which
@@ -56,7 +56,23 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test
+check: lint lint-deploy typecheck test
+
+# Deployment files: the Dockerfile (hadolint), and each Kustomize overlay rendered by kubectl
+# and validated against the Kubernetes 1.25 and 1.37 schemas (strict). The ServiceMonitor (a
+# CRD), the compose file and nginx.conf are checked by tests/deploy in `make test`.
+K8S_OVERLAYS := dev prod
+lint-deploy: $(STAMP) tools-kubectl
+	$(BIN)/hadolint Dockerfile
+	mkdir -p build/k8s
+	for overlay in $(K8S_OVERLAYS); do \
+	  kubectl kustomize deploy/k8s/overlays/$$overlay > build/k8s/$$overlay.yaml 2>build/k8s/$$overlay.err \
+	    || { cat build/k8s/$$overlay.err; exit 1; }; \
+	  for version in 1.25.0 1.37.0; do \
+	    $(BIN)/python -m kubernetes_validate --strict --quiet -k $$version build/k8s/$$overlay.yaml \
+	      || exit 1; \
+	  done; \
+	done
 
 bench: bench-gateway bench-media
 
@@ -78,11 +94,24 @@ bench-clip-gpu: $(OPENCLIP_STAMP)
 	$(OPENCLIP_BIN)/python -m bench.media.clip_gpu $(BENCH_ARGS)
 
 # Real Chromium for the e2e tests, from Debian (as root on a fresh machine; sudo otherwise).
-.PHONY: tools-chromium bench-assistant
+.PHONY: tools-chromium tools-nginx tools-kubectl bench-assistant
 tools-chromium:
 	@test -x /usr/bin/chromium || { \
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }
+
+# Real nginx for the e2e tests of deploy/nginx.conf, from Debian (as root; sudo otherwise).
+tools-nginx:
+	@test -x /usr/sbin/nginx || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q nginx; }
+
+# kubectl renders deploy/k8s with its built-in kustomize; Debian's kubernetes-client (kubectl
+# 1.20, kustomize v2.0.3) is enough, and any newer kubectl already installed is used instead.
+tools-kubectl:
+	@command -v kubectl > /dev/null || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q kubernetes-client; }
 
 # Tesseract for the assistant's OCR of scanned PDF pages (optional at run time; the OCR test
 # skips without it).

@@ -118,6 +118,23 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def memory_mib(pid: int) -> dict[str, float]:
+    """Resident memory of a process and its children now and at peak (VmRSS, VmHWM), MiB."""
+    out = {"rss_mib": 0.0, "peak_rss_mib": 0.0}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+            )
+        except OSError:
+            continue
+        if status.parent.name != str(pid) and fields.get("PPid", "").strip() != str(pid):
+            continue
+        for key, name in (("rss_mib", "VmRSS"), ("peak_rss_mib", "VmHWM")):
+            out[key] += int(fields.get(name, "0 kB").split()[0]) / 1024
+    return {k: round(v, 1) for k, v in out.items()}
+
+
 def measure(
     name: str, url: str, key: str, pid: int, args: argparse.Namespace, baseline: dict
 ) -> dict:
@@ -127,6 +144,7 @@ def measure(
     throughput = load(url, key, 64, args.duration)
     cpu_used = cpu_seconds(pid) - cpu_before
     return {
+        **memory_mib(pid),  # after the run at 64 concurrent: what a replica needs
         "cpu_ms_per_request": round(cpu_used * 1000 / max(1, throughput["ok"]), 3),
         "name": name,
         "added_p50_ms": round(latency["p50_ms"] - baseline["p50_ms"], 3),
@@ -165,10 +183,12 @@ def run_flightdeck(
 ) -> dict:
     config = work / f"flightdeck-{stack}.toml"
     extra = ""
-    if stack == "full":
+    if stack in ("full", "durable"):
         extra = FULL_STACK.format(
             database=args.database, run=int(time.time()), redis_port=args.redis_port
         )
+        if stack == "durable":  # as deploy/ ships it: a reply waits for its record's fsync
+            extra += "[ledger]\nsync_before_reply = true\n"
     elif stack == "bare":
         extra = BARE
     config.write_text(
@@ -187,9 +207,11 @@ def run_flightdeck(
     argv = pinned(GATEWAY_CPU, *fd, "serve", "--config", str(config))
     with process(argv, work / "flightdeck.log") as pid:
         wait_until_up("http://127.0.0.1:18080/healthz", {})
-        name = {"default": "Flightdeck", "bare": "Flightdeck (bare)"}.get(
-            stack, "Flightdeck (full stack: key auth, Redis limits, ledger to PostgreSQL)"
-        )
+        name = {
+            "default": "Flightdeck",
+            "bare": "Flightdeck (bare)",
+            "durable": "Flightdeck (full stack, ledger sync_before_reply)",
+        }.get(stack, "Flightdeck (full stack: key auth, Redis limits, ledger to PostgreSQL)")
         url = "http://127.0.0.1:18080/v1/chat/completions"
         return measure(name, url, key, pid, args, baseline)
 
@@ -240,6 +262,7 @@ def report(results: list[dict], baseline: dict) -> str:
         "req/s @64",
         "errors @64",
         "CPU ms/request",
+        "RSS MiB (peak)",
     )
     for col in cols:
         table.add_column(col, justify="right")
@@ -253,6 +276,7 @@ def report(results: list[dict], baseline: dict) -> str:
             f"{r['throughput']['rps']:.0f}",
             str(errors),
             f"{r['cpu_ms_per_request']:.3f}",
+            f"{r.get('rss_mib', 0):.0f} ({r.get('peak_rss_mib', 0):.0f})",
         ]
         table.add_row(*row)
         lines.append("| " + " | ".join(row) + " |")
@@ -261,7 +285,7 @@ def report(results: list[dict], baseline: dict) -> str:
         f"upstream alone at 1 concurrent: p50 {baseline['p50_ms']:.2f} ms, "
         f"p99 {baseline['p99_ms']:.2f} ms"
     )
-    if len(results) == 2 and results[1]["name"].startswith("Flightdeck (full"):
+    if len(results) >= 2 and results[1]["name"].startswith("Flightdeck (full"):
         ratio = results[1]["throughput"]["rps"] / max(results[0]["throughput"]["rps"], 1e-9)
         cpu = results[0]["cpu_ms_per_request"] / max(results[1]["cpu_ms_per_request"], 1e-9)
         console.print(f"full stack / bare requests/s: {ratio:.0%} (by CPU per request: {cpu:.0%})")
@@ -284,6 +308,11 @@ def main() -> None:
         "--full-stack",
         action="store_true",
         help="measure Flightdeck bare and with key auth + Redis limits + PostgreSQL ledger",
+    )
+    parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="with --full-stack: also the full stack with [ledger] sync_before_reply (deploy/)",
     )
     parser.add_argument("--database", default="test", help="PostgreSQL database (--full-stack)")
     parser.add_argument(
@@ -309,6 +338,8 @@ def main() -> None:
                         run_flightdeck(upstream, work, args, baseline, "bare"),
                         run_flightdeck(upstream, work, args, baseline, "full"),
                     ]
+                    if args.durable:
+                        results.append(run_flightdeck(upstream, work, args, baseline, "durable"))
             else:
                 results = [run_flightdeck(upstream, work, args, baseline)]
             if not args.no_peer and not args.full_stack:

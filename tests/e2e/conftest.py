@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.tenancy_support.services import pg_database  # noqa: F401
+from tests.tenancy_support.services import fresh_pg_url, pg_database  # noqa: F401
 
 CHROMIUM = os.environ.get("FLIGHTDECK_CHROMIUM", "/usr/bin/chromium")
 ARGS = [

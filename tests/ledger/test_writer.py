@@ -176,3 +176,27 @@ async def test_postgresql_outage_is_spooled_and_written_when_back(
         assert writer.health()["state"] == "ok"
         await via_proxy.close()
         await direct.close()
+
+
+async def test_a_durable_commit_returns_only_once_its_record_is_on_disk(
+    tenant: str, tmp_path: Path
+) -> None:
+    """``[ledger] sync_before_reply``: the gateway answers after ``commit``, so a kill -9 right
+    after the answer still finds the record in the spool (here no database is reachable, and
+    the flush interval is a minute: only the commit itself can have written it)."""
+    unreachable = Store("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    writer = LedgerWriter(
+        unreachable.engine, Spool(tmp_path / "spool"), flush_interval=60, durable=True
+    )
+    await writer.start()
+    try:
+        await asyncio.gather(*(writer.commit(usage(tenant, i)) for i in range(3)))
+        on_disk = [r for p in spooled(tmp_path / "spool") for r in Spool(p.parent).read(p)]
+        assert sorted(r.input_tokens for r in on_disk) == [0, 1, 2]
+        writer.record(usage(tenant, 3))  # record() does not wait: buffered for the next flush
+        on_disk = [r for p in spooled(tmp_path / "spool") for r in Spool(p.parent).read(p)]
+        assert len(on_disk) == 3
+    finally:
+        writer.durable = False
+        await writer.close(grace_seconds=0.5)
+        await unreachable.close()

@@ -90,6 +90,7 @@ class Accounting:
                 Spool(spool_dir),
                 flush_interval=settings.ledger.flush_interval_seconds,
                 batch_size=settings.ledger.batch_size,
+                durable=settings.ledger.sync_before_reply,
             )
         return cls(
             Limiter.from_settings(settings.limits, spend_loader=ledger_spend(store)),
@@ -182,7 +183,7 @@ class Accounting:
             trace_id=trace_id,
         )
         if self.ledger is not None:
-            self.ledger.record(record)
+            await self.ledger.commit(record)  # returns once on disk when sync_before_reply
         return record
 
     async def admit_request(self, principal: Principal) -> Reservation:

@@ -78,7 +78,10 @@ def run_with_store(settings: Settings, job: Callable[[Store], Awaitable[T]]) -> 
 
         store = Store(settings.store_url)
         try:
-            await store.migrate()
+            done = await store.migrate()
+            if done.applied:
+                before = done.before or "an empty schema"
+                err_console.print(f"store: schema migrated from {before} to {done.after}")
             return await job(store)
         finally:
             await store.close()

@@ -7,6 +7,7 @@ The server, its providers and the store load inside the commands that need them,
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,7 +16,13 @@ import typer
 from rich.console import Console
 
 from flightdeck import __version__
-from flightdeck.cli.context import config_path, one_line_errors, run_with_store, settings_for
+from flightdeck.cli.context import (
+    config_path,
+    err_console,
+    one_line_errors,
+    run_with_store,
+    settings_for,
+)
 
 if TYPE_CHECKING:
     from flightdeck.core.settings import Settings
@@ -37,9 +44,16 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
     "collections": ("flightdeck.cli.search", "collections_app", True),
     "stores": ("flightdeck.cli.search", "stores_app", True),
     "search": ("flightdeck.cli.search", "search", False),
+    "migrate": ("flightdeck.cli.store", "migrate", False),
 }
 console = Console()
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1, max=256, help="worker processes sharing the port (default [server] workers)"
+    ),
+]
 
 
 @app.command()
@@ -48,6 +62,7 @@ def up(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option(help="override [server] host")] = None,
     port: Annotated[int | None, typer.Option(help="override [server] port")] = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Start on embedded defaults: SQLite in ./.flightdeck/, local models, an admin key."""
     settings = settings_for(config, embedded=True)
@@ -62,7 +77,7 @@ def up(
         _, key = await keys.create("admin (created by flightdeck up)", role=Role.ADMIN)
         return key
 
-    key = run_with_store(settings, first_key)
+    key = run_with_store(settings, first_key)  # before any worker starts: one key, ever
     url = f"http://{settings.server.host}:{settings.server.port}"
     console.print(f"[bold]Flightdeck {__version__}[/] on [link={url}]{url}[/link]")
     console.print(f"store: {settings.store_url}")
@@ -70,20 +85,23 @@ def up(
     if key:
         console.print("first start: an admin API key was created. It is shown once:")
         console.print(f"  [bold]{key}[/]", highlight=False)
-    _serve(settings)
+    _serve(settings, workers)
 
 
 @app.command()
 @one_line_errors
 def serve(
-    config: Annotated[Path, typer.Option("--config", "-c", help="TOML config file")],
+    config: Annotated[
+        Path, typer.Option("--config", "-c", envvar="FLIGHTDECK_CONFIG", help="TOML config file")
+    ],
     host: Annotated[str | None, typer.Option(help="override [server] host")] = None,
     port: Annotated[int | None, typer.Option(help="override [server] port")] = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Start with exactly the configuration in FILE (plus FLIGHTDECK_* overrides)."""
     settings = settings_for(config)
     _override(settings, host, port)
-    _serve(settings)
+    _serve(settings, workers)
 
 
 @config_app.command("check")
@@ -100,6 +118,14 @@ def config_check(path: Annotated[Path, typer.Argument(help="TOML config file")])
     print(f"ok: {config_path(path)}: {len(settings.models)} deployments in {len(groups)} groups")
 
 
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of the configuration file (deploy/flightdeck.schema.json)."""
+    from flightdeck.core.settings import settings_json_schema
+
+    print(json.dumps(settings_json_schema(), indent=2))
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
@@ -113,25 +139,23 @@ def _override(settings: Settings, host: str | None, port: int | None) -> None:
         settings.server.port = port
 
 
-def _serve(settings: Settings) -> None:
-    import uvicorn
+def _serve(settings: Settings, workers: int | None) -> None:
+    """Migrate the store here, once, then serve (in ``workers`` processes)."""
+    from flightdeck.cli.serving import serve
 
-    from flightdeck.server.app import create_app
+    async def nothing(store: Store) -> None:
+        return None
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host=settings.server.host,
-            port=settings.server.port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            access_log=settings.server.access_log,
-            log_level="info",
-            timeout_graceful_shutdown=10,
+    run_with_store(settings, nothing)  # a migration error is one line here, not a traceback
+    count = workers if workers is not None else settings.server.workers
+    if count > 1 and settings.limits.backend == "memory":
+        err_console.print(
+            f'warning: [limits] backend = "memory" with {count} workers: each worker enforces '
+            'every limit on its own; set backend = "redis" to share them',
+            highlight=False,
+            soft_wrap=True,
         )
-    )
-    server.run()  # sets up uvloop as configured
+    serve(settings, count)
 
 
 def register(names: list[str]) -> None:

@@ -32,6 +32,15 @@ class ServerSettings(_Section):
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, description="larger bodies get 413")
     access_log: bool = False
+    workers: int = Field(
+        1, ge=1, le=256, description="processes serving the port; one per core on one machine"
+    )
+    shutdown_grace_seconds: float = Field(
+        30.0, ge=0, description="after SIGTERM, how long requests and streams may take to finish"
+    )
+    keep_alive_seconds: int = Field(
+        5, ge=1, description="idle client connections are closed after this; above the LB's"
+    )
 
 
 class ModelDeployment(_Section):
@@ -196,6 +205,14 @@ class Settings(_Section):
 
     def model_names(self) -> list[str]:
         return list(dict.fromkeys(m.name for m in self.models))
+
+
+def settings_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the configuration file, for editors and deploy checks."""
+    schema = Settings.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Flightdeck configuration (flightdeck.toml)"
+    return schema
 
 
 def default_local_models() -> list[dict[str, Any]]:

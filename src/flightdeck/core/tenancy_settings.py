@@ -213,4 +213,7 @@ class LedgerSettings(_Section):
         1.0, gt=0, le=60, description="most a kill -9 can lose; spool is fsynced this often"
     )
     batch_size: int = Field(500, ge=1, le=50_000)
+    sync_before_reply: bool = Field(
+        False, description="a reply waits until its record is fsynced: kill -9 loses no reply"
+    )
     spool_dir: Path | None = Field(None, description="default: <home>/ledger-spool")

@@ -3,12 +3,15 @@
     writer = LedgerWriter(store.engine, Spool(spool_dir))
     await writer.start()                 # replays segments left by a crash or an outage
     writer.record(UsageRecord(...))      # cheap, synchronous, never raises
+    await writer.commit(UsageRecord(...))  # the same; with durable=True, returns once fsynced
     await writer.close()                 # graceful: everything spooled, database tried once
 
 Every ``flush_interval`` (or sooner when ``batch_size`` records wait) the buffer is written to a
 spool segment and fsynced; only then is it written to the database. A ``kill -9`` loses at most
-the records of the last ``flush_interval``. While the database is down, segments accumulate on
-disk and are written, oldest first, once it is back.
+the records of the last ``flush_interval``, unless the writer is ``durable``: then ``commit``
+returns only once its record is fsynced, and the caller answers after that (group commit: the
+records that arrive while one fsync runs share the next). While the database is down, segments
+accumulate on disk and are written, oldest first, once it is back.
 """
 
 from __future__ import annotations
@@ -47,13 +50,16 @@ class LedgerWriter:
         flush_interval: float = 1.0,
         batch_size: int = 500,
         write_timeout: float = 10.0,
+        durable: bool = False,
     ) -> None:
         self.engine = engine
         self.spool = spool
         self.flush_interval = flush_interval
         self.batch_size = batch_size
         self.write_timeout = write_timeout
+        self.durable = durable
         self._buffer: list[UsageRecord] = []
+        self._synced: asyncio.Future[None] | None = None  # resolved when the buffer is on disk
         self._pending: list[_Segment] = []
         self._in_memory = 0
         self._wake = asyncio.Event()
@@ -83,6 +89,26 @@ class LedgerWriter:
         self._buffer.append(record)
         if len(self._buffer) >= self.batch_size:
             self._wake.set()
+
+    async def commit(self, record: UsageRecord) -> None:
+        """Queue one record; when ``durable``, wait until it is fsynced to the spool.
+
+        The wait is bounded by ``write_timeout``: a spool that cannot be written (disk full)
+        delays replies by that much, then they go out and the record stays buffered.
+        """
+        self.record(record)
+        if not self.durable or not self._tasks:
+            return
+        if self._synced is None:
+            self._synced = asyncio.get_running_loop().create_future()
+        synced = self._synced
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(synced), self.write_timeout)
+        except TimeoutError:
+            log.warning(
+                "ledger: spool not written within %.1f s; replying anyway", self.write_timeout
+            )
 
     async def _spool_loop(self) -> None:
         # Never waits on the database, so the flush-interval promise holds during an outage.
@@ -116,11 +142,15 @@ class LedgerWriter:
             if not self._buffer:
                 return
             batch, self._buffer = self._buffer, []
+            synced, self._synced = self._synced, None
             try:
                 path = await asyncio.to_thread(self.spool.append, batch)
             except BaseException:
                 self._buffer[:0] = batch
+                self._synced = self._synced or synced  # its waiters wait for the next try
                 raise
+            if synced is not None and not synced.done():
+                synced.set_result(None)
             keep = batch if self._in_memory + len(batch) <= KEEP_IN_MEMORY else None
             self._in_memory += len(batch) if keep else 0
             self._pending.append(_Segment(path, keep))
@@ -135,20 +165,29 @@ class LedgerWriter:
 
     async def _drain(self) -> None:
         while self._pending and time.monotonic() >= self._retry_at:
-            segment = self._pending[0]
-            records = segment.records
-            if records is None:
-                records = await asyncio.to_thread(self.spool.read, segment.path)
+            # Small segments (one per fsync with sync_before_reply) go together, up to a batch,
+            # in one transaction: one commit per segment fell behind the traffic.
+            segments: list[_Segment] = []
+            records: list[UsageRecord] = []
+            for segment in self._pending:
+                if segments and len(records) >= self.batch_size:
+                    break
+                segments.append(segment)
+                if segment.records is None:
+                    records += await asyncio.to_thread(self.spool.read, segment.path)
+                else:
+                    records += segment.records
             try:
                 async with asyncio.timeout(self.write_timeout), self.engine.begin() as conn:
                     self.written += await write_batch(conn, records, self.batch_size)
-            except Exception as exc:  # database unreachable or failing: keep the segment
+            except Exception as exc:  # database unreachable or failing: keep the segments
                 self._database_failed(exc)
                 return
-            self._pending.remove(segment)
-            if segment.records is not None:
-                self._in_memory -= len(segment.records)
-            await asyncio.to_thread(self.spool.remove, segment.path)
+            for segment in segments:
+                self._pending.remove(segment)
+                if segment.records is not None:
+                    self._in_memory -= len(segment.records)
+                await asyncio.to_thread(self.spool.remove, segment.path)
         if self._pending:
             return
         if self.db_down_since is not None:
