@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from growthbook import GrowthBook, Experiment
+from growthbook import Experiment, GrowthBook
 
 from flightdeck.experiments import (
     ExperimentError,

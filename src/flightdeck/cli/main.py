@@ -36,6 +36,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
     "usage": ("flightdeck.cli.admin", "usage", False),
     "collections": ("flightdeck.cli.search", "collections_app", True),
     "search": ("flightdeck.cli.search", "search", False),
+    "experiments": ("flightdeck.cli.experiments", "app", True),
 }
 console = Console()
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]

@@ -149,7 +149,7 @@ def compare(control: Estimate, treatment: Estimate, alpha: float = 0.05) -> Diff
     else:
         relative, rel_var = math.nan, math.nan
     rel_se = math.sqrt(rel_var)
-    p_value = _two_sided_p(diff, se, dof)
+    p_value = two_sided_p(diff, se, dof)
     return Difference(
         absolute=diff,
         absolute_ci=(diff - t_crit * se, diff + t_crit * se),
@@ -162,7 +162,8 @@ def compare(control: Estimate, treatment: Estimate, alpha: float = 0.05) -> Diff
     )
 
 
-def _two_sided_p(diff: float, se: float, dof: float) -> float:
+def two_sided_p(diff: float, se: float, dof: float) -> float:
+    """Two-sided p-value of ``diff / se`` on the t distribution with ``dof`` degrees."""
     if se == 0:
         return 1.0 if diff == 0 else 0.0
     return float(2 * sps.t.sf(abs(diff) / se, dof))
