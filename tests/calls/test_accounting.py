@@ -33,7 +33,16 @@ def settings(tmp_path: Path) -> Settings:
             "limits": {
                 "policy_cache_seconds": 0,
                 "default_key": {"tokens_per_minute": 1000},
-                "prices": {"gpt": {"input": 2.0, "output": 8.0, "cached_input": 1.0}},
+                "prices": {
+                    "gpt": {"input": 2.0, "output": 8.0, "cached_input": 1.0},
+                    "claude": {
+                        "input": 3.0,
+                        "output": 15.0,
+                        "cached_input": 0.3,
+                        "cache_write": 3.75,
+                        "reasoning": 20.0,
+                    },
+                },
             },
         },
     )
@@ -74,6 +83,22 @@ async def test_settle_records_usage_with_cost_and_frees_the_estimate(
     [row] = await records(store)
     assert (row.input_tokens, row.output_tokens, row.cached_tokens) == (1000, 500, 400)
     assert row.latency_ms is not None and row.ttft_ms == 12.0
+
+
+async def test_cache_writes_and_reasoning_are_priced_apart(
+    accounting: tuple[Accounting, Store],
+) -> None:
+    acc, _ = accounting
+    ticket = await acc.admit(ALICE, "claude", {**CHAT, "model": "claude"})
+    usage = {
+        "prompt_tokens": 4220,
+        "completion_tokens": 100,
+        "prompt_tokens_details": {"cached_tokens": 3000, "cache_write_tokens": 1200},
+        "completion_tokens_details": {"reasoning_tokens": 40},
+    }
+    record = await acc.settle(ticket, status=200, usage=usage)
+    micros = 20 * 3.0 + 3000 * 0.3 + 1200 * 3.75 + 60 * 15.0 + 40 * 20.0
+    assert round(record.cost * 1e6) == micros == 7160
 
 
 async def test_failed_call_is_refunded_and_still_recorded(

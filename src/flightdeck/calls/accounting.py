@@ -44,6 +44,7 @@ from flightdeck.limits.scopes import (
     UserScope,
 )
 from flightdeck.store.database import Store
+from flightdeck.wire.chat import Usage
 
 Kind = Literal["chat", "embeddings"]
 
@@ -147,11 +148,19 @@ class Accounting:
     ) -> UsageRecord:
         """Reconcile the reservation with what was used and queue the usage record."""
         latency_ms = (time.perf_counter() - ticket.started) * 1000
-        input_tokens, output_tokens, cached = read_usage(usage)
+        tokens = Usage.from_chat(usage)
+        input_tokens, output_tokens, cached = tokens.prompt, tokens.completion, tokens.cached
         if usage is None and status < 400:
             input_tokens = ticket.prompt_tokens  # no usage reported: count what we know
         group = ticket.model_group
-        cost_micros = self.prices.cost_micros(group, input_tokens, output_tokens, cached)
+        cost_micros = self.prices.cost_micros(
+            group,
+            input_tokens,
+            output_tokens,
+            cached,
+            cache_write=tokens.cache_write,
+            reasoning=tokens.reasoning,
+        )
         if status >= 400 and usage is None:
             await ticket.reservation.release()
         else:
@@ -245,16 +254,3 @@ class StreamMeter:
         if self.usage is not None:
             return self.usage
         return {"prompt_tokens": prompt_tokens, "completion_tokens": max(self.chunks - 1, 0)}
-
-
-def read_usage(usage: dict[str, Any] | None) -> tuple[int, int, int]:
-    """(input, output, cached input) tokens from an OpenAI ``usage`` object."""
-    if not isinstance(usage, dict):
-        return 0, 0, 0
-
-    def number(value: Any) -> int:
-        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-    details = usage.get("prompt_tokens_details")
-    cached = number(details.get("cached_tokens")) if isinstance(details, dict) else 0
-    return number(usage.get("prompt_tokens")), number(usage.get("completion_tokens")), cached

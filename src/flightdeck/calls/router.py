@@ -23,6 +23,7 @@ from flightdeck.core.errors import (
     ConfigError,
     InvalidRequest,
     NotFound,
+    RequestError,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -266,7 +267,9 @@ class Router:
             raise UpstreamTimeout(
                 f"deployment `{dep.id}` did not answer within {timeout:.3g}s"
             ) from None
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, RequestError):
+            # No verdict on the deployment: the client left, or its request cannot be
+            # translated to this deployment's wire format (400 naming the field).
             dep.circuit.release_probe()
             raise
 

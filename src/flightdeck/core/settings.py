@@ -153,6 +153,14 @@ class SearchSettings(_Section):
     )
 
 
+class ResponsesSettings(_Section):
+    """Stored responses of the OpenAI Responses API (``store: true``, the API's default)."""
+
+    stored_ttl_seconds: float = Field(
+        30 * 86400, gt=0, description="how long a stored response (and its conversation) is kept"
+    )
+
+
 class Settings(_Section):
     home: Path = Path(".flightdeck")
     server: ServerSettings = Field(default_factory=ServerSettings)
@@ -164,6 +172,7 @@ class Settings(_Section):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
 
     @model_validator(mode="after")

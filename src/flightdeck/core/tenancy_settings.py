@@ -109,11 +109,18 @@ class LimitRule(_Section):
 
 
 class ModelPrice(_Section):
-    """Price of one model group per million tokens."""
+    """Price of one model group per million tokens, by kind of token.
+
+    Input tokens are priced ``input``, except those read from a prompt cache (``cached_input``)
+    and those written to one (``cache_write``); output tokens ``output``, except reasoning
+    tokens (``reasoning``). Each unset price falls back to ``input`` or ``output``.
+    """
 
     input: float = Field(0.0, ge=0)
     output: float = Field(0.0, ge=0)
-    cached_input: float | None = Field(None, ge=0, description="defaults to the input price")
+    cached_input: float | None = Field(None, ge=0, description="cache reads; default: input")
+    cache_write: float | None = Field(None, ge=0, description="cache writes; default: input")
+    reasoning: float | None = Field(None, ge=0, description="reasoning tokens; default: output")
 
 
 class LimitsSettings(_Section):

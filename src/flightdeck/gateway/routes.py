@@ -19,9 +19,10 @@ from flightdeck.api import authenticate_request, client_gone, read_json_object
 from flightdeck.api.sse import EventStreamResponse, error_event
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Principal, require_spender
-from flightdeck.calls import CallContext, ModelCalls, ModelStream, Routed, Ticket
+from flightdeck.calls import CallContext, ModelCalls, ModelStream, OpenedStream, Routed, Ticket
 from flightdeck.core.errors import InvalidRequest, NotFound, UpstreamError
 from flightdeck.core.settings import Settings
+from flightdeck.providers.base import UpstreamReply
 
 JSON = "application/json"
 
@@ -135,10 +136,17 @@ def valid_embedding_input(value: Any) -> bool:
 
 
 def routing_headers(routed: Routed[Any]) -> list[tuple[bytes, bytes]]:
-    return [
+    headers = [
         (b"x-flightdeck-model-group", routed.group.encode()),
         (b"x-flightdeck-attempts", str(routed.attempts).encode()),
     ]
+    value = routed.value
+    dropped = value.stream.dropped_thinking if isinstance(value, OpenedStream) else 0
+    if isinstance(value, UpstreamReply):
+        dropped = value.dropped_thinking
+    if dropped:  # thinking the upstream's wire format had no place for (flightdeck.wire)
+        headers.append((b"x-flightdeck-thinking-dropped", str(dropped).encode()))
+    return headers
 
 
 def limit_headers(ticket: Ticket | None) -> list[tuple[bytes, bytes]]:

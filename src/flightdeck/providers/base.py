@@ -18,10 +18,15 @@ from flightdeck.core.settings import ModelDeployment
 
 @dataclass(slots=True)
 class UpstreamReply:
-    """A successful non-streaming reply: the raw JSON body, parsed on demand."""
+    """A successful non-streaming reply: the raw JSON body, parsed on demand.
+
+    ``dropped_thinking``: thinking blocks the request's translation had to leave out
+    (``flightdeck.wire.chat.Notes``); 0 for untranslated passthrough.
+    """
 
     body: bytes
     _parsed: dict[str, Any] | None = field(default=None, repr=False)
+    dropped_thinking: int = 0
 
     def json(self) -> dict[str, Any]:
         if self._parsed is None:
@@ -29,12 +34,17 @@ class UpstreamReply:
         return self._parsed
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> UpstreamReply:
-        return cls(orjson.dumps(data), data)
+    def from_json(cls, data: dict[str, Any], *, dropped_thinking: int = 0) -> UpstreamReply:
+        return cls(orjson.dumps(data), data, dropped_thinking)
 
 
 class ChatStream:
     """An opened stream of server-sent events, each a complete ``data: ...`` block."""
+
+    @property
+    def dropped_thinking(self) -> int:
+        """Thinking blocks the request's translation had to leave out (see UpstreamReply)."""
+        return 0
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self.events()
@@ -72,6 +82,11 @@ class Provider:
 
     async def embeddings(self, body: dict[str, Any]) -> UpstreamReply:
         raise NotImplementedError
+
+    async def count_tokens(self, body: dict[str, Any]) -> int | None:
+        """Prompt tokens of a chat ``body`` as the upstream counts them; None when this
+        provider cannot ask (the caller estimates with the gateway's tokenizer)."""
+        return None
 
     async def ready(self) -> bool:
         """Whether the provider can take traffic (weights loaded, session open)."""

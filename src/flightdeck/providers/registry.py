@@ -5,8 +5,10 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from flightdeck.core.errors import ConfigError
+from flightdeck.providers.anthropic import AnthropicProvider
 from flightdeck.providers.azure import AzureOpenAIProvider
 from flightdeck.providers.base import Provider
+from flightdeck.providers.gemini import GeminiProvider
 from flightdeck.providers.local_embeddings import LocalEmbeddingsProvider
 from flightdeck.providers.local_extractive import LocalExtractiveProvider
 from flightdeck.providers.openai_compat import OpenAIProvider
@@ -15,6 +17,8 @@ ENTRY_POINT_GROUP = "flightdeck.providers"
 BUILTINS: tuple[type[Provider], ...] = (
     OpenAIProvider,
     AzureOpenAIProvider,
+    AnthropicProvider,
+    GeminiProvider,
     LocalEmbeddingsProvider,
     LocalExtractiveProvider,
 )

@@ -20,6 +20,8 @@ from flightdeck.calls import Accounting, ModelCalls, Router
 from flightdeck.core.errors import ClientGone, FlightdeckError
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
+from flightdeck.gateway.messages import MessagesRoutes
+from flightdeck.gateway.responses import ResponsesRoutes
 from flightdeck.gateway.routes import Gateway
 from flightdeck.providers.registry import ProviderRegistry
 from flightdeck.search.routes import SearchRoutes
@@ -58,6 +60,8 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     accounting = Accounting.from_settings(settings, store)
     calls = ModelCalls(router, accounting)
     gateway = Gateway(settings, calls, caller)
+    messages = MessagesRoutes(settings, calls, caller)
+    responses = ResponsesRoutes(settings, calls, caller, store)
     health = Health(store, router, accounting)
     admin = admin_mount(settings, store, keys, caller=caller, policies=accounting.policies)
     assistant = Assistant(settings, calls, caller, store)
@@ -80,6 +84,8 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     app = Starlette(
         routes=[
             *gateway.routes(),
+            *messages.routes(),
+            *responses.routes(),
             *assistant.routes(),
             *search.routes(),
             *web_routes(),

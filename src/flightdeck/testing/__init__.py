@@ -1,5 +1,8 @@
-"""Test doubles shipped with Flightdeck: a fake OpenAI-compatible upstream for tests and benches."""
+"""Test doubles shipped with Flightdeck: fake upstreams (OpenAI-compatible, Anthropic, Gemini)
+that speak each vendor's real wire format, for tests and benches."""
 
+from flightdeck.testing.fake_anthropic import FakeAnthropic
+from flightdeck.testing.fake_gemini import FakeGemini
 from flightdeck.testing.fake_upstream import Behaviour, FakeUpstream
 
-__all__ = ["Behaviour", "FakeUpstream"]
+__all__ = ["Behaviour", "FakeAnthropic", "FakeGemini", "FakeUpstream"]
