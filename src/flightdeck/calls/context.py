@@ -67,6 +67,7 @@ class CallContext:
     started: float = field(default_factory=time.perf_counter)
     ticket: Ticket | None = None  # set by ModelCalls once the call is admitted
     variants: list[ServedVariant] = field(default_factory=list)  # set by experiments
+    units: dict[str, str] = field(default_factory=dict)  # unit ids a route knows (conversation)
 
     def experiment_headers(self) -> list[tuple[bytes, bytes]]:
         """``x-flightdeck-experiment: key=variant[, key=variant]`` (none outside experiments)."""
