@@ -156,3 +156,24 @@ def test_bad_feedback_is_a_400_naming_the_field(
         {"authorization": f"Bearer {server.api_key}"},
     )
     assert status == 400 and error["error"]["param"] == field
+
+
+def test_cli_creates_lists_starts_stops_and_reports(tmp_path: Any) -> None:
+    from tests.cli.test_cli import flightdeck
+
+    definition = tmp_path / "exp.json"
+    variants = [{"name": "control", "value": {"temperature": 0}}, {"name": "b", "value": {}}]
+    target = {"kind": "parameters", "name": "chat"}
+    definition.write_text(json.dumps({**EXPERIMENT, "target": target, "variants": variants}))
+    created = flightdeck("experiments", "create", str(definition), cwd=tmp_path)
+    assert created.returncode == 0 and "created experiment bigger-model (id 1)" in created.stdout, (
+        created.stderr
+    )
+    assert flightdeck("experiments", "start", "bigger-model", cwd=tmp_path).returncode == 0
+    listed = flightdeck("experiments", "list", cwd=tmp_path)
+    assert "bigger-model" in listed.stdout and "running" in listed.stdout
+    report = flightdeck("experiments", "results", "1", "--plot", "r.png", cwd=tmp_path)
+    assert report.returncode == 0 and "units {'control': 0, 'b': 0}" in report.stdout, report.stderr
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    again = flightdeck("experiments", "start", "1", cwd=tmp_path)
+    assert again.returncode == 2 and "is running; only a draft one can start" in again.stderr
