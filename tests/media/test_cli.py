@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import re
@@ -13,8 +14,12 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
+from rich.console import Console
 
+from flightdeck.cli.media_progress import IngestProgress
 from flightdeck.media.errors import StoreError
+from flightdeck.media.ingest import IngestReport
+from flightdeck.media.sources import open_source
 from flightdeck.media.store import MediaStore
 from tests.media.conftest import ServedFiles, textured_jpeg
 
@@ -34,12 +39,45 @@ def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     )
 
 
+def error_lines(stderr: str) -> list[str]:
+    """Lines of stderr but the first line every run prints at once (``media ingest ...``)."""
+    return [line for line in stderr.splitlines() if line.strip() and "media ingest " not in line]
+
+
 def test_folder_ingest_prints_a_summary(image_folder: Path, tmp_path: Path) -> None:
     done = cli(str(image_folder), "--out", str(tmp_path / "s"), *FAST)
     assert done.returncode == 0, done.stderr
     assert re.search(r"documents written +│ +5 │", done.stderr), done.stderr
     assert re.search(r"models on +│ +no models │", done.stderr), done.stderr
+    assert re.search(r"bytes written +│ +[\d.]+ kB │", done.stderr), done.stderr
+    assert done.stderr.splitlines()[0].startswith(f"media ingest {image_folder} -> ")
+    assert "5/5 inputs" in done.stderr
     assert MediaStore.open(str(tmp_path / "s")).read_all().num_rows == 5
+
+
+@pytest.mark.parametrize("files", [[], ["notes.txt", "data.csv"]], ids=["empty", "no-images"])
+def test_a_source_without_inputs_warns(tmp_path: Path, files: list[str]) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in files:
+        (folder / name).write_text("x")
+    done = cli(str(folder), "--out", str(tmp_path / "s"), *FAST)
+    assert done.returncode == 0, done.stderr
+    assert f"warning: {folder} holds {len(files)} files and no image or video" in done.stderr
+
+
+def test_the_bar_has_its_total_before_any_input_is_done(image_folder: Path) -> None:
+    report = IngestReport()
+    console = Console(file=io.StringIO(), force_terminal=True, width=200)
+    with IngestProgress(console, open_source([str(image_folder)]), report) as bar:
+        deadline = time.monotonic() + 10
+        while bar.total is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert bar.total == 5 and report.inputs_done == 0
+        output: io.StringIO = console.file  # type: ignore[assignment]
+        while "0/5 inputs" not in output.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the bar redraws itself ten times a second
+        assert "0/5 inputs" in output.getvalue()
 
 
 def test_caption_embeddings_run_on_the_device_asked_for(tmp_path: Path) -> None:
@@ -70,7 +108,7 @@ def test_bad_source_is_one_line_and_exit_1(tmp_path: Path, setup, message: str) 
     assert done.returncode == 1
     assert message in done.stderr
     assert "Traceback" not in done.stderr
-    assert len([line for line in done.stderr.splitlines() if line.strip()]) == 1
+    assert len(error_lines(done.stderr)) == 1
 
 
 @pytest.mark.parametrize(
@@ -91,7 +129,7 @@ def test_unusable_model_is_one_line_and_exit_1(
     image_folder: Path, tmp_path: Path, model_args: list[str], message: str
 ) -> None:
     done = cli(str(image_folder), "--out", str(tmp_path / "s"), *FAST, *model_args)
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    lines = error_lines(done.stderr)
     assert done.returncode == 1
     assert len(lines) == 1 and lines[0].startswith(message), done.stderr
     assert not (tmp_path / "s").exists()  # no empty store left behind

@@ -13,7 +13,12 @@ from flightdeck.media.options import FetchOptions
 from tests.media.conftest import ServedFiles, textured_jpeg
 
 ALLOW = FetchOptions(
-    allow_private_addresses=True, timeout_s=1.0, retries=1, backoff_s=0.01, max_bytes=100_000
+    allow_private_addresses=True,
+    timeout_s=1.0,
+    retries=1,
+    backoff_s=0.01,
+    max_bytes=100_000,
+    local_paths=True,
 )
 
 

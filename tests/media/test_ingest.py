@@ -129,7 +129,7 @@ def test_rerunning_the_same_command_does_nothing(http_files: ServedFiles, tmp_pa
     run([manifest], store)
     hits = dict(http_files.hits)
     report = run([manifest], store)
-    assert report.documents == 0 and report.shards_skipped == 2
+    assert report.documents == 0 and report.inputs_unchanged == 6
     assert http_files.hits == hits
     assert len(rows_by_source(store)) == 6
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flightdeck.media.engines.local import MIN_PART, LocalEngine, split
-from flightdeck.media.options import FeatureOptions, IngestOptions
+from flightdeck.media.options import FeatureOptions, FetchOptions, IngestOptions
 from flightdeck.media.plan import ShardTask
 from flightdeck.media.sources import SourceRecord
 from tests.media.conftest import textured_jpeg
@@ -32,7 +32,9 @@ def test_small_shards_stay_whole() -> None:
 def test_a_split_shard_comes_back_whole_and_in_order(tmp_path: Path) -> None:
     for i in range(2 * MIN_PART + 5):
         (tmp_path / f"img{i}.jpg").write_bytes(textured_jpeg(i))
-    options = IngestOptions(features=FeatureOptions(text_embeddings=False))
+    options = IngestOptions(
+        fetch=FetchOptions(local_paths=True), features=FeatureOptions(text_embeddings=False)
+    )
     engine = LocalEngine(workers=2)
     whole = task(2 * MIN_PART + 5, str(tmp_path))
     assert len(split(whole, 2)) == 2

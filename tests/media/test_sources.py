@@ -11,9 +11,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from flightdeck.media.engines.local import LocalEngine
 from flightdeck.media.errors import SourceError
-from flightdeck.media.plan import plan_shards
+from flightdeck.media.ingest import ingest
+from flightdeck.media.plan import PlanCounts, StoredInputs, plan_shards
 from flightdeck.media.sources import canonical_location, document_id, open_source
+from flightdeck.media.store import MediaStore
+from tests.media.conftest import textured_jpeg
+from tests.media.test_ingest import OPTIONS
 
 ROWS = [
     {"url": "http://example.com/a.jpg", "caption": "a cat", "license": "cc-by"},
@@ -91,7 +96,7 @@ def test_document_id_is_stable_over_equivalent_urls() -> None:
 
 _PLAN_SCRIPT = """
 import sys
-from flightdeck.media.plan import plan_shards
+from flightdeck.media.plan import PlanCounts, StoredInputs, plan_shards
 from flightdeck.media.sources import open_source
 
 def rss(field):
@@ -104,7 +109,7 @@ next(iter(source.records()))  # imports and first block loaded: the baseline
 baseline = rss("VmRSS:")
 shards = rows = 0
 last = ""
-for task in plan_shards(source, 10_000):
+for task in plan_shards(source, 10_000, StoredInputs(), set(), PlanCounts()):
     shards += 1
     rows += len(task.records)
     last = task.records[-1].location
@@ -136,12 +141,89 @@ def test_million_row_manifest_is_planned_in_bounded_memory(tmp_path: Path) -> No
     assert int(growth) < size, f"planning grew by {growth} bytes for a {size}-byte manifest"
 
 
-def test_completed_shards_are_skipped(tmp_path: Path) -> None:
+def test_stored_unchanged_inputs_are_skipped_and_changed_ones_planned(tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
     path.write_text("".join(json.dumps({"url": f"http://x.com/{i}.jpg"}) + "\n" for i in range(25)))
     source = open_source([str(path)])
-    names = [t.name for t in plan_shards(source, 10)]
-    assert len(names) == 3
-    remaining = list(plan_shards(source, 10, done={names[0], names[2]}))
-    assert [t.name for t in remaining] == [names[1]]
-    assert [r.index for r in remaining[0].records] == list(range(10, 20))
+    tasks = list(plan_shards(source, 10, StoredInputs(), set(), PlanCounts()))
+    assert [len(t.records) for t in tasks] == [10, 10, 5]
+    stored = StoredInputs()
+    for task in tasks[:2]:  # the first two shards were committed, then the run stopped
+        for record in task.records:
+            stored.add(record.doc_id, record.fingerprint, task.name)
+    edited = json.dumps({"url": "http://x.com/3.jpg", "caption": "now captioned"})
+    lines = path.read_text().splitlines()
+    lines[3] = edited
+    path.write_text("\n".join(reversed(lines)) + "\n")  # reordered too
+    counts = PlanCounts()
+    names = [t.name for t in tasks]
+    (rest,) = plan_shards(open_source([str(path)]), 10, stored, set(), counts, names[:2])
+    assert rest.name == names[2]  # numbered after the stored shards
+    assert sorted(r.location for r in rest.records) == sorted(
+        [f"http://x.com/{i}.jpg" for i in range(20, 25)] + ["http://x.com/3.jpg"]
+    )
+    assert rest.replaces == (document_id("http://x.com/3.jpg"),)
+    assert (counts.inputs_new, counts.inputs_changed, counts.inputs_unchanged) == (5, 1, 19)
+
+
+def _tricky_csv(path: Path, rows: int, delimiter: str = ",") -> list[tuple[str, str]]:
+    """A valid RFC 4180 file whose quoted captions hold line breaks, delimiters and quotes."""
+    expected = []
+    with path.open("w", newline="") as out:
+        out.write(f"url{delimiter}caption{delimiter}license\r\n")
+        for i in range(rows):
+            caption = f'photo {i}\nsecond line{delimiter} with "quotes"\r\nthird' if i % 3 else ""
+            quoted = '"' + caption.replace('"', '""') + '"' if caption else ""
+            out.write(f"http://x.com/{i}.jpg{delimiter}{quoted}{delimiter}cc0\r\n")
+            expected.append((f"http://x.com/{i}.jpg", caption))
+    return expected
+
+
+@pytest.mark.parametrize(("suffix", "delimiter"), [(".csv", ","), (".tsv", "\t")])
+def test_quoted_line_breaks_stream_at_any_file_size(
+    tmp_path: Path, suffix: str, delimiter: str
+) -> None:
+    path = tmp_path / f"m{suffix}"
+    expected = _tricky_csv(path, 24_000, delimiter)
+    assert path.stat().st_size > 1_400_000
+    records = list(open_source([str(path)]).records())
+    assert [(r.location, r.caption or "") for r in records] == expected
+    assert all(r.problem is None for r in records)
+    assert {r.metadata for r in records} == {'{"license": "cc0"}'}
+
+
+def test_malformed_rows_are_records_with_their_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_bytes(
+        b'url,caption\n"a.jpg","two\nlines"\nb.jpg,x,extra\nc.jpg\n'
+        + b"big.jpg,"
+        + b"y" * 200_000
+        + b'\n\xff\xfe.jpg,latin-1 bytes\n"d.jpg"x,bad quote\ne.jpg,fine\n"f.jpg,"open\n'
+    )
+    records = list(open_source([str(path)]).records())
+    problems = {r.index: r.problem for r in records if r.problem}
+    assert [r.index for r in records] == list(range(8))
+    assert records[0].caption == "two\nlines" and records[6].location.endswith("e.jpg")
+    assert problems[1].startswith("line 4: 3 fields") and problems[2].startswith("line 5: 1 ")
+    assert problems[3].startswith("line 6: field larger than field limit")
+    assert records[4].location.endswith("\ufffd\ufffd.jpg") and records[4].problem is None
+    assert problems[5].startswith("line 8: ") and problems[7].startswith("line 10: ")
+    assert records[1].location == f"{path}#line=4"
+
+
+def test_a_store_gets_a_failure_row_for_each_malformed_row(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(textured_jpeg(1))
+    path = tmp_path / "m.csv"
+    path.write_text('url,caption\na.jpg,"a\nkite"\nb.jpg,x,y\n')
+    engine = LocalEngine(1)
+    try:
+        store = MediaStore.open_writer(str(tmp_path / "s"))
+        ingest(open_source([str(path)]), store, OPTIONS, engine)
+    finally:
+        engine.close()
+    rows = MediaStore.open(str(tmp_path / "s")).read_all().to_pylist()
+    assert [(r["status"], r["error"], r["caption"]) for r in rows] == [
+        ("ok", None, "a\nkite"),
+        ("failed", "bad_manifest_row", None),
+    ]
+    assert rows[1]["error_detail"] == "line 4: 3 fields, the header has 2"

@@ -12,7 +12,7 @@ from PIL import Image
 
 from flightdeck.media import stages
 from flightdeck.media.decode import DecodedImage
-from flightdeck.media.options import ImageOptions, IngestOptions
+from flightdeck.media.options import FetchOptions, ImageOptions, IngestOptions
 from flightdeck.media.sources import SourceRecord
 from tests.media.conftest import textured_jpeg
 
@@ -39,7 +39,8 @@ def test_small_jpegs_decode_on_the_loop_the_rest_in_threads(
     monkeypatch.setattr(stages, "decode_image", spy)
     records = [SourceRecord(i, str(tmp_path / name)) for i, name in enumerate(files)]
 
-    rows = stages.prepare_records(records, "key", IngestOptions())
+    options = IngestOptions(fetch=FetchOptions(local_paths=True))
+    rows = stages.prepare_records(records, "key", options)
 
     assert [r["status"] for r in rows] == ["ok", "ok", "ok"], [r.get("error") for r in rows]
     assert [r["input_index"] for r in rows] == [0, 1, 2]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 from typing import Annotated
 
+import fsspec
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from flightdeck.cli.media_progress import IngestProgress, summary
 from flightdeck.media.engines import Engine
 from flightdeck.media.engines import Progress as DocumentProgress
 from flightdeck.media.engines.local import LocalEngine
@@ -18,6 +17,7 @@ from flightdeck.media.engines.ray import RayEngine
 from flightdeck.media.errors import MediaError
 from flightdeck.media.features import Featurizer
 from flightdeck.media.ingest import IngestReport, ingest, retry_failed
+from flightdeck.media.manifests import is_local
 from flightdeck.media.options import (
     FeatureOptions,
     FetchOptions,
@@ -27,7 +27,7 @@ from flightdeck.media.options import (
     ResizeMode,
     VideoOptions,
 )
-from flightdeck.media.sources import open_source
+from flightdeck.media.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, open_source
 from flightdeck.media.store import MediaStore
 
 app = typer.Typer(help="Ingest images and videos into a deduplicated, featurized store.")
@@ -40,40 +40,6 @@ def _engine(name: str, workers: int, address: str | None, on_progress: DocumentP
     if name == "ray":
         return RayEngine(workers, address)
     raise MediaError(f"unknown engine {name!r}; use local or ray")
-
-
-def _describe(live: Counter[str], report: IngestReport) -> str:
-    """Documents finished by the workers (live) and what is committed to the store."""
-    done = max(sum(live.values()), report.documents)
-    rate = done / max(report.seconds, 1e-9)
-    failures = ", ".join(f"{k} {v}" for k, v in sorted(live.items()) if k != "ok") or "none"
-    return (
-        f"{done} docs ({rate:.1f}/s)  ok {live['ok']}  failed: {failures}  "
-        f"| committed {report.documents} (dup {report.duplicates_exact + report.duplicates_near})"
-    )
-
-
-def _summary(report: IngestReport, store: str, device: str | None) -> Table:
-    table = Table(title=f"media ingest -> {store}")
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    rows: list[tuple[str, object]] = [
-        ("documents written", report.documents),
-        ("ok", report.ok),
-        ("exact duplicates", report.duplicates_exact),
-        ("near duplicates", report.duplicates_near),
-        ("already in store", report.already_present),
-        *((f"failed: {k}", v) for k, v in sorted(report.failures.items())),
-        ("shards written", report.shards_written),
-        ("shards already done", report.shards_skipped),
-        ("bytes written", report.bytes_written),
-        ("seconds", f"{report.seconds:.1f}"),
-        ("documents/s", f"{report.documents / max(report.seconds, 1e-9):.1f}"),
-        ("models on", device or "no models"),
-    ]
-    for what, count in rows:
-        table.add_row(what, str(count))
-    return table
 
 
 @app.command("ingest")
@@ -117,6 +83,10 @@ def ingest_command(
     retry_failed_only: Annotated[
         bool, typer.Option("--retry-failed", help="rerun only transient failures in STORE")
     ] = False,
+    allow_scheme: Annotated[
+        list[str] | None,
+        typer.Option(help="also fetch URLs of this fsspec scheme (s3, gs, ...); repeatable"),
+    ] = None,
 ) -> None:
     """Fetch, decode, deduplicate and featurize SOURCE into STORE (resumable)."""
     options = IngestOptions(
@@ -127,6 +97,8 @@ def ingest_command(
             max_bytes=max_bytes,
             allow_private_addresses=allow_private_addresses,
             respect_noai=not ignore_noai,
+            local_paths=all(is_local(path) for path in source),
+            object_store_schemes=tuple(s.lower() for s in allow_scheme or ()),
         ),
         image=ImageOptions(image_size, resize_mode, thumbnail_format, thumbnail_quality),
         video=VideoOptions(keyframe_mode=keyframes, interval_s=keyframe_interval),
@@ -141,50 +113,57 @@ def ingest_command(
         near_duplicate_distance=near_duplicate_distance,
     )
     try:
-        if thumbnail_format not in ("jpeg", "webp"):
-            raise MediaError(f"--thumbnail-format must be jpeg or webp, not {thumbnail_format!r}")
-        if model_arch is not None and model is None:
-            raise MediaError("--model-arch needs --model WEIGHTS_FILE (the open_clip weights)")
+        _check_options(thumbnail_format, model, model_arch, options)
         src = None if retry_failed_only else open_source(source, url_col, caption_col)
         featurizer = Featurizer(options.features)
+        # A first line at once: loading the models and starting the workers take seconds.
+        loading = f" (loading models on {featurizer.device})" if featurizer.device else ""
+        console.print(
+            f"media ingest {' '.join(source)} -> {out}{loading}", highlight=False, soft_wrap=True
+        )
         # Before the progress bar and the store: a bad --model is one line on stderr and
         # leaves no empty store behind.
         featurizer.check()
         store = MediaStore.open_writer(out, create=not retry_failed_only)
-        live: Counter[str] = Counter()
         report = IngestReport()
-        with Progress(
-            TextColumn("[bold]ingest"),
-            BarColumn(bar_width=20),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
-            job = bar.add_task("starting", total=None)
-
-            def refresh() -> None:
-                bar.update(job, description=_describe(live, report))
-
-            def on_documents(counts: Counter[str]) -> None:
-                live.update(counts)
-                refresh()
-
-            def on_commit(current: IngestReport) -> None:
-                nonlocal report
-                report = current
-                refresh()
-
-            runner = _engine(engine, workers, address, on_documents)
+        with IngestProgress(console, src, report) as bar:
+            runner = _engine(engine, workers, address, bar.on_documents)
             try:
                 if src is None:
-                    report = retry_failed(store, options, runner, on_commit, featurizer=featurizer)
+                    retry_failed(store, options, runner, bar.on_commit, None, featurizer, report)
                 else:
-                    report = ingest(src, store, options, runner, on_commit, featurizer)
+                    ingest(src, store, options, runner, bar.on_commit, featurizer, report)
             finally:
                 runner.close()
-            live = Counter({"ok": report.ok, **report.failures})
-            bar.update(job, description=_describe(live, report), total=1, completed=1)
     except MediaError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
-    console.print(_summary(report, out, featurizer.device))
+    console.print(summary(report, out, featurizer.device))
+    if src is not None and report.inputs_seen == 0:
+        warning = f"warning: {_nothing_found(source)}; nothing was ingested"
+        console.print(warning, style="yellow", highlight=False, soft_wrap=True)
+
+
+def _check_options(
+    thumbnail_format: str, model: str | None, model_arch: str | None, options: IngestOptions
+) -> None:
+    if thumbnail_format not in ("jpeg", "webp"):
+        raise MediaError(f"--thumbnail-format must be jpeg or webp, not {thumbnail_format!r}")
+    if model_arch is not None and model is None:
+        raise MediaError("--model-arch needs --model WEIGHTS_FILE (the open_clip weights)")
+    for scheme in options.fetch.object_store_schemes:
+        if scheme in ("http", "https", "file", "local") or not scheme.isidentifier():
+            raise MediaError(f"--allow-scheme {scheme!r}: name an object store such as s3 or gs")
+        try:
+            fsspec.get_filesystem_class(scheme)
+        except (ValueError, ImportError) as exc:
+            raise MediaError(f"--allow-scheme {scheme!r}: {exc}") from exc
+
+
+def _nothing_found(paths: list[str]) -> str:
+    """Why SOURCE gave no inputs, in words."""
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        others = sum(len(files) for _, _, files in os.walk(paths[0]))
+        kinds = ", ".join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
+        return f"{paths[0]} holds {others} files and no image or video ({kinds})"
+    return f"{' '.join(paths)} lists no inputs"

@@ -48,6 +48,21 @@ class DedupeIndex:
         """Drop ids of failure rows about to be replaced by a retry."""
         self.doc_ids.difference_update(doc_ids)
 
+    def remove(self, doc_ids: Iterable[str]) -> None:
+        """Forget documents whose rows are being replaced (a changed input): their ids and,
+        when they were kept, their hashes, so the new version is not its own duplicate."""
+        gone = set(doc_ids)
+        if not gone:
+            return
+        self.doc_ids.difference_update(gone)
+        self.by_sha256 = {sha: kept for sha, kept in self.by_sha256.items() if kept not in gone}
+        count = len(self._phash_ids)
+        keep = [i for i, doc_id in enumerate(self._phash_ids) if doc_id not in gone]
+        if len(keep) < count:
+            phashes = self._phashes[:count][keep]
+            self._phash_ids = [self._phash_ids[i] for i in keep]
+            self._phashes = np.concatenate([phashes, np.zeros(max(1024, len(keep)), np.uint64)])
+
     def apply(self, rows: list[Row], counts: DedupeCounts) -> list[Row]:
         """Mark duplicates in ``rows`` (in order) and drop rows already in the store."""
         out: list[Row] = []

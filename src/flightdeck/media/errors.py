@@ -37,6 +37,11 @@ class FailureReason(StrEnum):
     UNDECODABLE = "undecodable"
     VIDEO_UNDECODABLE = "video_undecodable"
     WORKER_CRASHED = "worker_crashed"  # the worker died on it (a decoder crash, out of memory)
+    SCHEME_NOT_ALLOWED = "scheme_not_allowed"  # not http(s), not an allowed scheme, or chained
+    LOCAL_PATH_NOT_ALLOWED = "local_path_not_allowed"  # a local path in a non-local SOURCE
+    UNREADABLE = "unreadable"  # a local path that is not a readable regular file
+    BAD_MANIFEST_ROW = "bad_manifest_row"  # the manifest row itself is malformed
+    PROCESSING_ERROR = "processing_error"  # anything unforeseen while processing this input
 
     @property
     def retryable(self) -> bool:

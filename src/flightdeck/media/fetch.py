@@ -1,9 +1,17 @@
-"""Fetch stage: bytes of one document from HTTP(S), a local path or an fsspec URL.
+"""Fetch stage: bytes of one document from HTTP(S), a local path or an allowed object store.
+
+Which fetcher reads a location is decided by an allowlist (:func:`route_location`), never by
+handing the string to fsspec: ``http``/``https`` go to the guarded HTTP client, local paths
+are read only when the SOURCE itself is local (``FetchOptions.local_paths``), and any other
+scheme only when the operator listed it (``--allow-scheme s3``). Chained fsspec URLs
+(``simplecache::http://...``) and every other protocol (``ftp``, ``webhdfs``, ``data``, ...)
+are refused with ``scheme_not_allowed``: fsspec's own clients would connect without the guard.
 
 HTTP uses one pooled aiohttp session per worker with many requests in flight. Every hop is
 guarded: the host is resolved and refused when any address is private, loopback, link-local,
-multicast or reserved (unless allowed), redirects are followed by hand so each Location is
-checked again, and responses are refused for size, content type and ``X-Robots-Tag: noai``.
+multicast or reserved (unless allowed; the policy is ``core/addresses.py``), redirects are
+followed by hand so each Location is checked again, and responses are refused for size,
+content type and ``X-Robots-Tag: noai``.
 """
 
 from __future__ import annotations
@@ -11,8 +19,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import re
 import socket
+import stat
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -28,6 +39,52 @@ from flightdeck.media.options import FetchOptions
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _NOAI_DIRECTIVES = frozenset({"noai", "noimageai"})
 _CHUNK = 256 * 1024
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+._-]*):")  # "_": fsspec names (arrow_hdfs)
+
+
+class Route(StrEnum):
+    """Which reader fetches a location."""
+
+    HTTP = "http"  # the guarded aiohttp client
+    LOCAL = "local"  # open() on a regular file
+    OBJECT_STORE = "object_store"  # fsspec, for a scheme the operator allowed
+
+
+def route_location(location: str, options: FetchOptions) -> tuple[Route, str]:
+    """Which reader may fetch ``location`` under ``options``, and what it reads (for local
+    paths, the path without ``file://``). Raises :class:`DocumentFailed` with
+    ``bad_url``, ``scheme_not_allowed`` or ``local_path_not_allowed``."""
+    if not location or "\x00" in location:
+        raise DocumentFailed(FailureReason.BAD_URL, "empty location" if not location else "NUL")
+    match = _SCHEME.match(location)
+    scheme = match.group(1).lower() if match else ""
+    if scheme in ("http", "https"):
+        return Route.HTTP, location
+    if len(scheme) <= 1 or scheme == "file":  # no scheme (a one-letter one is a drive letter)
+        if not options.local_paths:
+            raise DocumentFailed(
+                FailureReason.LOCAL_PATH_NOT_ALLOWED,
+                "local paths are read only from a local SOURCE (folder, files or manifest)",
+            )
+        return Route.LOCAL, _local_path(location) if scheme == "file" else location
+    if scheme not in options.object_store_schemes:
+        raise DocumentFailed(
+            FailureReason.SCHEME_NOT_ALLOWED,
+            f"{scheme}: is not http, https or an allowed scheme (--allow-scheme)",
+        )
+    if "::" in location:  # fsspec would chain another protocol (with its own client)
+        raise DocumentFailed(FailureReason.SCHEME_NOT_ALLOWED, "chained fsspec URL")
+    return Route.OBJECT_STORE, location
+
+
+def _local_path(location: str) -> str:
+    try:
+        parts = urlsplit(location)
+    except ValueError as exc:
+        raise DocumentFailed(FailureReason.BAD_URL, str(exc)) from exc
+    if parts.netloc not in ("", "localhost"):
+        raise DocumentFailed(FailureReason.BAD_URL, f"file URL on another host: {parts.netloc}")
+    return parts.path
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +161,12 @@ class Fetcher:
 
     async def fetch(self, location: str) -> Fetched:
         """Bytes of ``location``; raises :class:`DocumentFailed` with the reason."""
-        scheme = urlsplit(location).scheme.lower()
-        if scheme in ("http", "https"):
-            return await self._fetch_http_with_retries(location)
-        if not location:
-            raise DocumentFailed(FailureReason.BAD_URL, "empty location")
-        return await asyncio.to_thread(read_path, location, self.options.max_bytes)
+        route, target = route_location(location, self.options)
+        if route is Route.HTTP:
+            return await self._fetch_http_with_retries(target)
+        if route is Route.LOCAL:
+            return await asyncio.to_thread(read_local, target, self.options.max_bytes)
+        return await asyncio.to_thread(read_object, target, self.options.max_bytes)
 
     async def _fetch_http_with_retries(self, url: str) -> Fetched:
         attempt = 0
@@ -134,6 +191,8 @@ class Fetcher:
                     return await self._read_response(url, response)
             except DocumentFailed:
                 raise
+            except ValueError as exc:  # yarl/aiohttp refusing the URL (InvalidURL, IDNA)
+                raise DocumentFailed(FailureReason.BAD_URL, f"{type(exc).__name__}: {exc}") from exc
             except TimeoutError as exc:
                 raise DocumentFailed(
                     FailureReason.TIMEOUT, f"no answer within {self.options.timeout_s}s"
@@ -151,9 +210,15 @@ class Fetcher:
         )
 
     def _check_url(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise DocumentFailed(FailureReason.BAD_URL, f"refusing {url!r}")
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError as exc:
+            raise DocumentFailed(FailureReason.BAD_URL, f"{url!r}: {exc}") from exc
+        if parts.scheme.lower() not in ("http", "https"):
+            raise DocumentFailed(FailureReason.SCHEME_NOT_ALLOWED, f"redirect to {url!r}")
+        if not parts.hostname:
+            raise DocumentFailed(FailureReason.BAD_URL, f"no host in {url!r}")
         try:
             literal = ipaddress.ip_address(parts.hostname)
         except ValueError:
@@ -191,21 +256,33 @@ class Fetcher:
         return Fetched(b"".join(chunks), content_type, url)
 
 
-def read_path(location: str, max_bytes: int) -> Fetched:
-    """Bytes of a local path (or ``file://``) or an fsspec URL such as ``s3://bucket/key``."""
+def read_local(path: str, max_bytes: int) -> Fetched:
+    """Bytes of a local regular file, at most ``max_bytes`` (devices, FIFOs and directories
+    are refused: ``/dev/zero`` would never end)."""
     try:
-        if "://" not in location or location.startswith("file://"):
-            path = location.removeprefix("file://")
-            if os.path.getsize(path) > max_bytes:
-                raise DocumentFailed(FailureReason.TOO_LARGE, f"more than {max_bytes} bytes")
-            with open(path, "rb") as handle:
-                return Fetched(handle.read(), None, location)
+        if not stat.S_ISREG(os.stat(path).st_mode):  # before open(): a FIFO would block it
+            raise DocumentFailed(FailureReason.UNREADABLE, f"{path} is not a regular file")
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError as exc:
+        raise DocumentFailed(FailureReason.NOT_FOUND, path) from exc
+    except (OSError, ValueError) as exc:  # permissions, name too long, NUL, ...
+        raise DocumentFailed(FailureReason.UNREADABLE, f"{type(exc).__name__}: {exc}") from exc
+    if len(data) > max_bytes:
+        raise DocumentFailed(FailureReason.TOO_LARGE, f"more than {max_bytes} bytes")
+    return Fetched(data, None, path)
+
+
+def read_object(location: str, max_bytes: int) -> Fetched:
+    """Bytes of an object-store URL (``s3://bucket/key``) whose scheme the operator allowed,
+    read by fsspec's client for that scheme (not SSRF-guarded: an allowed scheme is trusted)."""
+    try:
         with fsspec.open(location, "rb") as remote:
             data = remote.read(max_bytes + 1)
     except FileNotFoundError as exc:
         raise DocumentFailed(FailureReason.NOT_FOUND, location) from exc
-    except IsADirectoryError as exc:
-        raise DocumentFailed(FailureReason.BAD_URL, f"{location} is a directory") from exc
+    except (OSError, ValueError) as exc:
+        raise DocumentFailed(FailureReason.CONNECTION, f"{type(exc).__name__}: {exc}") from exc
     if len(data) > max_bytes:
         raise DocumentFailed(FailureReason.TOO_LARGE, f"more than {max_bytes} bytes")
     return Fetched(data, None, location)

@@ -40,6 +40,11 @@ class FetchOptions:
     )
     respect_noai: bool = True
     allow_private_addresses: bool = False
+    # Local paths (and file://) in a manifest: only when SOURCE itself is local (ingest sets it).
+    local_paths: bool = False
+    # Schemes besides http(s) read through fsspec's own client (s3, gs, ...): the operator's
+    # explicit choice (--allow-scheme), never guarded against SSRF. Chained URLs never.
+    object_store_schemes: tuple[str, ...] = ()
     user_agent: str = "flightdeck-media/0.1"
 
 

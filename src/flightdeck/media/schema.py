@@ -30,6 +30,7 @@ SCHEMA = pa.schema(
         pa.field("source_key", pa.string(), nullable=False),
         pa.field("input_index", pa.int64(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
+        pa.field("fingerprint", pa.string()),
         pa.field("kind", pa.string(), nullable=False),
         pa.field("parent_id", pa.string()),
         pa.field("timestamp_s", pa.float64()),
@@ -70,6 +71,7 @@ def base_row(record: SourceRecord, source_key: str) -> Row:
         "source_key": source_key,
         "input_index": record.index,
         "source": record.location,
+        "fingerprint": record.fingerprint,
         "kind": Kind.VIDEO.value if record.is_video else Kind.IMAGE.value,
         "caption": record.caption,
         "metadata": record.metadata,
@@ -77,6 +79,7 @@ def base_row(record: SourceRecord, source_key: str) -> Row:
 
 
 def failure_row(base: Row, failed: DocumentFailed) -> Row:
+    """``base`` as a failed row: ``error`` is the reason, ``error_detail`` the message."""
     return base | {
         "status": Status.FAILED.value,
         "error": failed.reason.value,

@@ -6,23 +6,18 @@ holds the whole input, so a manifest of millions of rows plans in bounded memory
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import fsspec
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
-
 from flightdeck.media.errors import SourceError
+from flightdeck.media.manifests import count_rows, is_local, manifest_rows
 
 URL_COLUMNS = ("url", "image_url", "URL", "path", "file", "filepath", "image", "video")
 MAX_CAPTION_BYTES = 16 * 1024  # of a sidecar caption file
@@ -30,7 +25,7 @@ CAPTION_COLUMNS = ("caption", "alt", "alt_text", "text", "TEXT", "title")
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
 MANIFEST_EXTENSIONS = frozenset({".csv", ".tsv", ".jsonl", ".ndjson", ".parquet"})
-_BLOCK_ROWS = 4096
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+._-]+:")  # two letters or more: not a drive letter
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +36,36 @@ class SourceRecord:
     location: str
     caption: str | None = None
     metadata: str = "{}"
+    problem: str | None = None  # a malformed manifest row: why, with its line number
+    version: str | None = None  # local files: "size:mtime_ns" when planned ("missing": none)
 
     @property
     def doc_id(self) -> str:
         return document_id(self.location)
 
     @property
+    def fingerprint(self) -> str:
+        """What a rerun compares to tell a changed input from an unchanged one: the location,
+        caption, metadata and, for local files, size and modification time (16 hex digits)."""
+        parts = (self.location, self.caption or "", self.metadata, self.version or "")
+        joined = "\x1f".join((*parts, self.problem or ""))
+        return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+    @property
     def is_video(self) -> bool:
-        return Path(urlsplit(self.location).path).suffix.lower() in VIDEO_EXTENSIONS
+        return _suffix(self.location) in VIDEO_EXTENSIONS
 
 
 def canonical_location(location: str) -> str:
     """The form a document id is computed from: lower-case scheme and host, no fragment,
     no default port; local paths made absolute."""
+    try:
+        return _canonical(location)
+    except ValueError:  # a malformed URL (bad IPv6 literal, port, NUL): the id of the text
+        return location
+
+
+def _canonical(location: str) -> str:
     parts = urlsplit(location)
     if parts.scheme in ("http", "https"):
         host = (parts.hostname or "").lower()
@@ -70,12 +82,13 @@ def canonical_location(location: str) -> str:
 
 def document_id(location: str) -> str:
     """Stable document id: the first 128 bits of SHA-256 of the canonical location, in hex."""
-    return hashlib.sha256(canonical_location(location).encode()).hexdigest()[:32]
+    canonical = canonical_location(location).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(canonical).hexdigest()[:32]
 
 
 def derived_id(parent_id: str, suffix: str) -> str:
     """Id of a document derived from another, such as a keyframe of a video."""
-    return hashlib.sha256(f"{parent_id}#{suffix}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{parent_id}#{suffix}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -108,31 +121,96 @@ class Source:
                     f"SOURCE {path!r} is not a manifest (.csv, .tsv, .jsonl, .parquet), "
                     "a folder, or a video/image file"
                 )
-            yield SourceRecord(index, _absolute(path))
+            location = _absolute(path)
+            version = _file_version(location) if is_local(path) else None
+            yield SourceRecord(index, location, version=version)
+
+    @property
+    def is_local(self) -> bool:
+        """True when every SOURCE path is on this machine: only then may its inputs be
+        local paths (a remote manifest naming ``/etc/...`` is refused at fetch)."""
+        return all(is_local(path) for path in self.paths)
+
+    def count(self) -> int | None:
+        """About how many inputs there are, when that is cheap to know (a folder walk, a
+        Parquet footer, the lines of a local manifest); None otherwise."""
+        if len(self.paths) == 1:
+            only = self.paths[0]
+            if _is_local_dir(only):
+                return sum(1 for _ in _media_files(Path(only)))
+            if _suffix(only) in MANIFEST_EXTENSIONS:
+                return count_rows(only)
+        return len(self.paths)
 
     def _manifest_records(self, path: str) -> Iterator[SourceRecord]:
-        base = os.path.dirname(_absolute(path)) if "://" not in path else None
-        index = 0
-        for columns in _manifest_blocks(path):
-            url_col = self.url_column or _pick(columns, URL_COLUMNS)
-            if url_col is None or url_col not in columns:
-                raise SourceError(
-                    f"manifest {path!r} has no URL or path column "
-                    f"(looked for {', '.join(URL_COLUMNS)}; pass --url-col)"
-                )
-            cap_col = self.caption_column or _pick(columns, CAPTION_COLUMNS)
-            captions = columns.get(cap_col) if cap_col else None
-            extra = [name for name in columns if name not in (url_col, cap_col)]
-            locations = columns[url_col]
-            for i, raw in enumerate(locations):
-                location = str(raw or "").strip()
-                if base and location and "://" not in location and not location.startswith("/"):
-                    location = os.path.join(base, location)
-                caption = None if captions is None or captions[i] is None else str(captions[i])
-                meta = {n: columns[n][i] for n in extra if columns[n][i] is not None}
-                metadata = json.dumps(meta, sort_keys=True, default=str) if meta else "{}"
-                yield SourceRecord(index, location, caption, metadata)
-                index += 1
+        base = os.path.dirname(_absolute(path)) if is_local(path) else None
+        url_col: str | None = None
+        cap_col: str | None = None
+        for index, row in enumerate(manifest_rows(path)):
+            if row.problem is not None:
+                yield SourceRecord(index, f"{path}#line={row.line}", problem=row.problem)
+                continue
+            values = row.values
+            if url_col is None:  # the first readable row (the header of a CSV) decides
+                url_col = self.url_column or _pick(values, URL_COLUMNS)
+                if url_col is None or (self.url_column and url_col not in values):
+                    raise SourceError(
+                        f"manifest {path!r} has no URL or path column "
+                        f"(looked for {', '.join(URL_COLUMNS)}; pass --url-col)"
+                    )
+                cap_col = self.caption_column or _pick(values, CAPTION_COLUMNS)
+            yield _manifest_record(index, f"{path}#line={row.line}", values, url_col, cap_col, base)
+
+
+def _manifest_record(
+    index: int,
+    where: str,
+    values: Mapping[str, Any],
+    url_col: str,
+    cap_col: str | None,
+    base: str | None,
+) -> SourceRecord:
+    raw = values.get(url_col)
+    location = _text(raw).strip() if raw is not None else ""
+    if not location:
+        line = where.rpartition("#line=")[2]
+        return SourceRecord(index, where, problem=f"line {line}: no {url_col!r} value")
+    version = None
+    if base is not None and not _SCHEME.match(location):
+        location = os.path.join(base, location)  # relative to the manifest; absolute kept
+        version = _file_version(location)
+    elif location.startswith("file://") and base is not None:
+        version = _file_version(location.removeprefix("file://"))
+    caption = values.get(cap_col) if cap_col else None
+    extra = {n: v for n, v in values.items() if n not in (url_col, cap_col) and v is not None}
+    metadata = json.dumps(extra, sort_keys=True, default=str) if extra else "{}"
+    return SourceRecord(
+        index, location, None if caption is None else _text(caption), metadata, version=version
+    )
+
+
+def _text(value: object) -> str:
+    """``value`` as text that Parquet can store (lone surrogates from JSON replaced)."""
+    text = value if isinstance(value, str) else str(value)
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def local_version(location: str) -> str | None:
+    """``size:mtime_ns`` of a local path or ``file://`` URL (``missing`` when absent), for
+    :attr:`SourceRecord.version`; None for a URL."""
+    if location.startswith("file://"):
+        return _file_version(location.removeprefix("file://"))
+    return None if _SCHEME.match(location) else _file_version(location)
+
+
+def _file_version(path: str) -> str:
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return "missing"
+    return f"{info.st_size}:{info.st_mtime_ns}"
 
 
 def open_source(
@@ -152,91 +230,27 @@ def open_source(
     return source
 
 
-Columns = dict[str, list[Any]]
-
-
-def _manifest_blocks(path: str) -> Iterator[Columns]:
-    """The manifest as blocks of columns (name -> values), a few thousand rows at a time."""
-    suffix = _suffix(path)
-    if suffix == ".parquet":
-        yield from _parquet_blocks(path)
-    elif suffix in (".jsonl", ".ndjson"):
-        yield from _jsonl_blocks(path)
-    else:
-        yield from _csv_blocks(path, "\t" if suffix == ".tsv" else ",")
-
-
-def _csv_blocks(path: str, delimiter: str) -> Iterator[Columns]:
-    with fsspec.open(path, "rb") as raw:
-        header_line = raw.readline().decode("utf-8-sig")
-    if not header_line.strip():
-        return
-    names = next(csv.reader(io.StringIO(header_line), delimiter=delimiter))
-    options = {
-        "read_options": pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 20),
-        "parse_options": pacsv.ParseOptions(delimiter=delimiter),
-        "convert_options": pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names}, strings_can_be_null=True
-        ),
-    }
-    local = "://" not in path or path.startswith("file://")
-    if local:  # Arrow's own file reader: no Python-side buffers
-        yield from _batches_as_columns(pacsv.open_csv(path.removeprefix("file://"), **options))
-        return
-    with fsspec.open(path, "rb") as remote:
-        yield from _batches_as_columns(pacsv.open_csv(remote, **options))
-
-
-def _batches_as_columns(batches: Iterable[pa.RecordBatch]) -> Iterator[Columns]:
-    for batch in batches:
-        yield {name: batch.column(i).to_pylist() for i, name in enumerate(batch.schema.names)}
-
-
-def _jsonl_blocks(path: str) -> Iterator[Columns]:
-    block: list[dict[str, Any]] = []
-    with fsspec.open(path, "rt", encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SourceError(f"{path}: line {number} is not JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise SourceError(f"{path}: line {number} is not a JSON object")
-            block.append(row)
-            if len(block) >= _BLOCK_ROWS:
-                yield _rows_as_columns(block)
-                block = []
-    if block:
-        yield _rows_as_columns(block)
-
-
-def _rows_as_columns(rows: list[dict[str, Any]]) -> Columns:
-    names = list(dict.fromkeys(name for row in rows for name in row))
-    return {name: [row.get(name) for row in rows] for name in names}
-
-
-def _parquet_blocks(path: str) -> Iterator[Columns]:
-    with fsspec.open(path, "rb") as raw:
-        yield from _batches_as_columns(pq.ParquetFile(raw).iter_batches(batch_size=_BLOCK_ROWS))
-
-
-def _folder_records(root: Path) -> Iterator[SourceRecord]:
-    """Every image and video under ``root``; a sidecar ``NAME.txt`` (as img2dataset writes and
-    most captioned datasets ship) is the caption of ``NAME.jpg``."""
-    index = 0
+def _media_files(root: Path) -> Iterator[tuple[str, str, set[str]]]:
+    """(directory, name, names in that directory) of every image and video under ``root``,
+    directories and names sorted."""
     for directory, subdirs, files in os.walk(root):
         subdirs.sort()
         names = set(files)
         for name in sorted(files):
             if Path(name).suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
-                path = Path(directory, name).resolve()
-                meta = json.dumps({"relative_path": path.relative_to(root.resolve()).as_posix()})
-                sidecar = Path(name).stem + ".txt"
-                caption = _read_caption(Path(directory, sidecar)) if sidecar in names else None
-                yield SourceRecord(index, path.as_posix(), caption, meta)
-                index += 1
+                yield directory, name, names
+
+
+def _folder_records(root: Path) -> Iterator[SourceRecord]:
+    """Every image and video under ``root``; a sidecar ``NAME.txt`` (as img2dataset writes and
+    most captioned datasets ship) is the caption of ``NAME.jpg``."""
+    resolved = root.resolve()
+    for index, (directory, name, names) in enumerate(_media_files(root)):
+        path = Path(directory, name).resolve()
+        meta = json.dumps({"relative_path": path.relative_to(resolved).as_posix()})
+        sidecar = Path(name).stem + ".txt"
+        caption = _read_caption(Path(directory, sidecar)) if sidecar in names else None
+        yield SourceRecord(index, path.as_posix(), caption, meta, version=_file_version(str(path)))
 
 
 def _read_caption(path: Path) -> str | None:
@@ -253,7 +267,10 @@ def _pick(row: Mapping[str, Any], candidates: Sequence[str]) -> str | None:
 
 
 def _suffix(path: str) -> str:
-    return Path(urlsplit(path).path).suffix.lower()
+    try:
+        return Path(urlsplit(path).path).suffix.lower()
+    except ValueError:
+        return ""
 
 
 def _is_local_dir(path: str) -> bool:

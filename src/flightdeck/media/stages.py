@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from flightdeck.media.decode import DecodedImage, decode_image
-from flightdeck.media.errors import DocumentFailed
+from flightdeck.media.errors import DocumentFailed, FailureReason
 from flightdeck.media.fetch import Fetched, Fetcher
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.schema import Kind, Row, Status, base_row, failure_row
@@ -50,6 +50,8 @@ async def _prepare(
             async def one(record: SourceRecord) -> list[Row]:
                 base = base_row(record, source_key)
                 try:
+                    if record.problem is not None:  # a malformed manifest row
+                        raise DocumentFailed(FailureReason.BAD_MANIFEST_ROW, record.problem)
                     async with limit:
                         fetched = await fetcher.fetch(record.location)
                         if _small_jpeg(record, fetched):
@@ -60,6 +62,11 @@ async def _prepare(
                             )
                 except DocumentFailed as failed:
                     rows = [failure_row(base, failed)]
+                except Exception as exc:
+                    unforeseen = DocumentFailed(
+                        FailureReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}"
+                    )
+                    rows = [failure_row(base, unforeseen)]
                 if on_document is not None:
                     on_document(rows)
                 return rows

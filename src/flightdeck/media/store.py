@@ -118,6 +118,30 @@ class MediaStore:
         self, name: str, table: pa.Table, stats: dict[str, Any], source_key: str
     ) -> ShardEntry:
         """Write one shard and its stats atomically, then list it in the manifest."""
+        return self.commit_shards({name: (table, stats, source_key)})[name]
+
+    def commit_shards(
+        self,
+        shards: dict[str, tuple[pa.Table, dict[str, Any], str]],
+        remove: Sequence[str] = (),
+    ) -> dict[str, ShardEntry]:
+        """Write shards (name -> table, stats, source key) and drop the shards ``remove``,
+        in one manifest update: a run killed at any moment leaves all of it or none."""
+        entries = {name: self._write_shard(name, *shard) for name, shard in shards.items()}
+        previous = [self.shards[n] for n in (*shards, *remove) if n in self.shards]
+        self.shards.update(entries)
+        for name in remove:
+            self.shards.pop(name, None)
+        self._write_manifest()
+        listed = {e.file for e in self.shards.values()}
+        stale = [e for e in previous if e.file not in listed]  # replaced or removed shards
+        if stale:
+            self.fs.rm([self._path(p) for e in stale for p in (e.file, e.stats_file)])
+        return entries
+
+    def _write_shard(
+        self, name: str, table: pa.Table, stats: dict[str, Any], source_key: str
+    ) -> ShardEntry:
         buffer = io.BytesIO()
         pq.write_table(table.cast(SCHEMA), buffer, compression=_COMPRESSION)
         data = buffer.getvalue()
@@ -133,22 +157,27 @@ class MediaStore:
         )
         self._write_atomic(entry.file, data)
         self._write_atomic(entry.stats_file, json.dumps(stats, indent=1, sort_keys=True).encode())
-        previous = self.shards.get(name)
-        self.shards[name] = entry
-        self._write_manifest()
-        if previous is not None and previous.file != entry.file:  # a replaced shard
-            self.fs.rm([self._path(previous.file), self._path(previous.stats_file)])
         return entry
 
     def read_shard(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """Shard ``name`` (only ``columns`` when given). Columns that a shard written by an
+        older version lacks (``fingerprint``) come back as nulls."""
         entry = self.shards[name]
         try:
             with self.fs.open(self._path(entry.file), "rb") as handle:
-                return pq.read_table(handle, columns=list(columns) if columns else None)
+                parquet = pq.ParquetFile(handle)
+                present = set(parquet.schema_arrow.names)
+                wanted = list(columns) if columns else list(SCHEMA.names)
+                table = parquet.read(columns=[c for c in wanted if c in present])
         except (FileNotFoundError, pa.ArrowInvalid) as exc:
             raise StoreError(
                 f"shard {entry.file} listed in {MANIFEST} is missing or unreadable: {exc}"
             ) from exc
+        for column in wanted:
+            if column not in present:
+                field = SCHEMA.field(column)
+                table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+        return table.select(wanted)
 
     def iter_rows(self, columns: Sequence[str]) -> Iterator[Row]:
         """Rows of every shard, only ``columns``, one shard in memory at a time."""

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from multiprocessing.queues import SimpleQueue
 from typing import Protocol
 
@@ -61,6 +66,45 @@ def report_progress_to(events: SimpleQueue[Counter[str]] | None) -> None:
     """Worker initializer: send counts of finished documents to ``events`` (None: do not)."""
     global _events
     _events = events
+
+
+def start_worker(events: SimpleQueue[Counter[str]] | None, lifeline: Connection) -> None:
+    """Worker initializer of the local engine: report progress to ``events`` and exit as soon
+    as ``lifeline`` (the read end of a pipe whose only write end the driver holds) reaches
+    end of file, that is when the driver is gone, however it died (``kill -9`` included).
+    Without it a worker waits on its task queue forever, and keeps the fork server alive."""
+    report_progress_to(events)
+    threading.Thread(target=_exit_with_driver, args=(lifeline,), daemon=True).start()
+
+
+def _exit_with_driver(lifeline: Connection) -> None:
+    with contextlib.suppress(EOFError, OSError):
+        lifeline.recv_bytes()  # the driver never writes: this returns only at end of file
+    os._exit(1)
+
+
+_watched: set[int] = set()  # in a Ray worker: driver processes it already watches
+
+
+def exit_with_process(pid: int) -> None:
+    """End this process as soon as process ``pid`` (on this machine) exits: a thread waits on
+    a pidfd (Linux 5.3+), started once per process. For the Ray workers of a local Ray that
+    the driver started, which Ray lets run on after the driver's death."""
+    if pid in _watched:
+        return
+    _watched.add(pid)
+    threading.Thread(target=_wait_for_exit, args=(pid,), daemon=True).start()
+
+
+def _wait_for_exit(pid: int) -> None:
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (OSError, AttributeError):  # no pidfd on this system: nothing to wait with
+        return
+    select.select([handle], [], [])  # readable once the process has exited
+    os._exit(1)
 
 
 def prepare_task(task: ShardTask, options: IngestOptions) -> list[Row]:

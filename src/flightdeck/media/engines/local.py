@@ -16,7 +16,7 @@ from flightdeck.media.engines import (
     WorkerCrashed,
     isolate,
     prepare_task,
-    report_progress_to,
+    start_worker,
 )
 from flightdeck.media.forkserver import start_workers_early
 from flightdeck.media.options import IngestOptions
@@ -40,19 +40,23 @@ class LocalEngine:
         start_workers_early()
         self._on_progress = on_progress
         self._events: SimpleQueue[Counter[str]] | None = None
+        # Every worker gets the read end; only this process holds the write end, so a worker
+        # sees end of file (and exits) when this process dies, even by SIGKILL.
+        self._lifeline, self._lifeline_writer = self._context.Pipe(duplex=False)
         self._pool = self._new_pool()
 
-    def _new_pool(self) -> ProcessPoolExecutor:
+    def _new_pool(self, workers: int | None = None) -> ProcessPoolExecutor:
         # A pipe handed to each worker as it starts: no manager process. Its put() has written
         # the counts before the worker returns the task's rows, so none arrive late. A new
         # pool gets a new pipe: a worker killed while writing could leave the old one locked.
-        if self._on_progress is not None:
-            self._events = self._context.SimpleQueue()
+        events = None
+        if workers is None and self._on_progress is not None:
+            events = self._events = self._context.SimpleQueue()
         return ProcessPoolExecutor(
-            max_workers=self.workers,
+            max_workers=workers or self.workers,
             mp_context=self._context,
-            initializer=report_progress_to,
-            initargs=(self._events,),
+            initializer=start_worker,
+            initargs=(events, self._lifeline),
         )
 
     def _wait(self, future: Future[list[Row]]) -> list[Row]:
@@ -107,7 +111,7 @@ class LocalEngine:
 
     def _run_alone(self, part: ShardTask, options: IngestOptions) -> list[Row]:
         """``part`` in a one-worker pool of its own, so a crash is its own."""
-        alone = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
+        alone = self._new_pool(1)
         try:
             return alone.submit(prepare_task, part, options).result()
         except BrokenProcessPool as exc:
@@ -119,6 +123,8 @@ class LocalEngine:
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._events is not None:
             self._events.close()
+        self._lifeline_writer.close()
+        self._lifeline.close()
 
 
 @dataclass(frozen=True)

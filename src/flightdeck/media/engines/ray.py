@@ -7,22 +7,32 @@ preserved so the commit (dedupe, features, write) sees exactly what the local en
 from __future__ import annotations
 
 import itertools
+import os
 import pickle
 import warnings
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
-from flightdeck.media.engines import WorkerCrashed, isolate, prepare_task
+from flightdeck.media.engines import WorkerCrashed, exit_with_process, isolate, prepare_task
 from flightdeck.media.errors import MediaError
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
+from flightdeck.media.reaper import start_reaper
 from flightdeck.media.schema import Row
 
 
 def _prepare_item(item: dict[str, Any]) -> dict[str, Any]:
     task, options = pickle.loads(item["task"])  # noqa: S301 - produced by this driver
-    return {"rows": pickle.dumps(prepare_task(task, options))}
+    return {"rows": pickle.dumps(_prepare(task, options, item["driver_pid"]))}
+
+
+def _prepare(task: ShardTask, options: IngestOptions, driver_pid: int) -> list[Row]:
+    """``prepare_task`` in a Ray worker; with ``driver_pid`` (a local Ray that the driver
+    started), the worker exits when the driver does: Ray itself lets busy workers run on."""
+    if driver_pid:
+        exit_with_process(driver_pid)
+    return prepare_task(task, options)
 
 
 class RayEngine:
@@ -50,6 +60,12 @@ class RayEngine:
                 kwargs["num_cpus"] = self.workers
             ray.init(**kwargs)
             self._started = True
+        # A local Ray (no address) dies with this process, however it dies: its GCS and raylet
+        # by Ray's own fate sharing, busy workers by exit_with_process, the rest by the reaper.
+        local = self._started and not address
+        self._reaper = start_reaper() if local else None
+        # Workers of a local Ray watch this process (by pid, so not across machines).
+        self._driver_pid = os.getpid() if local else 0
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
@@ -62,7 +78,10 @@ class RayEngine:
             chunk = list(itertools.islice(tasks, window))
             if not chunk:
                 return
-            items = [{"task": pickle.dumps((task, options))} for task in chunk]
+            items = [
+                {"task": pickle.dumps((task, options)), "driver_pid": self._driver_pid}
+                for task in chunk
+            ]
             # A few retries for lost nodes, not Ray Data's default of forever: a task whose
             # worker keeps dying on one input would be retried until the job is killed. Ray
             # 2.60 warns that remote args are deprecated but has no other way to say it.
@@ -82,9 +101,9 @@ class RayEngine:
     def _run_alone(self, part: ShardTask, options: IngestOptions) -> list[Row]:
         """``part`` as a Ray task of its own, so a crash is its own; other errors propagate."""
         ray = self._ray
-        remote = ray.remote(num_cpus=1, max_retries=0)(prepare_task)
+        remote = ray.remote(num_cpus=1, max_retries=0)(_prepare)
         try:
-            rows: list[Row] = ray.get(remote.remote(part, options))
+            rows: list[Row] = ray.get(remote.remote(part, options, self._driver_pid))
         except (ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError) as exc:
             raise WorkerCrashed(str(exc).splitlines()[0]) from exc
         return rows
@@ -92,3 +111,6 @@ class RayEngine:
     def close(self) -> None:
         if self._started:
             self._ray.shutdown()
+        if self._reaper is not None:
+            self._reaper.terminate()
+            self._reaper.wait()
