@@ -155,4 +155,9 @@ async def test_openapi_documents_every_admin_route(admin: Admin) -> None:
         "/service-accounts/{account_id}",
         "/collections",
         "/collections/{name}",
+        "/experiments",
+        "/experiments/{ref}",
+        "/experiments/{ref}/start",
+        "/experiments/{ref}/stop",
+        "/experiments/{ref}/results",
     }
