@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -121,5 +121,8 @@ def test_split_range_uses_whole_days_between_partial_edges() -> None:
 
 def test_a_record_row_names_every_field() -> None:
     record = make_records("t", 1)[0]
-    assert set(record.to_row()) == {f.name for f in fields(UsageRecord)}
+    beside = {"experiments", "response_id"}  # stored in experiment_requests, not usage_records
+    assert set(record.to_row()) == {f.name for f in fields(UsageRecord)} - beside
     assert UsageRecord.from_json(record.to_json()) == record
+    tagged = replace(record, experiments=((3, "b", "user-1"),), response_id="chatcmpl-1")
+    assert UsageRecord.from_json(record.to_json() | tagged.to_json()) == tagged

@@ -170,6 +170,11 @@ async def test_openapi_documents_every_admin_route(admin: Admin) -> None:
         "/collections/{name}",
         "/store-shares",
         "/store-shares/{name}",
+        "/experiments",
+        "/experiments/{ref}",
+        "/experiments/{ref}/start",
+        "/experiments/{ref}/stop",
+        "/experiments/{ref}/results",
     }
 
 

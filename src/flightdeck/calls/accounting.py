@@ -26,7 +26,7 @@ from flightdeck.auth.keys import Principal
 from flightdeck.core.errors import ClientGone, FlightdeckError, RateLimited
 from flightdeck.core.settings import Settings
 from flightdeck.ledger.queries import month_spend, user_month_spend
-from flightdeck.ledger.record import UsageRecord
+from flightdeck.ledger.record import ExperimentTag, UsageRecord
 from flightdeck.ledger.spool import Spool
 from flightdeck.ledger.writer import LedgerWriter
 from flightdeck.limits.backend import SpendLoader
@@ -58,6 +58,8 @@ class Ticket:
     prompt_tokens: int
     reservation: Reservation
     started: float = field(default_factory=time.perf_counter)
+    experiments: tuple[ExperimentTag, ...] = ()  # recorded with the usage (experiments)
+    response_id: str | None = None  # the reply's id, once known
 
     @property
     def headers(self) -> dict[str, str]:
@@ -181,6 +183,8 @@ class Accounting:
             status=status,
             error_type=error_type,
             trace_id=trace_id,
+            experiments=ticket.experiments,
+            response_id=ticket.response_id,
         )
         if self.ledger is not None:
             await self.ledger.commit(record)  # returns once on disk when sync_before_reply

@@ -6,14 +6,18 @@ call and hands it to ``ModelCalls``. It is the one place later layers hook in:
 - an experiment rewrites ``model_group`` before the call is routed;
 - telemetry names the request's trace (``trace_id``, recorded in the usage ledger) and gets one
   ``Attempt`` per upstream attempt through ``on_attempt`` (a span each);
-- the route says how to notice a client that left (``client_gone``), so the call is cancelled.
+- the route says how to notice a client that left (``client_gone``), so the call is cancelled;
+- experiments (``ModelCalls(before_call=...)``) assign the request's unit, may rewrite
+  ``model_group`` or the body, and list what they served in ``variants``: the ledger records
+  them with the usage and the route answers ``x-flightdeck-experiment: <key>=<variant>``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from flightdeck.auth.keys import Principal
 from flightdeck.calls.accounting import Kind, Ticket
@@ -37,6 +41,17 @@ class Attempt:
 
 
 AttemptObserver = Callable[[Attempt], None]
+EXPERIMENT_HEADER = "x-flightdeck-experiment"
+
+
+@dataclass(frozen=True, slots=True)
+class ServedVariant:
+    """The variant of one experiment a call was served with, and the unit it was assigned to."""
+
+    experiment_id: int
+    key: str
+    variant: str
+    unit: str
 
 
 @dataclass(slots=True)
@@ -51,3 +66,15 @@ class CallContext:
     on_attempt: AttemptObserver | None = None
     started: float = field(default_factory=time.perf_counter)
     ticket: Ticket | None = None  # set by ModelCalls once the call is admitted
+    variants: list[ServedVariant] = field(default_factory=list)  # set by experiments
+    units: dict[str, str] = field(default_factory=dict)  # unit ids a route knows (conversation)
+
+    def experiment_headers(self) -> list[tuple[bytes, bytes]]:
+        """``x-flightdeck-experiment: key=variant[, key=variant]`` (none outside experiments)."""
+        if not self.variants:
+            return []
+        value = ", ".join(f"{v.key}={v.variant}" for v in self.variants)
+        return [(EXPERIMENT_HEADER.encode(), value.encode())]
+
+
+CallHook = Callable[[CallContext, dict[str, Any]], Awaitable[None]]

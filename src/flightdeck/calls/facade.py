@@ -19,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+import orjson
+
 from flightdeck.calls.accounting import Accounting, Ticket
-from flightdeck.calls.context import CallContext
+from flightdeck.calls.context import CallContext, CallHook
 from flightdeck.calls.router import Routed, Router
 from flightdeck.calls.streams import ModelStream
 from flightdeck.core.cancel import until_gone
@@ -32,10 +34,13 @@ T = TypeVar("T")
 class ModelCalls:
     """Admitted, routed and settled model calls (see the module docstring)."""
 
-    def __init__(self, router: Router, accounting: Accounting) -> None:
+    def __init__(
+        self, router: Router, accounting: Accounting, *, before_call: CallHook | None = None
+    ) -> None:
         self.router = router
         self.accounting = accounting
         self.idle_timeout = router.settings.stream_idle_timeout_seconds
+        self.before_call = before_call  # experiments: assign, rewrite ctx.model_group or body
 
     async def chat(self, ctx: CallContext, body: dict[str, Any]) -> Routed[UpstreamReply]:
         """A chat completion for an OpenAI chat ``body``; raises the router's errors, 429s."""
@@ -59,6 +64,7 @@ class ModelCalls:
         ticket = await self.admit(ctx, body)
         call = self.router.open_chat_stream(ctx.model_group, body, ctx.on_attempt)
         routed = await self._settled(ctx, ticket, call)
+        ticket.response_id = _event_id(routed.value.first_event)
         return ModelStream(
             routed,
             ticket,
@@ -68,9 +74,13 @@ class ModelCalls:
         )
 
     async def admit(self, ctx: CallContext, body: dict[str, Any]) -> Ticket:
-        """Reserve what the call may use (429 when over a limit); an unknown model is 404."""
+        """Reserve what the call may use (429 when over a limit); an unknown model is 404.
+        Experiments (``before_call``) run first, so limits and the ledger see the variant."""
+        if self.before_call is not None and not ctx.variants:
+            await self.before_call(ctx, body)
         self.router.known(ctx.model_group)
         ticket = await self.accounting.admit(ctx.principal, ctx.model_group, body, ctx.kind)
+        ticket.experiments = tuple((v.experiment_id, v.variant, v.unit) for v in ctx.variants)
         ctx.ticket = ticket
         return ticket
 
@@ -87,10 +97,25 @@ class ModelCalls:
     async def _settle_reply(
         self, ctx: CallContext, ticket: Ticket, routed: Routed[UpstreamReply]
     ) -> None:
+        reply = routed.value.json()
+        reply_id = reply.get("id")
+        ticket.response_id = reply_id if isinstance(reply_id, str) else None
         await self.accounting.settle(
             ticket,
             status=200,
-            usage=routed.value.json().get("usage"),
+            usage=reply.get("usage"),
             deployment=routed.deployment.id,
             trace_id=ctx.trace_id,
         )
+
+
+def _event_id(event: bytes) -> str | None:
+    """The ``id`` of a stream's first ``data: {...}`` event (the chat completion id)."""
+    if not event.startswith(b"data: {"):
+        return None
+    try:
+        data = orjson.loads(event[6:])
+    except orjson.JSONDecodeError:
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None

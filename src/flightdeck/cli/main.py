@@ -45,6 +45,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
     "stores": ("flightdeck.cli.search", "stores_app", True),
     "search": ("flightdeck.cli.search", "search", False),
     "migrate": ("flightdeck.cli.store", "migrate", False),
+    "experiments": ("flightdeck.cli.experiments", "app", True),
 }
 console = Console()
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]

@@ -64,11 +64,13 @@ class Gateway:
             opened = await self.calls.open_chat_stream(ctx, body)
             return EventStreamResponse(
                 forwarded(opened),
-                headers=routing_headers(opened.routed) + limit_headers(opened.ticket),
+                headers=routing_headers(opened.routed)
+                + limit_headers(opened.ticket)
+                + ctx.experiment_headers(),
                 on_close=opened.aclose,
             )
         routed = await self.calls.chat(ctx, body)
-        return json_reply(routed, ctx.ticket)
+        return json_reply(routed, ctx.ticket, ctx.experiment_headers())
 
     async def embeddings(self, request: Request) -> Response:
         principal = await self.authenticate(request)
@@ -82,7 +84,7 @@ class Gateway:
             )
         ctx = CallContext(principal, model, "embeddings", client_gone=client_gone(request))
         routed = await self.calls.embeddings(ctx, body)
-        return json_reply(routed, ctx.ticket)
+        return json_reply(routed, ctx.ticket, ctx.experiment_headers())
 
     async def list_models(self, request: Request) -> Response:
         await self.authenticate(request)
@@ -155,7 +157,11 @@ def limit_headers(ticket: Ticket | None) -> list[tuple[bytes, bytes]]:
     return [(k.encode(), v.encode()) for k, v in ticket.headers.items()]
 
 
-def json_reply(routed: Routed[Any], ticket: Ticket | None = None) -> Response:
+def json_reply(
+    routed: Routed[Any],
+    ticket: Ticket | None = None,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> Response:
     response = Response(routed.value.body, media_type=JSON)
-    response.raw_headers.extend(routing_headers(routed) + limit_headers(ticket))
+    response.raw_headers.extend(routing_headers(routed) + limit_headers(ticket) + (extra or []))
     return response

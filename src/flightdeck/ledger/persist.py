@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flightdeck.ledger.record import UsageRecord
+from flightdeck.store.models_experiments import ExperimentRequestRow, ExposureRow
 from flightdeck.store.models_tenancy import UsageDaily, UsageRow
 
 ROLLUP_SUMS = ("requests", "errors", "input_tokens", "output_tokens", "cached_tokens", "cost")
@@ -41,6 +42,7 @@ async def write_batch(conn: AsyncConnection, records: Sequence[UsageRecord], chu
         )
         result = await conn.execute(stmt, rows[start : start + chunk])
         new_ids.extend(result.scalars().all())
+    await _write_experiment_links(conn, [by_id[rid] for rid in new_ids], chunk)
     sums: dict[tuple[str, Any, str, int], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0.0])
     for rid in new_ids:
         r = by_id[rid]
@@ -66,3 +68,40 @@ async def write_batch(conn: AsyncConnection, records: Sequence[UsageRecord], chu
     for start in range(0, len(values), chunk):
         await conn.execute(upsert, values[start : start + chunk])
     return len(new_ids)
+
+
+async def _write_experiment_links(
+    conn: AsyncConnection, records: Sequence[UsageRecord], chunk: int
+) -> None:
+    """For records served in experiments: one ``experiment_requests`` row each, and the unit's
+    exposure unless it has one (the first request of a unit in an experiment wins)."""
+    requests: list[dict[str, Any]] = []
+    exposures: dict[tuple[int, str], dict[str, Any]] = {}
+    for r in sorted((r for r in records if r.experiments), key=lambda r: r.ts):
+        for experiment_id, variant, unit in r.experiments:
+            requests.append(
+                {
+                    "record_id": r.record_id,
+                    "experiment_id": experiment_id,
+                    "variant": variant,
+                    "unit": unit,
+                    "response_id": r.response_id,
+                }
+            )
+            exposures.setdefault(
+                (experiment_id, unit),
+                {
+                    "experiment_id": experiment_id,
+                    "unit": unit,
+                    "variant": variant,
+                    "ts": r.ts.astimezone(UTC),
+                    "record_id": r.record_id,
+                },
+            )
+    for table, rows, keys in (
+        (ExperimentRequestRow, requests, ["record_id", "experiment_id"]),
+        (ExposureRow, [exposures[k] for k in sorted(exposures)], ["experiment_id", "unit"]),
+    ):
+        for start in range(0, len(rows), chunk):
+            stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=keys)
+            await conn.execute(stmt, rows[start : start + chunk])

@@ -8,6 +8,8 @@ from typing import Any
 
 from flightdeck.core.ids import unique_id
 
+ExperimentTag = tuple[int, str, str]
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -33,16 +35,27 @@ class UsageRecord:
     trace_id: str | None = None
     ts: datetime = field(default_factory=_now)
     record_id: str = field(default_factory=unique_id)
+    # experiments this request was served in: (experiment id, variant, unit); stored beside the
+    # record (experiment_requests, experiment_exposures), not in usage_records
+    experiments: tuple[ExperimentTag, ...] = ()
+    response_id: str | None = None  # the id the client saw (chat completion id), for feedback
 
     def to_json(self) -> dict[str, Any]:
         data = self.to_row()  # explicit fields: dataclasses.asdict deep-copies, and is slow
         data["ts"] = self.ts.isoformat()
+        if self.experiments:
+            data["experiments"] = [list(tag) for tag in self.experiments]
+        if self.response_id is not None:
+            data["response_id"] = self.response_id
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UsageRecord:
         values = dict(data)
         values["ts"] = datetime.fromisoformat(values["ts"])
+        values["experiments"] = tuple(
+            (int(i), str(v), str(u)) for i, v, u in values.get("experiments", ())
+        )
         return cls(**values)
 
     def to_row(self) -> dict[str, Any]:

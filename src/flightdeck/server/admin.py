@@ -27,6 +27,8 @@ from flightdeck.auth.tenants import TenantStore
 from flightdeck.core.errors import FlightdeckError, InvalidRequest, NotFound
 from flightdeck.core.settings import Settings
 from flightdeck.core.tenancy_settings import LimitRule
+from flightdeck.experiments.runtime import ExperimentRuntime
+from flightdeck.experiments.store import ExperimentStore
 from flightdeck.ledger.queries import GroupBy, UsageQuery, query_usage
 from flightdeck.limits.policy import TENANT_SCOPE, Level, PolicyStore
 from flightdeck.search.admin import collections_router
@@ -34,6 +36,7 @@ from flightdeck.search.collections import CollectionStore
 from flightdeck.search.shares_admin import store_shares_router
 from flightdeck.server.admin_access import Access, AdminServices, CallerAccess, caller_access
 from flightdeck.server.admin_accounts import add_account_routes, service_account_named
+from flightdeck.server.admin_experiments import experiments_router
 from flightdeck.server.errors import error_body, handle_flightdeck_error, handle_http_exception
 from flightdeck.store.database import Store
 from flightdeck.store.models import ApiKey
@@ -119,8 +122,8 @@ def create_admin_app(services: AdminServices) -> FastAPI:
         title="Flightdeck admin API",
         version="1",
         description=(
-            "Tenants, users, service accounts, API keys, limits and budgets, usage and search "
-            "collections. "
+            "Tenants, users, service accounts, API keys, limits and budgets, usage, search "
+            "collections and experiments. "
             "Bearer auth on every route."
         ),
         openapi_url="/openapi.json",
@@ -257,6 +260,16 @@ def create_admin_app(services: AdminServices) -> FastAPI:
             store_shares_router(services.collections.shares, services.tenants, caller_access)
         )
 
+    if services.experiments is not None:
+        app.include_router(
+            experiments_router(
+                services.experiments,
+                services.experiment_runtime,
+                services.model_groups,
+                caller_access,
+            )
+        )
+
     app.add_exception_handler(FlightdeckError, handle_flightdeck_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
@@ -270,6 +283,7 @@ def admin_mount(
     *,
     caller: CallerAuthenticator | None = None,
     policies: PolicyStore | None = None,
+    experiment_runtime: ExperimentRuntime | None = None,
 ) -> Mount:
     """``/admin`` for ``create_app``; pass the app's caller and policies to share their caches."""
     accounts = AccountStore(store)
@@ -285,6 +299,9 @@ def admin_mount(
         platform_tenant=settings.auth.platform_tenant,
         collections=CollectionStore(store, settings.search_roots),
         oauth=settings.auth.oauth,
+        experiments=ExperimentStore(store),
+        experiment_runtime=experiment_runtime,
+        model_groups=tuple(settings.model_names()),
     )
     return Mount("/admin", app=create_admin_app(services))
 

@@ -18,6 +18,8 @@ from flightdeck.auth.keys import KeyStore, Principal, Role
 from flightdeck.auth.tenants import TenantStore
 from flightdeck.core.errors import NotFound, PermissionDenied
 from flightdeck.core.tenancy_settings import OAuthSettings
+from flightdeck.experiments.runtime import ExperimentRuntime
+from flightdeck.experiments.store import ExperimentStore
 from flightdeck.limits.policy import PolicyStore
 from flightdeck.search.collections import CollectionStore
 from flightdeck.store.database import Store
@@ -34,6 +36,9 @@ class AdminServices:
     platform_tenant: str = "default"
     collections: CollectionStore | None = None
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
+    experiments: ExperimentStore | None = None
+    experiment_runtime: ExperimentRuntime | None = None
+    model_groups: tuple[str, ...] = ()
 
     async def tenant_must_exist(self, name: str) -> None:
         if name != self.platform_tenant and await self.tenants.get(name) is None:

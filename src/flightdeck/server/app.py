@@ -21,6 +21,8 @@ from flightdeck.calls import Accounting, ModelCalls, Router
 from flightdeck.core.errors import ClientGone, FlightdeckError
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
+from flightdeck.experiments.runtime import ExperimentRuntime
+from flightdeck.experiments.store import ExperimentStore
 from flightdeck.gateway.messages import MessagesRoutes
 from flightdeck.gateway.responses import ResponsesRoutes
 from flightdeck.gateway.routes import Gateway
@@ -32,6 +34,7 @@ from flightdeck.server.errors import (
     handle_http_exception,
     handle_unexpected,
 )
+from flightdeck.server.feedback import FeedbackRoutes
 from flightdeck.server.health import Health
 from flightdeck.store.database import Store
 from flightdeck.web import web_routes
@@ -59,12 +62,21 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     router = Router.from_settings(settings, registry)
     caller = CallerAuthenticator.from_settings(settings.auth, keys, AccountStore(store))
     accounting = Accounting.from_settings(settings, store)
-    calls = ModelCalls(router, accounting)
+    experiments = ExperimentRuntime(ExperimentStore(store))
+    calls = ModelCalls(router, accounting, before_call=experiments.before_call)
     gateway = Gateway(settings, calls, caller)
     messages = MessagesRoutes(settings, calls, caller)
     responses = ResponsesRoutes(settings, calls, caller, store)
     health = Health(store, router, accounting)
-    admin = admin_mount(settings, store, keys, caller=caller, policies=accounting.policies)
+    admin = admin_mount(
+        settings,
+        store,
+        keys,
+        caller=caller,
+        policies=accounting.policies,
+        experiment_runtime=experiments,
+    )
+    feedback = FeedbackRoutes(store, caller)
     assistant = Assistant(settings, calls, caller, store)
     search = SearchRoutes(settings, caller, store, accounting)
 
@@ -90,6 +102,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
             *responses.routes(),
             *assistant.routes(),
             *search.routes(),
+            *feedback.routes(),
             *web_routes(),
             *health.routes(),
             admin,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import time
+import uuid
 from typing import Any
 
 import orjson
@@ -60,7 +61,11 @@ class FakeUpstream(FakeServer):
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
-        base = {"id": "chatcmpl-fake", "created": int(time.time()), "model": body["model"]}
+        base = {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "created": int(time.time()),
+            "model": body["model"],
+        }
         if not body.get("stream"):
             choice = {"index": 0, "message": message, "finish_reason": finish_reason(message)}
             return _json({**base, "object": "chat.completion", "choices": [choice], "usage": usage})

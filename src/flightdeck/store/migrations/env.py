@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from flightdeck.store import models_tenancy  # noqa: F401  (registers the tables)
+from flightdeck.store import models_experiments, models_tenancy  # noqa: F401  (registers tables)
 from flightdeck.store.models import Base
 
 connection = context.config.attributes.get("connection")

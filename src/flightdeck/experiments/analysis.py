@@ -1,0 +1,248 @@
+"""An experiment's results: per-variant estimates, differences against the control with
+fixed-horizon and always-valid intervals, CUPED when a pre-period covariate exists, and the
+sample-ratio check.
+
+Inputs are per-unit samples (:class:`UnitSamples`), one per variant and metric; the control is
+the first variant unless named. Mean metrics take one value per unit; ratio metrics take a
+numerator and a denominator per unit (:func:`flightdeck.experiments.stats.ratio_estimate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from flightdeck.experiments.errors import ExperimentError
+from flightdeck.experiments.sequential import DEFAULT_TUNING, confidence_sequence
+from flightdeck.experiments.srm import SampleRatio, sample_ratio_check
+from flightdeck.experiments.stats import (
+    Difference,
+    Estimate,
+    Interval,
+    compare,
+    cuped_adjust,
+    cuped_theta,
+    mean_estimate,
+    ratio_estimate,
+)
+
+Array = NDArray[np.float64]
+
+
+@dataclass(slots=True)
+class UnitSamples:
+    """One variant's units for one metric, aligned arrays of shape ``(units,)``: ``values``
+    (the outcome, or a ratio's numerator), ``denominators`` (ratio metrics only),
+    ``covariates`` (the same metric over each unit's pre-exposure window, for CUPED) and
+    ``times`` (exposure time in seconds, for results over time)."""
+
+    values: Array
+    denominators: Array | None = None
+    covariates: Array | None = None
+    times: Array | None = None
+
+    def __post_init__(self) -> None:
+        self.values = np.asarray(self.values, dtype=np.float64)
+        for name in ("denominators", "covariates", "times"):
+            array = getattr(self, name)
+            if array is not None:
+                array = np.asarray(array, dtype=np.float64)
+                if array.shape != self.values.shape:
+                    raise ExperimentError(f"{name}: one per unit ({self.values.size} expected)")
+                setattr(self, name, array)
+
+    def until(self, cutoff: float) -> UnitSamples:
+        """The units exposed at or before ``cutoff`` (requires ``times``)."""
+        if self.times is None:
+            raise ExperimentError("times: needed for results over time")
+        keep = self.times <= cutoff
+        return UnitSamples(
+            self.values[keep],
+            None if self.denominators is None else self.denominators[keep],
+            None if self.covariates is None else self.covariates[keep],
+            self.times[keep],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One treatment against the control: the fixed-horizon ``difference`` and the
+    always-valid (sequential) intervals and p-value."""
+
+    variant: str
+    difference: Difference
+    sequential_ci: Interval
+    sequential_relative_ci: Interval
+    sequential_p_value: float
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.difference
+        return {
+            "variant": self.variant,
+            "absolute": d.absolute,
+            "absolute_ci": list(d.absolute_ci),
+            "relative": d.relative,
+            "relative_ci": list(d.relative_ci),
+            "p_value": d.p_value,
+            "sequential_ci": list(self.sequential_ci),
+            "sequential_relative_ci": list(self.sequential_relative_ci),
+            "sequential_p_value": self.sequential_p_value,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MetricResult:
+    """A metric's per-variant ``estimates`` and ``comparisons`` against ``control``;
+    ``cuped`` says the estimates were adjusted by the pre-period covariate."""
+
+    name: str
+    ratio: bool
+    cuped: bool
+    control: str
+    estimates: Mapping[str, Estimate]
+    comparisons: Sequence[Comparison]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": "ratio" if self.ratio else "mean",
+            "cuped": self.cuped,
+            "control": self.control,
+            "variants": [
+                {
+                    "variant": v,
+                    "units": e.units,
+                    "value": e.value,
+                    "standard_error": e.standard_error,
+                }
+                for v, e in self.estimates.items()
+            ],
+            "comparisons": [c.to_dict() for c in self.comparisons],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentResults:
+    """Units per variant, the sample-ratio check and every metric's result."""
+
+    units: Mapping[str, int]
+    sample_ratio: SampleRatio
+    metrics: Sequence[MetricResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        srm = self.sample_ratio
+        return {
+            "units": dict(self.units),
+            "sample_ratio": {
+                "chi2": srm.chi2,
+                "p_value": srm.p_value,
+                "mismatch": srm.flagged,
+                "expected": list(srm.expected),
+            },
+            "metrics": [m.to_dict() for m in self.metrics],
+        }
+
+
+def analyse_metric(
+    name: str,
+    samples: Mapping[str, UnitSamples],
+    control: str | None = None,
+    *,
+    alpha: float = 0.05,
+    tuning: float = DEFAULT_TUNING,
+    use_cuped: bool = True,
+) -> MetricResult:
+    """One metric across variants (``samples``: variant -> its units, control first unless
+    named). CUPED applies to mean metrics when every variant has covariates and
+    ``use_cuped``. Raises :class:`ExperimentError` for a variant with < 2 units, an unknown
+    control, or ratio samples without denominators in some variant."""
+    if len(samples) < 2:
+        raise ExperimentError(f"metric {name!r}: need samples of at least two variants")
+    control = control if control is not None else next(iter(samples))
+    if control not in samples:
+        raise ExperimentError(f"metric {name!r}: control {control!r} has no samples")
+    ratios = [s.denominators is not None for s in samples.values()]
+    if any(ratios) and not all(ratios):
+        raise ExperimentError(f"metric {name!r}: denominators are missing in some variant")
+    ratio = all(ratios)
+    cuped = use_cuped and not ratio and all(s.covariates is not None for s in samples.values())
+    estimates = _estimates(name, samples, ratio=ratio, cuped=cuped)
+    total_units = sum(e.units for e in estimates.values())
+    comparisons = []
+    for variant, estimate in estimates.items():
+        if variant == control:
+            continue
+        diff = compare(estimates[control], estimate, alpha)
+        seq, seq_rel, seq_p = confidence_sequence(diff, total_units, alpha, tuning)
+        comparisons.append(Comparison(variant, diff, seq, seq_rel, seq_p))
+    return MetricResult(name, ratio, cuped, control, estimates, comparisons)
+
+
+def _estimates(
+    name: str, samples: Mapping[str, UnitSamples], *, ratio: bool, cuped: bool
+) -> dict[str, Estimate]:
+    theta, x_mean = 0.0, 0.0
+    if cuped:
+        y_all = np.concatenate([s.values for s in samples.values()])
+        x_all = np.concatenate([s.covariates for s in samples.values() if s.covariates is not None])
+        theta, x_mean = cuped_theta(y_all, x_all), float(x_all.mean())
+    estimates = {}
+    for variant, s in samples.items():
+        if s.values.size < 2:
+            raise ExperimentError(f"metric {name!r}: variant {variant!r} has fewer than 2 units")
+        if ratio:
+            assert s.denominators is not None
+            estimates[variant] = ratio_estimate(s.values, s.denominators)
+        elif cuped:
+            assert s.covariates is not None
+            estimates[variant] = mean_estimate(cuped_adjust(s.values, s.covariates, theta, x_mean))
+        else:
+            estimates[variant] = mean_estimate(s.values)
+    return estimates
+
+
+def analyse(
+    units: Mapping[str, int],
+    weights: Mapping[str, float],
+    metrics: Mapping[str, Mapping[str, UnitSamples]],
+    control: str | None = None,
+    *,
+    alpha: float = 0.05,
+    tuning: float = DEFAULT_TUNING,
+) -> ExperimentResults:
+    """The whole experiment: ``units`` exposed per variant, configured ``weights`` per variant
+    (same keys), ``metrics``: name -> variant -> samples. A metric with too few units in some
+    variant is left out (it appears once it has data)."""
+    if set(units) != set(weights):
+        raise ExperimentError("units and weights: the same variants in both")
+    srm = sample_ratio_check([units[v] for v in weights], [weights[v] for v in weights])
+    results = []
+    for name, samples in metrics.items():
+        if all(s.values.size >= 2 for s in samples.values()) and len(samples) >= 2:
+            results.append(analyse_metric(name, samples, control, alpha=alpha, tuning=tuning))
+    return ExperimentResults(dict(units), srm, results)
+
+
+def metric_over_time(
+    name: str,
+    samples: Mapping[str, UnitSamples],
+    cutoffs: Sequence[float],
+    control: str | None = None,
+    *,
+    alpha: float = 0.05,
+    tuning: float = DEFAULT_TUNING,
+) -> list[tuple[float, MetricResult]]:
+    """The metric's result at each cutoff (units exposed up to it); cutoffs where some variant
+    has fewer than 2 units are skipped. Samples need ``times``."""
+    looks = []
+    for cutoff in cutoffs:
+        subset = {v: s.until(cutoff) for v, s in samples.items()}
+        if all(s.values.size >= 2 for s in subset.values()):
+            looks.append(
+                (cutoff, analyse_metric(name, subset, control, alpha=alpha, tuning=tuning))
+            )
+    return looks

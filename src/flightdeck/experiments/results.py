@@ -1,0 +1,146 @@
+"""An experiment's results from the store: exposures, guardrails from the usage ledger,
+explicit feedback, analysed by :mod:`flightdeck.experiments.analysis`.
+
+Guardrails are per-request metrics with the unit as the unit of analysis, so each is a ratio
+metric (delta method): ``latency_ms``, ``ttft_ms`` (streamed requests), ``errors`` (share of
+requests with status >= 400), ``input_tokens``, ``output_tokens``, ``cost`` and ``cache_hits``
+(share of requests with cached tokens), each summed per unit over its requests. Feedback metrics
+(``thumbs`` 1/0, ``rating``, any named metric) are the mean per unit of the unit's feedback.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, case, func, select
+
+from flightdeck.experiments.analysis import (
+    ExperimentResults,
+    UnitSamples,
+    analyse,
+    metric_over_time,
+)
+from flightdeck.experiments.definitions import GUARDRAILS, ExperimentOut
+from flightdeck.store.database import Store
+from flightdeck.store.models_experiments import ExperimentRequestRow, ExposureRow, FeedbackRow
+from flightdeck.store.models_tenancy import UsageRow
+
+Sums = dict[str, dict[str, list[float]]]  # variant -> column -> per-unit values
+
+
+async def load_samples(
+    store: Store, experiment: ExperimentOut
+) -> tuple[dict[str, int], dict[str, dict[str, UnitSamples]]]:
+    """Units per variant and per-unit samples of every metric (guardrails, then feedback)."""
+    req, usage = ExperimentRequestRow, UsageRow
+    guard = (
+        select(
+            req.variant,
+            req.unit,
+            func.min(ExposureRow.ts),
+            func.count(),
+            func.sum(usage.latency_ms),
+            func.sum(usage.ttft_ms),
+            func.count(usage.ttft_ms),
+            func.sum(case((usage.status >= 400, 1), else_=0)),
+            func.sum(usage.input_tokens),
+            func.sum(usage.output_tokens),
+            func.sum(usage.cost),
+            func.sum(case((usage.cached_tokens > 0, 1), else_=0)),
+        )
+        .join(usage, usage.record_id == req.record_id)
+        .join(
+            ExposureRow,
+            and_(ExposureRow.experiment_id == req.experiment_id, ExposureRow.unit == req.unit),
+        )
+        .where(req.experiment_id == experiment.id)
+        .group_by(req.variant, req.unit)
+    )
+    feedback = (
+        select(req.variant, req.unit, FeedbackRow.name, func.sum(FeedbackRow.value), func.count())
+        .join(
+            FeedbackRow,
+            and_(
+                FeedbackRow.response_id == req.response_id, FeedbackRow.tenant == experiment.tenant
+            ),
+        )
+        .where(req.experiment_id == experiment.id)
+        .group_by(req.variant, req.unit, FeedbackRow.name)
+    )
+    exposed = (
+        select(ExposureRow.variant, func.count())
+        .where(ExposureRow.experiment_id == experiment.id)
+        .group_by(ExposureRow.variant)
+    )
+    async with store.engine.connect() as conn:
+        units = {v.name: 0 for v in experiment.variants}
+        units.update({row[0]: int(row[1]) for row in await conn.execute(exposed)})
+        guard_rows = list(await conn.execute(guard))
+        feedback_rows = list(await conn.execute(feedback))
+    return units, _samples(experiment, guard_rows, feedback_rows)
+
+
+def _samples(
+    experiment: ExperimentOut, guard_rows: Sequence[Any], feedback_rows: Sequence[Any]
+) -> dict[str, dict[str, UnitSamples]]:
+    columns: dict[str, dict[str, list[tuple[float, float, float]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    first_seen: dict[tuple[str, str], float] = {}
+    for variant, unit, ts, n, lat, ttft, n_ttft, errors, tin, tout, cost, hits in guard_rows:
+        when = ts.timestamp()
+        first_seen[(variant, unit)] = when
+        per_request = {
+            "latency_ms": lat or 0.0,
+            "errors": errors,
+            "input_tokens": tin,
+            "output_tokens": tout,
+            "cost": cost or 0.0,
+            "cache_hits": hits,
+        }
+        for name, total in per_request.items():
+            columns[name][variant].append((float(total), float(n), when))
+        if n_ttft:
+            columns["ttft_ms"][variant].append((float(ttft or 0.0), float(n_ttft), when))
+    for variant, unit, name, total, n in feedback_rows:
+        when = first_seen.get((variant, unit), 0.0)
+        columns[name][variant].append((float(total), float(n), when))
+    names = [*GUARDRAILS, *experiment.metrics]
+    names += sorted(n for n in columns if n not in names)
+    out: dict[str, dict[str, UnitSamples]] = {}
+    for name in names:
+        by_variant = columns.get(name, {})
+        samples = {}
+        for v in experiment.variants:
+            rows = np.asarray(by_variant.get(v.name, []), dtype=np.float64).reshape(-1, 3)
+            samples[v.name] = UnitSamples(rows[:, 0], denominators=rows[:, 1], times=rows[:, 2])
+        out[name] = samples
+    return out
+
+
+async def experiment_results(store: Store, experiment: ExperimentOut) -> ExperimentResults:
+    """The experiment's results now (see :func:`flightdeck.experiments.analysis.analyse`)."""
+    units, metrics = await load_samples(store, experiment)
+    weights = {v.name: float(v.weight or 0) or 1e-9 for v in experiment.variants}
+    return analyse(units, weights, metrics, experiment.variants[0].name)
+
+
+async def results_over_time(
+    store: Store, experiment: ExperimentOut, looks: int = 10
+) -> list[tuple[str, list[tuple[float, Any]]]]:
+    """Each metric's result at ``looks`` evenly spaced times from the first exposure to the
+    last (for :func:`flightdeck.experiments.plots.plot_over_time`)."""
+    _, metrics = await load_samples(store, experiment)
+    series = []
+    for name, samples in metrics.items():
+        times = np.concatenate([s.times for s in samples.values() if s.times is not None])
+        if times.size < 4:
+            continue
+        cutoffs = np.linspace(times.min(), times.max(), looks)[1:].tolist()
+        over = metric_over_time(name, samples, cutoffs, experiment.variants[0].name)
+        if over:
+            series.append((name, list(over)))
+    return series
