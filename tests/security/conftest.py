@@ -204,6 +204,15 @@ def populate(world: Hostile) -> None:
     world.ids["doc"] = found["data"][0]["doc_id"]
     stored = {"model": "local/extractive", "input": "acme-stored-input", "store": True}
     world.ids["response"] = world.json("POST", "/v1/responses", "acme_member", stored)["id"]
+    experiment = {
+        "key": "acme-exp",
+        "description": "acme-experiment-secret",
+        "target": {"kind": "parameters", "name": "local/extractive"},
+        "variants": [{"name": "a", "value": {}}, {"name": "b", "value": {"temperature": 0}}],
+    }
+    world.ids["experiment"] = world.json("POST", "/admin/experiments", "acme_admin", experiment)[
+        "key"
+    ]
     for owner, question in (("acme_member", "acme-secret-question"), ("alice", "alice-question")):
         body = {"model": "local/extractive", "question": question, "pages": [PAGE], "stream": False}
         world.ids[f"{owner}_conversation"] = world.json("POST", "/v1/assistant/chat", owner, body)[

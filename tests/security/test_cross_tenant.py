@@ -157,6 +157,42 @@ CASES: dict[tuple[str, str], Builder] = {
         A("DELETE", "/admin/store-shares/library?tenant=acme"),
         A("DELETE", "/admin/store-shares/library"),
     ],
+    ("GET", "/admin/experiments"): lambda w: [
+        A("GET", "/admin/experiments?tenant=acme"),
+        A("GET", "/admin/experiments", may_succeed=True),
+    ],
+    ("POST", "/admin/experiments"): lambda w: [
+        A(
+            "POST",
+            "/admin/experiments",
+            {
+                "key": "x",
+                "tenant": VICTIM,
+                "target": {"kind": "parameters", "name": "local/extractive"},
+                "variants": [{"name": "a", "value": {}}, {"name": "b", "value": {}}],
+            },
+        ),
+    ],
+    ("GET", "/admin/experiments/{ref}"): lambda w: [
+        A("GET", f"/admin/experiments/{w.ids['experiment']}?tenant=acme"),
+        A("GET", f"/admin/experiments/{w.ids['experiment']}"),
+    ],
+    ("GET", "/admin/experiments/{ref}/results"): lambda w: [
+        A("GET", f"/admin/experiments/{w.ids['experiment']}/results?tenant=acme"),
+        A("GET", f"/admin/experiments/{w.ids['experiment']}/results"),
+    ],
+    ("POST", "/admin/experiments/{ref}/start"): lambda w: [
+        A("POST", f"/admin/experiments/{w.ids['experiment']}/start?tenant=acme"),
+        A("POST", f"/admin/experiments/{w.ids['experiment']}/start"),
+    ],
+    ("POST", "/admin/experiments/{ref}/stop"): lambda w: [
+        A("POST", f"/admin/experiments/{w.ids['experiment']}/stop?tenant=acme"),
+        A("POST", f"/admin/experiments/{w.ids['experiment']}/stop"),
+    ],
+    ("POST", "/v1/feedback"): lambda w: [
+        # accepted as the attacker's own feedback: results join feedback within a tenant
+        A("POST", "/v1/feedback?tenant=acme", {"response_id": "x", "rating": 1}, may_succeed=True),
+    ],
     ("POST", "/v1/chat/completions"): lambda w: [
         A("POST", "/v1/chat/completions?tenant=acme", chat(), may_succeed=True),
         A("POST", "/v1/chat/completions", chat(user=VICTIM), may_succeed=True),
@@ -237,6 +273,8 @@ def victim_state(world: Hostile) -> dict[str, Any]:
         "/admin/store-shares?tenant=acme",
         "/admin/collections?tenant=globex",
         "/admin/store-shares?tenant=globex",
+        "/admin/experiments?tenant=acme",
+        f"/admin/experiments/{world.ids['experiment']}/results?tenant=acme",
     ):
         state[path] = world.json("GET", path, "platform")
     for owner in ("acme_member", "alice"):
@@ -261,6 +299,7 @@ def victim_markers(world: Hostile) -> list[bytes]:
         "acme-secret-question",
         "alice-question",
         "acme-stored-input",
+        "acme-experiment-secret",
         "777001",
         "555001",
         str(world.root / "library"),

@@ -79,9 +79,8 @@ def run_with_store(settings: Settings, job: Callable[[Store], Awaitable[T]]) -> 
         store = Store(settings.store_url)
         try:
             done = await store.migrate()
-            if done.applied:
-                before = done.before or "an empty schema"
-                err_console.print(f"store: schema migrated from {before} to {done.after}")
+            if done.applied and done.before:  # an upgrade is news; a new store is not
+                err_console.print(f"store: schema migrated from {done.before} to {done.after}")
             return await job(store)
         finally:
             await store.close()
