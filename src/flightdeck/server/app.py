@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -29,6 +30,7 @@ from flightdeck.gateway.routes import Gateway
 from flightdeck.providers.registry import ProviderRegistry
 from flightdeck.search.routes import SearchRoutes
 from flightdeck.server.admin import admin_mount
+from flightdeck.server.edge import EdgeLimits
 from flightdeck.server.errors import (
     handle_flightdeck_error,
     handle_http_exception,
@@ -113,6 +115,8 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
+        # outermost but for Starlette's own: limits hold before any route parses or authenticates
+        middleware=[Middleware(EdgeLimits, settings=settings.server)],
         lifespan=lifespan,
     )
     app.state.services = Services(settings, store, keys, router, accounting)
