@@ -36,6 +36,7 @@ from flightdeck.search.collections import CollectionStore
 from flightdeck.search.shares_admin import store_shares_router
 from flightdeck.server.admin_access import Access, AdminServices, CallerAccess, caller_access
 from flightdeck.server.admin_accounts import add_account_routes, service_account_named
+from flightdeck.server.admin_docs import add_docs_routes
 from flightdeck.server.admin_experiments import experiments_router
 from flightdeck.server.errors import error_body, handle_flightdeck_error, handle_http_exception
 from flightdeck.store.database import Store
@@ -126,10 +127,11 @@ def create_admin_app(services: AdminServices) -> FastAPI:
             "collections and experiments. "
             "Bearer auth on every route."
         ),
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        openapi_url=None,  # served by add_docs_routes, to admins only
+        docs_url=None,
         redoc_url=None,
     )
+    add_docs_routes(app)
 
     app.state.admin = services
 
