@@ -16,7 +16,6 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Mount
 
@@ -24,7 +23,7 @@ from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore, Role
 from flightdeck.auth.tenants import TenantStore
-from flightdeck.core.errors import FlightdeckError, InvalidRequest, NotFound
+from flightdeck.core.errors import InvalidRequest, NotFound
 from flightdeck.core.settings import Settings
 from flightdeck.core.tenancy_settings import LimitRule
 from flightdeck.experiments.runtime import ExperimentRuntime
@@ -38,7 +37,8 @@ from flightdeck.server.admin_access import Access, AdminServices, CallerAccess, 
 from flightdeck.server.admin_accounts import add_account_routes, service_account_named
 from flightdeck.server.admin_docs import add_docs_routes
 from flightdeck.server.admin_experiments import experiments_router
-from flightdeck.server.errors import error_body, handle_flightdeck_error, handle_http_exception
+from flightdeck.server.errors import error_body, exception_handlers
+from flightdeck.server.strict_json import StrictJSON
 from flightdeck.store.database import Store
 from flightdeck.store.models import ApiKey
 
@@ -272,9 +272,10 @@ def create_admin_app(services: AdminServices) -> FastAPI:
             )
         )
 
-    app.add_exception_handler(FlightdeckError, handle_flightdeck_error)
-    app.add_exception_handler(HTTPException, handle_http_exception)
+    for kind, handler in exception_handlers().items():  # the same mapping as the rest
+        app.add_exception_handler(kind, handler)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_middleware(StrictJSON)  # NaN, Infinity, 1e400, 10**30 in a body: 400
     return app
 
 

@@ -8,10 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 
 from flightdeck.assistant.routes import Assistant
 from flightdeck.auth.accounts import AccountStore
@@ -19,7 +16,6 @@ from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore
 from flightdeck.auth.legacy import adopt_legacy_identities
 from flightdeck.calls import Accounting, ModelCalls, Router
-from flightdeck.core.errors import ClientGone, FlightdeckError
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
 from flightdeck.experiments.runtime import ExperimentRuntime
@@ -31,11 +27,7 @@ from flightdeck.providers.registry import ProviderRegistry
 from flightdeck.search.routes import SearchRoutes
 from flightdeck.server.admin import admin_mount
 from flightdeck.server.edge import EdgeLimits
-from flightdeck.server.errors import (
-    handle_flightdeck_error,
-    handle_http_exception,
-    handle_unexpected,
-)
+from flightdeck.server.errors import exception_handlers
 from flightdeck.server.feedback import FeedbackRoutes
 from flightdeck.server.health import Health
 from flightdeck.store.database import Store
@@ -51,10 +43,6 @@ class Services:
     keys: KeyStore
     router: Router
     accounting: Accounting
-
-
-async def _client_gone(request: Request, exc: Exception) -> Response:
-    return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
 
 
 def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) -> Starlette:
@@ -109,12 +97,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
             *health.routes(),
             admin,
         ],
-        exception_handlers={
-            FlightdeckError: handle_flightdeck_error,
-            ClientGone: _client_gone,
-            HTTPException: handle_http_exception,
-            Exception: handle_unexpected,
-        },
+        exception_handlers=dict(exception_handlers()),
         # outermost but for Starlette's own: limits hold before any route parses or authenticates
         middleware=[Middleware(EdgeLimits, settings=settings.server)],
         lifespan=lifespan,
