@@ -61,6 +61,9 @@ class EdgeLimits:
         if refused is not None:
             await send_error(scope, send, refused)
             return
+        if not has_body(scope):  # GET and friends: nothing to bound, nothing to wrap
+            await self.app(scope, receive, send)
+            return
         guard = BodyGuard(scope, receive, self.max_body, self.body_timeout)
         await self.app(scope, guard.receive, guard.wrap_send(send))
 
