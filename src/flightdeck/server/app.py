@@ -19,6 +19,7 @@ from flightdeck.auth.keys import KeyStore
 from flightdeck.auth.legacy import adopt_legacy_identities
 from flightdeck.calls import Accounting, ModelCalls, Router
 from flightdeck.core.errors import ClientGone, FlightdeckError
+from flightdeck.core.redact import install_log_redaction
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
 from flightdeck.experiments.runtime import ExperimentRuntime
@@ -56,6 +57,8 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) -> Starlette:
+    """The whole app for ``settings``; also turns on log redaction for the process."""
+    install_log_redaction()
     registry = registry or ProviderRegistry.default()
     store = Store(settings.store_url)
     keys = KeyStore(store)
