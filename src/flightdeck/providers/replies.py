@@ -113,6 +113,8 @@ def chat_chunk(data: dict[str, Any]) -> str | None:
     """OpenAI ``chat.completion.chunk``: ``choices`` of objects with a ``delta`` object (the
     final usage chunk has no choices)."""
     choices = data.get("choices")
+    if choices is None and isinstance(data.get("usage"), dict):
+        return None  # a usage-only chunk from a server that leaves 'choices' out
     if not isinstance(choices, list):
         return "no 'choices' array"
     for choice in choices:
