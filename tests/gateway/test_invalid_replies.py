@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import anthropic
 import openai
 import pytest
 from sqlalchemy import select
@@ -235,3 +236,23 @@ def test_native_providers_check_their_replies_too(
         assert info.value.response.json()["error"]["code"] == "invalid_upstream_reply"
         if not (stream and content_type == "text/event-stream"):
             assert says in info.value.message
+
+
+def test_inbound_apis_answer_an_invalid_reply_in_their_own_shape(
+    upstream: FakeUpstream, make_settings: MakeSettings, serve
+) -> None:
+    server = serve(
+        make_settings([{"name": "m", "base_url": upstream.base_url}], router={"max_retries": 0})
+    )
+    claude = anthropic.Anthropic(base_url=server.url, api_key=server.api_key, max_retries=0)
+    upstream.script(SIGN_IN, content_type="text/html")
+    with pytest.raises(anthropic.APIStatusError) as messages:
+        claude.messages.create(model="m", max_tokens=5, messages=MESSAGES)  # type: ignore[arg-type]
+    assert messages.value.status_code == 502
+    assert "upstream answered 200 text/html" in messages.value.message
+    assert "ssoSecret123456" not in messages.value.response.text
+    upstream.script(b'{"truncated": ', content_type="application/json")
+    with pytest.raises(openai.APIStatusError) as responses:
+        client_for(server).responses.create(model="m", input="hi")
+    assert responses.value.status_code == 502
+    assert "(expected JSON)" in responses.value.message
