@@ -1,0 +1,334 @@
+"""What a reader of a page never sees, judged from the page's own CSS, removed before extraction.
+
+Hidden text is a classic carrier of prompt injections. The browser extension drops invisible
+nodes using the browser's computed style before it sends a page (``extension/page_tools.js``);
+this module is the server's own judgement for every page, from HTML alone:
+
+- a small cascade: the page's ``<style>`` blocks (rules whose declarations can hide something,
+  matched with cssselect, ordered by ``!important``, specificity and source order), then the
+  inline ``style`` attribute;
+- a box is removed with everything in it when it is ``display:none``, ``visibility:hidden``,
+  ``opacity`` ~0, pushed off-screen (``left``/``top``/``margin`` <= -999px), clipped away
+  (``clip: rect(0 0 0 0)``, ``clip-path: inset(50%+)``/``circle(0)``), scaled to nothing
+  (``transform: scale(0)``), a box of <= 1px with ``overflow:hidden``, or carries ``hidden``,
+  ``aria-hidden="true"`` (any case) or a well-known hiding class (``sr-only``, ...);
+- a text run is removed when its (inherited) colour is transparent or the colour of the
+  background behind it (contrast ratio < 1.1), its font is 1px or smaller, or its
+  ``text-indent`` pushes it off-screen.
+
+Stylesheets from ``<link>`` are not fetched: the extension's computed-style pass covers them.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import cssselect
+import lxml.etree
+import tinycss2
+import tinycss2.color3
+
+_DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed")
+_HIDDEN_CLASSES = {
+    "hidden",
+    "d-none",
+    "is-hidden",
+    "visually-hidden",
+    "visually-hidden-all",
+    "sr-only",
+    "screen-reader-text",
+}
+_OFFSET_PROPS = ("left", "top", "right", "bottom", "margin-left", "margin-top")
+_LENGTH = re.compile(r"^(-?\d*\.?\d+)(px|pt|em|rem|%|vw|vh)?$")
+_SCALE_ZERO = re.compile(r"scale[xyz3d]*\(\s*0*\.?0+\s*(\)|,)|matrix\(\s*0\s*,\s*0\s*,\s*0\s*,\s*0")
+_CLIP_RECT = re.compile(r"rect\(\s*([^)]*)\)")
+_CLIP_PATH = re.compile(r"inset\(\s*(\d+(?:\.\d+)?)%|(circle|ellipse)\(\s*0(px|%)?\s*(\)|at)")
+_MAX_RULES = 2000  # stylesheet rules with a hiding declaration matched per page
+WHITE = (1.0, 1.0, 1.0)
+Color = tuple[float, float, float]
+Declarations = dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Inherited:
+    color: Color | None  # None: transparent text
+    background: Color | None  # None: unknown (an image), never judged
+    font_px: float
+    text_indent_px: float
+
+
+def remove_invisible(tree: Any) -> None:
+    """Drop comments, scripts, styles and every box or text run a reader never sees, in place.
+
+    ``tree`` is an lxml HTML document; the page's ``<style>`` blocks are read before removal.
+    """
+    sheets = [el.text or "" for el in tree.iter("style")]
+    for comment in tree.xpath("//comment() | //processing-instruction()"):
+        drop_element(comment)
+    for el in tree.xpath("|".join(f"//{t}" for t in _DROP_TAGS)):
+        drop_element(el)
+    cascade = _stylesheet_cascade(tree, sheets)
+    root = tree.getroottree().getroot() if hasattr(tree, "getroottree") else tree
+    start = _Inherited(color=(0.0, 0.0, 0.0), background=WHITE, font_px=16.0, text_indent_px=0)
+    stack: list[tuple[Any, _Inherited]] = [(root, start)]
+    doomed: list[Any] = []
+    while stack:
+        el, parent = stack.pop()
+        if not isinstance(el.tag, str):
+            continue
+        style = cascade.get(el, {})
+        inline = el.get("style")
+        if inline:
+            style = {**style, **_declarations(inline)}
+        if _box_hidden(el, style):
+            doomed.append(el)
+            continue
+        state = _inherit(parent, style)
+        if _text_hidden(state):
+            el.text = None
+            for child in el:
+                child.tail = None
+        stack.extend((child, state) for child in el)
+    for el in doomed:
+        drop_element(el)
+
+
+def _box_hidden(el: Any, style: Declarations) -> bool:
+    if (
+        el.get("hidden") is not None
+        or (el.get("aria-hidden") or "").strip().lower() == "true"
+        or (el.get("type") or "").lower() == "hidden"
+        or bool(_HIDDEN_CLASSES & set((el.get("class") or "").lower().split()))
+    ):
+        return True
+    if not style:
+        return False
+    if style.get("display") == "none" or style.get("content-visibility") == "hidden":
+        return True
+    if style.get("visibility") in ("hidden", "collapse"):
+        return True
+    if _number(style.get("opacity"), 1.0) < 0.05 or "opacity(0)" in style.get("filter", ""):
+        return True
+    if any(_px(style.get(p), 16.0, 0.0) <= -999 for p in _OFFSET_PROPS):
+        return True
+    if _SCALE_ZERO.search(style.get("transform", "")):
+        return True
+    if _clipped(style):
+        return True
+    overflow = style.get("overflow", "") + style.get("overflow-x", "") + style.get("overflow-y", "")
+    if "hidden" in overflow or "clip" in overflow:
+        for prop in ("height", "width", "max-height", "max-width"):
+            if _px(style.get(prop), 16.0, 99.0) <= 1:
+                return True
+    return False
+
+
+def _clipped(style: Declarations) -> bool:
+    clip = _CLIP_RECT.search(style.get("clip", ""))
+    if clip:
+        sides = [_px(v, 16.0, 99.0) for v in re.split(r"[\s,]+", clip.group(1).strip()) if v]
+        if len(sides) == 4 and (sides[2] - sides[0] <= 1 or sides[1] - sides[3] <= 1):
+            return True
+    path = _CLIP_PATH.search(style.get("clip-path", ""))
+    if path is None:
+        return False
+    return path.group(1) is None or float(path.group(1)) >= 50
+
+
+def _inherit(parent: _Inherited, style: Declarations) -> _Inherited:
+    if not style:
+        return parent
+    color = parent.color
+    if "color" in style:
+        color = _color(style["color"], parent.color)
+    background = parent.background
+    bg_value = style.get("background-color") or style.get("background") or ""
+    if "url(" in bg_value or "gradient" in bg_value or "background-image" in style:
+        background = None
+    elif bg_value:
+        first = bg_value.split()[0] if "(" not in bg_value else bg_value
+        parsed = tinycss2.color3.parse_color(first)
+        if parsed is not None and not isinstance(parsed, str) and parsed.alpha >= 0.95:
+            background = (parsed.red, parsed.green, parsed.blue)
+    font_px = _px(style.get("font-size"), parent.font_px, parent.font_px)
+    indent = _px(style.get("text-indent"), font_px, parent.text_indent_px)
+    return _Inherited(color, background, font_px, indent)
+
+
+def _text_hidden(state: _Inherited) -> bool:
+    if state.color is None or state.font_px <= 1 or state.text_indent_px <= -999:
+        return True
+    return state.background is not None and _contrast(state.color, state.background) < 1.1
+
+
+def _color(value: str, current: Color | None) -> Color | None:
+    parsed = tinycss2.color3.parse_color(value)
+    if parsed is None:
+        return current  # unknown syntax: keep what we had
+    if isinstance(parsed, str):  # currentColor
+        return current
+    if parsed.alpha < 0.05:
+        return None
+    return (parsed.red, parsed.green, parsed.blue)
+
+
+def _contrast(a: Color, b: Color) -> float:
+    """WCAG 2 contrast ratio of two sRGB colours (1.0 to 21.0)."""
+
+    def luminance(c: Color) -> float:
+        lin = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def _number(value: str | None, default: float) -> float:
+    if not value:
+        return default
+    try:
+        return float(value.rstrip("%")) / (100 if value.endswith("%") else 1)
+    except ValueError:
+        return default
+
+
+def _px(value: str | None, em_px: float, default: float) -> float:
+    """A CSS length in px (em and % relative to ``em_px``); ``default`` when not a length."""
+    if not value:
+        return default
+    m = _LENGTH.match(value.split()[0])
+    if m is None:
+        return default
+    number, unit = float(m.group(1)), m.group(2) or "px"
+    if unit == "px":
+        return number
+    if unit == "pt":
+        return number * 4 / 3
+    if unit in ("em", "rem"):
+        return number * em_px
+    if unit == "%":
+        return number * em_px / 100
+    return number * 10  # vw/vh: about 10px each on a small screen
+
+
+def _declarations(css: str) -> Declarations:
+    """``prop -> value`` (lower case) of a declaration list; later wins unless ``!important``."""
+    out: Declarations = {}
+    important: set[str] = set()
+    for decl in tinycss2.parse_blocks_contents(css, skip_whitespace=True, skip_comments=True):
+        if decl.type != "declaration":
+            continue
+        name = decl.lower_name
+        if name in important and not decl.important:
+            continue
+        out[name] = tinycss2.serialize(decl.value).strip().lower()
+        if decl.important:
+            important.add(name)
+    return out
+
+
+def _suspicious(decls: Declarations) -> bool:
+    """Whether a stylesheet rule can hide something (others are not worth matching)."""
+    probe = {k: v for k, v in decls.items() if k not in ("color", "background", "background-color")}
+    if _box_hidden_style_only(probe):
+        return True
+    if any(k in decls for k in ("font-size", "text-indent")):
+        state = _inherit(_Inherited((0, 0, 0), WHITE, 16.0, 0), decls)
+        if state.font_px <= 1 or state.text_indent_px <= -999:
+            return True
+    if "color" in decls:
+        color = _color(decls["color"], (0.0, 0.0, 0.0))
+        return color is None or _contrast(color, WHITE) < 1.5 or "background" in decls
+    return any(k in decls for k in ("background", "background-color"))
+
+
+def _box_hidden_style_only(style: Declarations) -> bool:
+    return bool(style) and _box_hidden(_NO_ATTRIBUTES, style)
+
+
+class _NoAttributes:
+    def get(self, _name: str) -> None:
+        return None
+
+
+_NO_ATTRIBUTES = _NoAttributes()
+
+
+def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]:
+    """Each element's declarations from the page's own stylesheets (hiding-relevant rules)."""
+    rules: list[tuple[tuple[int, int, int], int, str, Declarations]] = []
+    for sheet in sheets:
+        for prelude, decls in _qualified_rules(sheet):
+            if _suspicious(decls):
+                for xpath, specificity in _selectors(prelude):
+                    rules.append((specificity, len(rules), xpath, decls))
+    matched: dict[Any, list[tuple[tuple[int, int, int], int, Declarations]]] = {}
+    for specificity, order, xpath, decls in rules[:_MAX_RULES]:
+        try:
+            elements = tree.xpath(xpath)
+        except lxml.etree.XPathError:  # a rule lxml cannot run is a rule we cannot judge
+            continue
+        for el in elements:
+            matched.setdefault(el, []).append((specificity, order, decls))
+    cascade: dict[Any, Declarations] = {}
+    for el, found in matched.items():
+        merged: Declarations = {}
+        for _, _, decls in sorted(found, key=lambda r: (r[0], r[1])):
+            merged.update(decls)
+        cascade[el] = merged
+    return cascade
+
+
+def _qualified_rules(css: str) -> list[tuple[str, Declarations]]:
+    out: list[tuple[str, Declarations]] = []
+    pending = list(tinycss2.parse_stylesheet(css, skip_whitespace=True, skip_comments=True))
+    while pending:
+        rule = pending.pop(0)
+        if rule.type == "qualified-rule":
+            decls = _declarations(tinycss2.serialize(rule.content))
+            if decls:
+                out.append((tinycss2.serialize(rule.prelude).strip(), decls))
+        elif rule.type == "at-rule" and rule.lower_at_keyword in ("media", "supports", "layer"):
+            condition = tinycss2.serialize(rule.prelude).lower()
+            if rule.content is not None and "print" not in condition:
+                pending[:0] = tinycss2.parse_rule_list(
+                    rule.content, skip_whitespace=True, skip_comments=True
+                )
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _selectors(prelude: str) -> tuple[tuple[str, tuple[int, int, int]], ...]:
+    """(XPath, specificity) of each selector of a rule that applies to elements themselves."""
+    try:
+        parsed = cssselect.parse(prelude)
+    except cssselect.SelectorError:
+        return ()
+    translator = cssselect.HTMLTranslator()
+    out = []
+    for selector in parsed:
+        if selector.pseudo_element is not None:
+            continue  # ::before/::after text is not in the HTML
+        try:
+            out.append((translator.selector_to_xpath(selector), selector.specificity()))
+        except cssselect.SelectorError:
+            continue  # :hover and friends: state we cannot know
+    return tuple(out)
+
+
+def drop_element(el: Any) -> None:
+    """Remove an element or comment, keeping the text that follows it (its tail)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
