@@ -46,6 +46,7 @@ _LENGTH = re.compile(r"^(-?\d*\.?\d+)(px|pt|em|rem|%|vw|vh)?$")
 _SCALE_ZERO = re.compile(r"scale[xyz3d]*\(\s*0*\.?0+\s*(\)|,)|matrix\(\s*0\s*,\s*0\s*,\s*0\s*,\s*0")
 _CLIP_RECT = re.compile(r"rect\(\s*([^)]*)\)")
 _CLIP_PATH = re.compile(r"inset\(\s*(\d+(?:\.\d+)?)%|(circle|ellipse)\(\s*0(px|%)?\s*(\)|at)")
+_NAME_TOKEN = re.compile(r"[.#][\w-]+")
 _MAX_RULES = 2000  # stylesheet rules with a hiding declaration matched per page
 WHITE = (1.0, 1.0, 1.0)
 Color = tuple[float, float, float]
@@ -79,10 +80,8 @@ def remove_invisible(tree: Any) -> None:
         el, parent = stack.pop()
         if not isinstance(el.tag, str):
             continue
-        style = cascade.get(el, {})
         inline = el.get("style")
-        if inline:
-            style = {**style, **_declarations(inline)}
+        style = _resolve(cascade.get(el, {}), _declarations(inline) if inline else {})
         if _box_hidden(el, style):
             doomed.append(el)
             continue
@@ -215,23 +214,30 @@ def _px(value: str | None, em_px: float, default: float) -> float:
 
 
 def _declarations(css: str) -> Declarations:
-    """``prop -> value`` (lower case) of a declaration list; later wins unless ``!important``."""
+    """``prop -> value`` (lower case) of a declaration list, later wins; ``!important`` ones
+    are kept apart under ``"!" + prop`` (see ``_resolve``)."""
     out: Declarations = {}
-    important: set[str] = set()
     for decl in tinycss2.parse_blocks_contents(css, skip_whitespace=True, skip_comments=True):
-        if decl.type != "declaration":
-            continue
-        name = decl.lower_name
-        if name in important and not decl.important:
-            continue
-        out[name] = tinycss2.serialize(decl.value).strip().lower()
-        if decl.important:
-            important.add(name)
+        if decl.type == "declaration":
+            key = "!" + decl.lower_name if decl.important else decl.lower_name
+            out[key] = tinycss2.serialize(decl.value).strip().lower()
     return out
 
 
-def _suspicious(decls: Declarations) -> bool:
+def _resolve(sheet: Declarations, inline: Declarations) -> Declarations:
+    """The cascade: stylesheet, then inline style, then ``!important`` (stylesheet, inline)."""
+    if not sheet and not inline:
+        return {}
+    out = {k: v for k, v in sheet.items() if k[0] != "!"}
+    out.update((k, v) for k, v in inline.items() if k[0] != "!")
+    out.update((k[1:], v) for k, v in sheet.items() if k[0] == "!")
+    out.update((k[1:], v) for k, v in inline.items() if k[0] == "!")
+    return out
+
+
+def _suspicious(declared: Declarations) -> bool:
     """Whether a stylesheet rule can hide something (others are not worth matching)."""
+    decls = _resolve(declared, {})
     probe = {k: v for k, v in decls.items() if k not in ("color", "background", "background-color")}
     if _box_hidden_style_only(probe):
         return True
@@ -259,12 +265,21 @@ _NO_ATTRIBUTES = _NoAttributes()
 
 def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]:
     """Each element's declarations from the page's own stylesheets (hiding-relevant rules)."""
+    parsed = [rule for sheet in sheets for rule in _qualified_rules(sheet)]
+    hiding = [(prelude, decls) for prelude, decls in parsed if _suspicious(decls)]
+    # A rule that shows again what a hiding rule hides (".menu.open { display: block }")
+    # must take part too: one that sets a property a hiding rule sets, on a shared class or id.
+    props = {k.lstrip("!") for _, decls in hiding for k in decls}
+    tokens = {t for prelude, _ in hiding for t in _NAME_TOKEN.findall(prelude)}
     rules: list[tuple[tuple[int, int, int], int, str, Declarations]] = []
-    for sheet in sheets:
-        for prelude, decls in _qualified_rules(sheet):
-            if _suspicious(decls):
-                for xpath, specificity in _selectors(prelude):
-                    rules.append((specificity, len(rules), xpath, decls))
+    for prelude, decls in parsed:
+        relevant = _suspicious(decls) or (
+            bool(tokens & set(_NAME_TOKEN.findall(prelude)))
+            and any(k.lstrip("!") in props for k in decls)
+        )
+        if relevant:
+            for xpath, specificity in _selectors(prelude):
+                rules.append((specificity, len(rules), xpath, decls))
     matched: dict[Any, list[tuple[tuple[int, int, int], int, Declarations]]] = {}
     for specificity, order, xpath, decls in rules[:_MAX_RULES]:
         try:
