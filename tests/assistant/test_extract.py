@@ -88,6 +88,7 @@ VISIBLE_STYLES = {
     "print-only-rule": "<style>@media print {{ .p {{ display:none }} }}</style>"
     "<body><div class=p>{t}</div></body>",
     "hover-rule": "<style>a:hover .y {{ display:none }}</style><body><div class=y>{t}</div></body>",
+    "dark-background-colour-unseen": '<body><div style="background:#000">{t}</div></body>',
     "background-image": '<body><div style="background:url(x.png); color:#fff">{t}</div></body>',
 }
 

@@ -13,7 +13,7 @@ this module is the server's own judgement for every page, from HTML alone:
   (``transform: scale(0)``), a box of <= 1px with ``overflow:hidden``, or carries ``hidden``,
   ``aria-hidden="true"`` (any case) or a well-known hiding class (``sr-only``, ...);
 - a text run is removed when its (inherited) colour is transparent or the colour of the
-  background behind it (contrast ratio < 1.1), its font is 1px or smaller, or its
+  background behind it (contrast ratio < 1.1), its font is 3px or smaller, or its
   ``text-indent`` pushes it off-screen.
 
 Stylesheets from ``<link>`` are not fetched: the extension's computed-style pass covers them.
@@ -56,6 +56,7 @@ Declarations = dict[str, str]
 @dataclass(frozen=True, slots=True)
 class _Inherited:
     color: Color | None  # None: transparent text
+    color_declared: bool  # False: the default black, maybe set by a stylesheet we cannot see
     background: Color | None  # None: unknown (an image), never judged
     font_px: float
     text_indent_px: float
@@ -73,7 +74,7 @@ def remove_invisible(tree: Any) -> None:
         drop_element(el)
     cascade = _stylesheet_cascade(tree, sheets)
     root = tree.getroottree().getroot() if hasattr(tree, "getroottree") else tree
-    start = _Inherited(color=(0.0, 0.0, 0.0), background=WHITE, font_px=16.0, text_indent_px=0)
+    start = _Inherited((0.0, 0.0, 0.0), False, WHITE, 16.0, 0)
     stack: list[tuple[Any, _Inherited]] = [(root, start)]
     doomed: list[Any] = []
     while stack:
@@ -140,9 +141,9 @@ def _clipped(style: Declarations) -> bool:
 def _inherit(parent: _Inherited, style: Declarations) -> _Inherited:
     if not style:
         return parent
-    color = parent.color
+    color, declared = parent.color, parent.color_declared
     if "color" in style:
-        color = _color(style["color"], parent.color)
+        color, declared = _color(style["color"], parent.color), True
     background = parent.background
     bg_value = style.get("background-color") or style.get("background") or ""
     if "url(" in bg_value or "gradient" in bg_value or "background-image" in style:
@@ -154,13 +155,15 @@ def _inherit(parent: _Inherited, style: Declarations) -> _Inherited:
             background = (parsed.red, parsed.green, parsed.blue)
     font_px = _px(style.get("font-size"), parent.font_px, parent.font_px)
     indent = _px(style.get("text-indent"), font_px, parent.text_indent_px)
-    return _Inherited(color, background, font_px, indent)
+    return _Inherited(color, declared, background, font_px, indent)
 
 
 def _text_hidden(state: _Inherited) -> bool:
-    if state.color is None or state.font_px <= 1 or state.text_indent_px <= -999:
+    if state.color is None or state.font_px <= 3 or state.text_indent_px <= -999:
         return True
-    return state.background is not None and _contrast(state.color, state.background) < 1.1
+    if not state.color_declared or state.background is None:
+        return False  # a colour from an unseen stylesheet (or over an image): cannot judge
+    return _contrast(state.color, state.background) < 1.1
 
 
 def _color(value: str, current: Color | None) -> Color | None:
@@ -242,8 +245,8 @@ def _suspicious(declared: Declarations) -> bool:
     if _box_hidden_style_only(probe):
         return True
     if any(k in decls for k in ("font-size", "text-indent")):
-        state = _inherit(_Inherited((0, 0, 0), WHITE, 16.0, 0), decls)
-        if state.font_px <= 1 or state.text_indent_px <= -999:
+        state = _inherit(_Inherited((0, 0, 0), False, WHITE, 16.0, 0), decls)
+        if state.font_px <= 3 or state.text_indent_px <= -999:
             return True
     if "color" in decls:
         color = _color(decls["color"], (0.0, 0.0, 0.0))
