@@ -47,7 +47,19 @@ _SCALE_ZERO = re.compile(r"scale[xyz3d]*\(\s*0*\.?0+\s*(\)|,)|matrix\(\s*0\s*,\s
 _CLIP_RECT = re.compile(r"rect\(\s*([^)]*)\)")
 _CLIP_PATH = re.compile(r"inset\(\s*(\d+(?:\.\d+)?)%|(circle|ellipse)\(\s*0(px|%)?\s*(\)|at)")
 _NAME_TOKEN = re.compile(r"[.#][\w-]+")
-_MAX_RULES = 2000  # stylesheet rules with a hiding declaration matched per page
+_COMBINATOR = re.compile(r"\s*[\s>+~]\s*")
+_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_RULE = re.compile(r"([^{}]*)\{([^{}]*)\}")
+_PRINT_MEDIA = re.compile(r"@media[^{;]*\bprint\b[^{;]*\{", re.IGNORECASE)
+# Cheap pre-filters of a rule's body before it is parsed: what can hide, and backgrounds.
+_HIDING_WORDS = (
+    r"display\s*:\s*none|visibility|opacity|font-size|font\s*:|-\d{3,}|clip|scale|matrix"
+    r"|text-indent|transparent|filter|content-visibility|(?:height|width)\s*:\s*[01]\D"
+    r"|color\s*:\s*(?:#[d-f]|white|rgba?\(\s*(?:2[0-5]\d|1\d\d)|hsla?)"
+)
+_MAYBE_HIDING = re.compile(_HIDING_WORDS, re.IGNORECASE)
+_MAYBE_HIDING_OR_BACKGROUND = re.compile(_HIDING_WORDS + "|background", re.IGNORECASE)
+_MAX_RULES = 300  # selectors matched per page (hiding rules first): bounded work on huge sheets
 WHITE = (1.0, 1.0, 1.0)
 Color = tuple[float, float, float]
 Declarations = dict[str, str]
@@ -268,23 +280,38 @@ _NO_ATTRIBUTES = _NoAttributes()
 
 def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]:
     """Each element's declarations from the page's own stylesheets (hiding-relevant rules)."""
-    parsed = [rule for sheet in sheets for rule in _qualified_rules(sheet)]
+    css = " ".join(_without_print(_COMMENT.sub(" ", sheet)) for sheet in sheets)
+    parsed = _qualified_rules(css, _MAYBE_HIDING)
     hiding = [(prelude, decls) for prelude, decls in parsed if _suspicious(decls)]
+    if any("color" in decls for _, decls in hiding):  # backgrounds decide if it shows
+        parsed = _qualified_rules(css, _MAYBE_HIDING_OR_BACKGROUND)
+        hiding = [(prelude, decls) for prelude, decls in parsed if _suspicious(decls)]
+    if not hiding:
+        return {}
     # A rule that shows again what a hiding rule hides (".menu.open { display: block }")
     # must take part too: one that sets a property a hiding rule sets, on a shared class or id.
     props = {k.lstrip("!") for _, decls in hiding for k in decls}
     tokens = {t for prelude, _ in hiding for t in _NAME_TOKEN.findall(prelude)}
-    rules: list[tuple[tuple[int, int, int], int, str, Declarations]] = []
-    for prelude, decls in parsed:
-        relevant = _suspicious(decls) or (
-            bool(tokens & set(_NAME_TOKEN.findall(prelude)))
-            and any(k.lstrip("!") in props for k in decls)
+    if tokens:
+        parsed = _qualified_rules(
+            css, re.compile("|".join(re.escape(p) for p in props)), subject_tokens=tokens
         )
-        if relevant:
-            for xpath, specificity in _selectors(prelude):
-                rules.append((specificity, len(rules), xpath, decls))
+    names = _names_in(tree)
+    rules: list[tuple[bool, tuple[int, int, int], int, str, Declarations]] = []
+    for prelude, decls in parsed:
+        hides = _suspicious(decls)
+        shows = bool(tokens & set(_NAME_TOKEN.findall(prelude))) and any(
+            k.lstrip("!") in props for k in decls
+        )
+        if not (hides or shows):
+            continue
+        for selector in prelude.split(","):
+            if not _may_match(selector, names):
+                continue
+            for xpath, specificity in _selectors(selector.strip()):
+                rules.append((not hides, specificity, len(rules), xpath, decls))
     matched: dict[Any, list[tuple[tuple[int, int, int], int, Declarations]]] = {}
-    for specificity, order, xpath, decls in rules[:_MAX_RULES]:
+    for _, specificity, order, xpath, decls in sorted(rules, key=lambda r: r[0])[:_MAX_RULES]:
         try:
             elements = tree.xpath(xpath)
         except lxml.etree.XPathError:  # a rule lxml cannot run is a rule we cannot judge
@@ -300,21 +327,77 @@ def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]
     return cascade
 
 
-def _qualified_rules(css: str) -> list[tuple[str, Declarations]]:
+def _names_in(tree: Any) -> set[str]:
+    """Every ``.class`` and ``#id`` (lower case) used in the document."""
+    names: set[str] = set()
+    for el in tree.iter():
+        if not isinstance(el.tag, str):
+            continue
+        classes = el.get("class")
+        if classes:
+            names.update("." + c.lower() for c in classes.split())
+        ident = el.get("id")
+        if ident:
+            names.add("#" + ident.lower())
+    return names
+
+
+def _may_match(selector: str, names: set[str]) -> bool:
+    """False when the selector's subject names a class or id the document never uses."""
+    subject = _COMBINATOR.split(selector.strip())[-1]
+    subject = subject.split(":", 1)[0]
+    return all(t.lower() in names for t in _NAME_TOKEN.findall(subject))
+
+
+def _without_print(css: str) -> str:
+    """The stylesheet without its ``@media print`` blocks (screen rules only)."""
+    out: list[str] = []
+    pos = 0
+    for m in _PRINT_MEDIA.finditer(css):
+        if m.start() < pos:
+            continue
+        out.append(css[pos : m.start()])
+        depth, i = 1, m.end()
+        while i < len(css) and depth:
+            depth += {"{": 1, "}": -1}.get(css[i], 0)
+            i += 1
+        pos = i
+    out.append(css[pos:])
+    return "".join(out)
+
+
+def _qualified_rules(
+    css: str, worth: re.Pattern[str], subject_tokens: set[str] | None = None
+) -> list[tuple[str, Declarations]]:
+    """(selector list, declarations) of each style rule whose body matches ``worth`` (and
+    whose selectors name one of ``subject_tokens``, if given); rules nested in ``@media`` or
+    ``@supports`` count, other at-rules (``@font-face``) do not."""
     out: list[tuple[str, Declarations]] = []
-    pending = list(tinycss2.parse_stylesheet(css, skip_whitespace=True, skip_comments=True))
-    while pending:
-        rule = pending.pop(0)
-        if rule.type == "qualified-rule":
-            decls = _declarations(tinycss2.serialize(rule.content))
-            if decls:
-                out.append((tinycss2.serialize(rule.prelude).strip(), decls))
-        elif rule.type == "at-rule" and rule.lower_at_keyword in ("media", "supports", "layer"):
-            condition = tinycss2.serialize(rule.prelude).lower()
-            if rule.content is not None and "print" not in condition:
-                pending[:0] = tinycss2.parse_rule_list(
-                    rule.content, skip_whitespace=True, skip_comments=True
-                )
+    for m in _RULE.finditer(css):
+        prelude, body = m.group(1).strip(), m.group(2)
+        if not prelude or prelude.startswith("@") or not worth.search(body):
+            continue
+        if subject_tokens is not None and not subject_tokens & set(_NAME_TOKEN.findall(prelude)):
+            continue
+        decls = _rule_declarations(body)
+        if decls:
+            out.append((prelude, decls))
+    return out
+
+
+@functools.lru_cache(maxsize=8192)
+def _rule_declarations(body: str) -> Declarations:
+    """``_declarations`` of a stylesheet rule's body, by a fast split (bodies repeat a lot)."""
+    out: Declarations = {}
+    for part in body.split(";"):
+        name, colon, value = part.partition(":")
+        if not colon:
+            continue
+        name, value = name.strip().lower(), value.strip().lower()
+        if value.endswith("important") and "!" in value:
+            out["!" + name] = value[: value.rindex("!")].strip()
+        else:
+            out[name] = value
     return out
 
 
