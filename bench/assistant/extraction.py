@@ -31,10 +31,10 @@ from typing import Any
 import trafilatura
 from rich.console import Console
 from rich.table import Table
+from tests.assistant.injection_pages import INJECTION_PAGES
 from trafilatura.utils import decode_file
 
 from flightdeck.assistant.extract import extract_html
-from tests.assistant.injection_pages import INJECTION_PAGES
 
 console = Console()
 RESULTS = Path(__file__).parents[1] / "results"
@@ -84,7 +84,11 @@ def load(data: Path, split: str) -> list[tuple[str, str, dict[str, Any]]]:
             continue
         item = evaldata[url]
         path = next(
-            (data / d / item["file"] for d in ("cache", "eval") if (data / d / item["file"]).is_file()),
+            (
+                data / d / item["file"]
+                for d in ("cache", "eval")
+                if (data / d / item["file"]).is_file()
+            ),
             None,
         )
         if path is None:
@@ -109,18 +113,16 @@ def _justext(html: str) -> str:
 
 SYSTEMS: dict[str, Callable[[str], str]] = {
     "flightdeck": lambda h: extract_html(h).text,
-    "trafilatura (benchmark settings)": lambda h: trafilatura.extract(
-        h, include_comments=False, include_tables=True
-    )
-    or "",
-    "trafilatura favor_precision": lambda h: trafilatura.extract(
-        h, include_comments=False, include_tables=True, favor_precision=True
-    )
-    or "",
-    "trafilatura favor_recall": lambda h: trafilatura.extract(
-        h, include_comments=False, include_tables=True, favor_recall=True
-    )
-    or "",
+    "trafilatura (benchmark settings)": lambda h: (
+        trafilatura.extract(h, include_comments=False, include_tables=True) or ""
+    ),
+    "trafilatura favor_precision": lambda h: (
+        trafilatura.extract(h, include_comments=False, include_tables=True, favor_precision=True)
+        or ""
+    ),
+    "trafilatura favor_recall": lambda h: (
+        trafilatura.extract(h, include_comments=False, include_tables=True, favor_recall=True) or ""
+    ),
     "readability-lxml": _readability,
     "justext (English stoplist)": _justext,
 }
@@ -135,7 +137,7 @@ def run(pages: list[tuple[str, str, dict[str, Any]]], names: list[str]) -> dict[
             start = time.perf_counter()
             try:
                 output = extract(html)
-            except Exception as exc:  # noqa: BLE001 - a crash is a miss, as in the benchmark
+            except Exception as exc:  # a crash is a miss, as in the benchmark
                 output = ""
                 score.errors.append(f"{url}: {type(exc).__name__}")
             score.seconds += time.perf_counter() - start
@@ -176,7 +178,9 @@ def main() -> int:
     for name, score in scores.items():
         p, r, f1 = score.prf()
         rate = score.pages / score.seconds if score.seconds else 0.0
-        table.add_row(name, f"{p:.3f}", f"{r:.3f}", f"{f1:.3f}", f"{rate:.1f}", str(len(score.errors)))
+        table.add_row(
+            name, f"{p:.3f}", f"{r:.3f}", f"{f1:.3f}", f"{rate:.1f}", str(len(score.errors))
+        )
         out["systems"][name] = {
             "precision": p,
             "recall": r,

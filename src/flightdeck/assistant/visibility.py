@@ -297,7 +297,7 @@ def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]
             css, re.compile("|".join(re.escape(p) for p in props)), subject_tokens=tokens
         )
     names = _names_in(tree)
-    rules: list[tuple[bool, tuple[int, int, int], int, str, Declarations]] = []
+    rules: list[tuple[bool, tuple[int, int, int], int, _Compiled, Declarations]] = []
     for prelude, decls in parsed:
         hides = _suspicious(decls)
         shows = bool(tokens & set(_NAME_TOKEN.findall(prelude))) and any(
@@ -308,15 +308,11 @@ def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]
         for selector in prelude.split(","):
             if not _may_match(selector, names):
                 continue
-            for xpath, specificity in _selectors(selector.strip()):
-                rules.append((not hides, specificity, len(rules), xpath, decls))
+            for compiled, specificity in _selectors(selector.strip()):
+                rules.append((not hides, specificity, len(rules), compiled, decls))
     matched: dict[Any, list[tuple[tuple[int, int, int], int, Declarations]]] = {}
-    for _, specificity, order, xpath, decls in sorted(rules, key=lambda r: r[0])[:_MAX_RULES]:
-        try:
-            elements = tree.xpath(xpath)
-        except lxml.etree.XPathError:  # a rule lxml cannot run is a rule we cannot judge
-            continue
-        for el in elements:
+    for _, specificity, order, compiled, decls in sorted(rules, key=lambda r: r[0])[:_MAX_RULES]:
+        for el in _select(tree, compiled, names):
             matched.setdefault(el, []).append((specificity, order, decls))
     cascade: dict[Any, Declarations] = {}
     for el, found in matched.items():
@@ -327,22 +323,23 @@ def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]
     return cascade
 
 
-def _names_in(tree: Any) -> set[str]:
-    """Every ``.class`` and ``#id`` (lower case) used in the document."""
-    names: set[str] = set()
+def _names_in(tree: Any) -> dict[str, list[Any]]:
+    """The elements of each ``.class`` and ``#id`` (lower case) used in the document."""
+    names: dict[str, list[Any]] = {}
     for el in tree.iter():
         if not isinstance(el.tag, str):
             continue
         classes = el.get("class")
         if classes:
-            names.update("." + c.lower() for c in classes.split())
+            for c in set(classes.lower().split()):
+                names.setdefault("." + c, []).append(el)
         ident = el.get("id")
         if ident:
-            names.add("#" + ident.lower())
+            names.setdefault("#" + ident.lower(), []).append(el)
     return names
 
 
-def _may_match(selector: str, names: set[str]) -> bool:
+def _may_match(selector: str, names: dict[str, list[Any]]) -> bool:
     """False when the selector's subject names a class or id the document never uses."""
     subject = _COMBINATOR.split(selector.strip())[-1]
     subject = subject.split(":", 1)[0]
@@ -401,9 +398,21 @@ def _rule_declarations(body: str) -> Declarations:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A selector ready to match: by the class/id index and a walk up the tree when it only
+    uses tags, classes, ids and combinators (most do), else by its XPath."""
+
+    tree: Any  # cssselect's parsed tree
+    xpath: str
+    subject_name: str | None  # ".class" or "#id" of the subject, for the index
+    anchor: tuple[str, str] | None  # (".class" or "#id" of an ancestor, the subject's tag)
+    simple: bool
+
+
 @functools.lru_cache(maxsize=4096)
-def _selectors(prelude: str) -> tuple[tuple[str, tuple[int, int, int]], ...]:
-    """(XPath, specificity) of each selector of a rule that applies to elements themselves."""
+def _selectors(prelude: str) -> tuple[tuple[_Compiled, tuple[int, int, int]], ...]:
+    """Each selector of a rule that applies to elements themselves, with its specificity."""
     try:
         parsed = cssselect.parse(prelude)
     except cssselect.SelectorError:
@@ -414,10 +423,89 @@ def _selectors(prelude: str) -> tuple[tuple[str, tuple[int, int, int]], ...]:
         if selector.pseudo_element is not None:
             continue  # ::before/::after text is not in the HTML
         try:
-            out.append((translator.selector_to_xpath(selector), selector.specificity()))
+            xpath = translator.selector_to_xpath(selector)
         except cssselect.SelectorError:
             continue  # :hover and friends: state we cannot know
+        node = selector.parsed_tree
+        anchor = _anchor(node)
+        compiled = _Compiled(node, xpath, _subject_name(node), anchor, _is_simple(node))
+        out.append((compiled, selector.specificity()))
     return tuple(out)
+
+
+def _select(tree: Any, compiled: _Compiled, names: dict[str, list[Any]]) -> list[Any]:
+    if compiled.simple and compiled.subject_name is not None:
+        candidates = names.get(compiled.subject_name, [])
+        return [el for el in candidates if _matches(el, compiled.tree)]
+    if compiled.simple and compiled.anchor is not None:  # ".nav li": li inside each .nav
+        name, tag = compiled.anchor
+        seen: set[Any] = set()
+        found = []
+        for anchor in names.get(name, []):
+            for el in anchor.iterdescendants(tag):
+                if el not in seen and _matches(el, compiled.tree):
+                    seen.add(el)
+                    found.append(el)
+        return found
+    try:
+        return list(tree.xpath(compiled.xpath))
+    except lxml.etree.XPathError:  # a rule lxml cannot run is a rule we cannot judge
+        return []
+
+
+def _is_simple(node: Any) -> bool:
+    if isinstance(node, cssselect.parser.Element):
+        return True
+    if isinstance(node, (cssselect.parser.Class, cssselect.parser.Hash)):
+        return _is_simple(node.selector)
+    if isinstance(node, cssselect.parser.CombinedSelector):
+        return node.combinator in (" ", ">", "+", "~") and (
+            _is_simple(node.selector) and _is_simple(node.subselector)
+        )
+    return False
+
+
+def _anchor(node: Any) -> tuple[str, str] | None:
+    """For ``A B`` or ``A > B`` with a plain tag ``B``: the class or id of ``A``, and ``B``."""
+    if not isinstance(node, cssselect.parser.CombinedSelector) or node.combinator not in " >":
+        return None
+    if not isinstance(node.subselector, cssselect.parser.Element):
+        return None
+    name = _subject_name(node.selector)
+    return (name, node.subselector.element or "*") if name is not None else None
+
+
+def _subject_name(node: Any) -> str | None:
+    if isinstance(node, cssselect.parser.CombinedSelector):
+        return _subject_name(node.subselector)
+    while isinstance(node, (cssselect.parser.Class, cssselect.parser.Hash)):
+        if isinstance(node, cssselect.parser.Class):
+            return "." + str(node.class_name).lower()
+        return "#" + str(node.id).lower()
+    return None
+
+
+def _matches(el: Any, node: Any) -> bool:
+    """Whether ``el`` matches a simple selector tree (tags, classes, ids, combinators)."""
+    if isinstance(node, cssselect.parser.Element):
+        return node.element in (None, "*") or el.tag == node.element.lower()
+    if isinstance(node, cssselect.parser.Class):
+        classes = (el.get("class") or "").lower().split()
+        return str(node.class_name).lower() in classes and _matches(el, node.selector)
+    if isinstance(node, cssselect.parser.Hash):
+        same = (el.get("id") or "").lower() == str(node.id).lower()
+        return same and _matches(el, node.selector)
+    if not _matches(el, node.subselector):
+        return False
+    if node.combinator == " ":
+        return any(_matches(a, node.selector) for a in el.iterancestors())
+    if node.combinator == ">":
+        parent = el.getparent()
+        return parent is not None and _matches(parent, node.selector)
+    siblings = [s for s in el.itersiblings(preceding=True) if isinstance(s.tag, str)]
+    if node.combinator == "+":
+        return bool(siblings) and _matches(siblings[0], node.selector)
+    return any(_matches(s, node.selector) for s in siblings)
 
 
 def drop_element(el: Any) -> None:
