@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 SRC := src tests bench
 
-.PHONY: run test test-main test-openclip check lint lint-deploy format typecheck bench \
+.PHONY: run test test-main test-openclip check lint imports lint-deploy format typecheck bench \
 	bench-gateway bench-media bench-clip-gpu lock clean
 
 $(STAMP): pyproject.toml constraints.txt
@@ -45,9 +45,13 @@ $(OPENCLIP_STAMP): pyproject.toml constraints.txt constraints-openclip.txt
 test-openclip: $(OPENCLIP_STAMP)
 	$(OPENCLIP_BIN)/python -m pytest tests/media/test_open_clip.py
 
-lint: $(STAMP)
+lint: $(STAMP) imports
 	$(BIN)/ruff format --check $(SRC)
 	$(BIN)/ruff check $(SRC)
+
+# The layers (pyproject's [tool.importlinter] contracts, the map in docs/architecture.md).
+imports: $(STAMP)
+	PYTHONPATH=src $(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format $(SRC)
@@ -126,3 +130,10 @@ bench-assistant: $(STAMP)
 
 bench-answers: $(STAMP)
 	$(BIN)/python -m bench.assistant.answers $(BENCH_ARGS)
+
+# Main-text extraction on trafilatura's public evaluation set, beside trafilatura, readability
+# and jusText (data: bench/assistant/extraction_data.sh; EXTRACTION_DATA to point elsewhere).
+EXTRACTION_DATA ?= /work/shared/data/extraction/trafilatura-eval
+.PHONY: bench-extraction
+bench-extraction: $(STAMP)
+	$(BIN)/python -m bench.assistant.extraction --data $(EXTRACTION_DATA) $(BENCH_ARGS)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -16,6 +17,7 @@ from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore
 from flightdeck.auth.legacy import adopt_legacy_identities
 from flightdeck.calls import Accounting, ModelCalls, Router
+from flightdeck.core.redact import install_log_redaction
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
 from flightdeck.experiments.runtime import ExperimentRuntime
@@ -45,7 +47,33 @@ class Services:
     accounting: Accounting
 
 
+def _lifespan(
+    settings: Settings, store: Store, router: Router, accounting: Accounting, search: SearchRoutes
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """Start-up (migrations, tokenizer, accounting, upstream pools) and shutdown, in order."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.migrate()
+        await adopt_legacy_identities(store, settings.auth.oauth)
+        await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
+        await accounting.start()
+        await router.start()
+        try:
+            yield
+        finally:
+            search.close()
+            await router.close()
+            await accounting.close()
+            await store.close()
+
+    return lifespan
+
+
 def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) -> Starlette:
+    """The whole platform as one Starlette app: every plane's routes, ``/admin``, the web page;
+    also turns on log redaction for the process (``flightdeck.core.redact``)."""
+    install_log_redaction()
     registry = registry or ProviderRegistry.default()
     store = Store(settings.store_url)
     keys = KeyStore(store)
@@ -70,21 +98,6 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     assistant = Assistant(settings, calls, caller, store)
     search = SearchRoutes(settings, caller, store, accounting)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await store.migrate()
-        await adopt_legacy_identities(store, settings.auth.oauth)
-        await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
-        await accounting.start()
-        await router.start()
-        try:
-            yield
-        finally:
-            search.close()
-            await router.close()
-            await accounting.close()
-            await store.close()
-
     app = Starlette(
         routes=[
             *gateway.routes(),
@@ -100,7 +113,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         exception_handlers=dict(exception_handlers()),
         # outermost but for Starlette's own: limits hold before any route parses or authenticates
         middleware=[Middleware(EdgeLimits, settings=settings.server)],
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, store, router, accounting, search),
     )
     app.state.services = Services(settings, store, keys, router, accounting)
     app.state.assistant = assistant

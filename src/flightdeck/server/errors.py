@@ -1,8 +1,10 @@
-"""Every error leaves the server in the OpenAI error shape, with the right status."""
+"""Every error leaves the server in the OpenAI error shape, with the right status, and its
+message redacted (``flightdeck.core.redact``): no credential reaches a client through an error."""
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -12,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from flightdeck.core.errors import ClientGone, FlightdeckError, RateLimited, UpstreamError
+from flightdeck.core.redact import redact
 
 log = logging.getLogger("flightdeck.server")
 
@@ -19,8 +22,9 @@ log = logging.getLogger("flightdeck.server")
 def error_body(
     message: str, type_: str, code: str | None = None, param: str | None = None
 ) -> bytes:
+    """The OpenAI error document, its message redacted."""
     return orjson.dumps(
-        {"error": {"message": message, "type": type_, "param": param, "code": code}}
+        {"error": {"message": redact(message), "type": type_, "param": param, "code": code}}
     )
 
 
@@ -28,7 +32,7 @@ def error_response(exc: FlightdeckError) -> Response:
     headers: dict[str, str] = {}
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(exc, RateLimited | UpstreamError) and retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(retry_after)))
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     if isinstance(exc, RateLimited):
         headers.update(exc.headers)
     body = error_body(exc.message, exc.type, exc.code, exc.param)
@@ -58,7 +62,9 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 async def handle_out_of_range(request: Request, exc: Exception) -> Response:
     """A number the database cannot hold (an id or limit past 64 bits, or past a column's
     range): the caller's mistake, 400, not a 500."""
-    log.info("%s %s: number out of range: %s", request.method, request.url.path, exc)
+    log.info(
+        "%s %s: number out of range (%s)", request.method, request.url.path, type(exc).__name__
+    )
     body = error_body(
         "A number in the request is out of range.", "invalid_request_error", "number_out_of_range"
     )

@@ -39,7 +39,14 @@ class AppThread:
     """Any ASGI app on a loopback port, served by uvicorn in a thread:
     ``with AppThread(app) as server: server.url ...``"""
 
-    def __init__(self, app: ASGIApp, port: int = 0, limits: ServerSettings | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        port: int = 0,
+        limits: ServerSettings | None = None,
+        *,
+        log_level: str = "warning",
+    ) -> None:
         self.port = port or free_port()
         self.server = uvicorn.Server(
             EdgeConfig(  # the head limits and timeouts of `flightdeck serve`
@@ -49,7 +56,7 @@ class AppThread:
                 port=self.port,
                 loop="asyncio",
                 lifespan="on",
-                log_level="warning",
+                log_level=log_level,  # "info" turns the access log on
                 timeout_graceful_shutdown=2,
             )
         )
@@ -76,10 +83,10 @@ class AppThread:
 class ServerThread(AppThread):
     """Flightdeck itself, with an admin key: ``with ServerThread(settings) as server: ...``"""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, log_level: str = "warning") -> None:
         if settings.server.port == 0:
             settings.server.port = free_port()
         self.settings = settings
         self.app: Starlette = create_app(settings)
-        super().__init__(self.app, settings.server.port, settings.server)
+        super().__init__(self.app, settings.server.port, settings.server, log_level=log_level)
         self.api_key = asyncio.run(create_key(settings))

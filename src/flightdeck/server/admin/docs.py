@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from flightdeck.auth.keys import Role
 from flightdeck.core.errors import NotFound, PermissionDenied
-from flightdeck.server.admin_access import Access, CallerAccess
+from flightdeck.server.admin.access import Access, CallerAccess
 from flightdeck.web.headers import DOCS_CSP, page_headers
 
 SWAGGER_UI = Path(swagger_ui_bundle.swagger_ui_path)
