@@ -18,6 +18,7 @@ from flightdeck.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnava
 from flightdeck.core.settings import ModelDeployment
 from flightdeck.providers.base import SSE_DONE, ChatStream, Provider, sse_event
 from flightdeck.providers.http1 import ConnectionPool, MalformedResponse, Response
+from flightdeck.telemetry.tracing import outgoing_headers
 from flightdeck.wire.chat import Notes, ToChat
 from flightdeck.wire.sse import IncompleteEvent, SSEDecoder
 
@@ -87,7 +88,8 @@ class HTTPProvider(Provider):
     async def post(self, path: str, payload: bytes) -> Response:
         """POST ``payload``; returns once a 2xx status and headers are in, else raises."""
         try:
-            resp = await self.pool.request("POST", self.target(path), self.header_block, payload)
+            headers = self.header_block + outgoing_headers()  # traceparent of the attempt span
+            resp = await self.pool.request("POST", self.target(path), headers, payload)
         except (OSError, MalformedResponse) as exc:
             raise UpstreamUnavailable(f"cannot reach {self.base_url}: {reason(exc)}") from exc
         except TimeoutError as exc:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.types import Scope
 
 from flightdeck.assistant.routes import Assistant
 from flightdeck.auth.accounts import AccountStore
@@ -36,7 +39,10 @@ from flightdeck.server.errors import (
 )
 from flightdeck.server.feedback import FeedbackRoutes
 from flightdeck.server.health import Health
+from flightdeck.server.metrics import MetricsListener, MetricsRoutes
 from flightdeck.store.database import Store
+from flightdeck.telemetry import Telemetry
+from flightdeck.telemetry.middleware import TelemetryMiddleware
 from flightdeck.web import web_routes
 
 
@@ -55,13 +61,21 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
 
 
-def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    registry: ProviderRegistry | None = None,
+    telemetry: Telemetry | None = None,
+) -> Starlette:
+    """The app; ``telemetry`` replaces the one ``settings.telemetry`` describes (tests)."""
     registry = registry or ProviderRegistry.default()
+    telemetry = telemetry or Telemetry(settings.telemetry)
     store = Store(settings.store_url)
     keys = KeyStore(store)
     router = Router.from_settings(settings, registry)
     caller = CallerAuthenticator.from_settings(settings.auth, keys, AccountStore(store))
     accounting = Accounting.from_settings(settings, store)
+    _instrument(telemetry, router, accounting)
     experiments = ExperimentRuntime(ExperimentStore(store))
     calls = ModelCalls(router, accounting, before_call=experiments.before_call)
     gateway = Gateway(settings, calls, caller)
@@ -79,6 +93,11 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     feedback = FeedbackRoutes(store, caller)
     assistant = Assistant(settings, calls, caller, store)
     search = SearchRoutes(settings, caller, store, accounting)
+    metrics = MetricsRoutes(telemetry, caller, settings.auth.platform_tenant)
+    address = settings.telemetry.metrics_address
+    listener = (
+        MetricsListener(telemetry, address) if address and settings.telemetry.metrics else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -87,13 +106,18 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
         await accounting.start()
         await router.start()
+        if listener is not None:
+            listener.start()
         try:
             yield
         finally:
+            if listener is not None:
+                listener.close()
             search.close()
             await router.close()
             await accounting.close()
             await store.close()
+            telemetry.shutdown()
 
     app = Starlette(
         routes=[
@@ -105,6 +129,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
             *feedback.routes(),
             *web_routes(),
             *health.routes(),
+            *([] if listener is not None or not settings.telemetry.metrics else metrics.routes()),
             admin,
         ],
         exception_handlers={
@@ -118,4 +143,45 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     app.state.services = Services(settings, store, keys, router, accounting)
     app.state.assistant = assistant
     app.state.search = search
+    app.state.telemetry = telemetry
+    app.state.metrics_listener = listener
+    if telemetry.settings.logs or telemetry.tracer is not None or telemetry.metrics is not None:
+        app.add_middleware(TelemetryMiddleware, telemetry=telemetry, route_of=route_names(app))
     return app
+
+
+def _instrument(telemetry: Telemetry, router: Router, accounting: Accounting) -> None:
+    """Hook telemetry into the shared services: one call site per event."""
+    router.telemetry = telemetry.attempts
+    accounting.on_settle = telemetry.record_call
+    accounting.limiter.on_reject = telemetry.record_rejection
+    deployments = router.deployments()
+    telemetry.know_providers((d.id, d.provider.kind) for d in deployments)
+    ledger = accounting.ledger
+    telemetry.watch(
+        lambda: ((d.id, d.circuit.state.value) for d in deployments),
+        ledger.backlog if ledger is not None else None,
+    )
+
+
+def route_names(app: Starlette) -> Callable[[Scope], str]:
+    """The route template a request matched (bounded, for labels and span names)."""
+    templates: dict[Any, str] = {}
+    mounts: list[str] = []
+    for route in app.routes:
+        if isinstance(route, Route):
+            templates[route.endpoint] = route.path
+        elif isinstance(route, Mount):
+            mounts.append(route.path)
+
+    def route_of(scope: Scope) -> str:
+        name = templates.get(scope.get("endpoint"))
+        if name is not None:
+            return name
+        path: str = scope["path"]
+        for mount in mounts:
+            if path == mount or path.startswith(mount + "/"):
+                return mount + "/*"
+        return "unmatched"
+
+    return route_of
