@@ -63,6 +63,7 @@ Builder = Callable[[Hostile], list[Attempt]]
 A = Attempt
 # (method, path as the route table names it) -> the attempts against acme's objects
 CASES: dict[tuple[str, str], Builder] = {
+    ("GET", "/metrics"): lambda w: [A("GET", "/metrics")],  # platform admins only
     ("GET", "/admin/tenants"): lambda w: [A("GET", "/admin/tenants", may_succeed=True)],
     ("POST", "/admin/tenants"): lambda w: [
         A("POST", "/admin/tenants", {"name": VICTIM}),

@@ -21,7 +21,7 @@ from typing import Any
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind, Tracer
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
 from flightdeck.core.telemetry_settings import TelemetrySettings
 from flightdeck.ledger.record import UsageRecord
@@ -51,6 +51,7 @@ class Telemetry:
     ) -> None:
         self.settings = settings
         self.conventions = sc.conventions(settings.semconv_opt_in)
+        disable_created_metrics()  # no *_created series: a gauge per series nobody queries
         self.metrics_registry = CollectorRegistry(auto_describe=True)
         self.provider: TracerProvider | None = None
         self.tracer: Tracer | None = None

@@ -16,6 +16,7 @@ from flightdeck.auth.keys import KeyStore, Role
 from flightdeck.core.settings import Settings
 from flightdeck.server.app import create_app
 from flightdeck.store.database import Store
+from flightdeck.telemetry import Telemetry
 
 
 def free_port() -> int:
@@ -74,10 +75,10 @@ class AppThread:
 class ServerThread(AppThread):
     """Flightdeck itself, with an admin key: ``with ServerThread(settings) as server: ...``"""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, telemetry: Telemetry | None = None) -> None:
         if settings.server.port == 0:
             settings.server.port = free_port()
         self.settings = settings
-        self.app: Starlette = create_app(settings)
+        self.app: Starlette = create_app(settings, telemetry=telemetry)
         super().__init__(self.app, settings.server.port)
         self.api_key = asyncio.run(create_key(settings))
