@@ -60,3 +60,6 @@ def recorded() -> Iterator[Record]:
     yield start
     for server in started:
         server.__exit__(None, None, None)
+
+
+from tests.tenancy_support.services import fresh_pg_url  # noqa: E402, F401

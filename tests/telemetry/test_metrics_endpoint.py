@@ -51,7 +51,10 @@ def test_metrics_need_a_platform_admin_and_count_requests(
     )
     assert 'flightdeck_limiter_rejections_total{reason="requests",scope_kind="key"} 1.0' in text
     assert 'flightdeck_circuit_state{deployment="d1",state="closed"} 1.0' in text
-    assert 'flightdeck_upstream_attempts_total{deployment="d1",model_group="m",outcome="ok"} 2.0' in text
+    assert (
+        'flightdeck_upstream_attempts_total{deployment="d1",model_group="m",outcome="ok"} 2.0'
+        in text
+    )
     assert 'http_server_request_duration_seconds_bucket{http_request_method="POST"' in text
     assert "flightdeck_ledger_spool_records " in text
     assert "default" not in text  # no tenant label unless telemetry.tenant_label

@@ -81,7 +81,7 @@ def create_app(
     gateway = Gateway(settings, calls, caller)
     messages = MessagesRoutes(settings, calls, caller)
     responses = ResponsesRoutes(settings, calls, caller, store)
-    health = Health(store, router, accounting)
+    health = Health(store, router, accounting, caller.keys)
     admin = admin_mount(
         settings,
         store,
