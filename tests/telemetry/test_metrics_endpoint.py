@@ -7,6 +7,7 @@ import asyncio
 import urllib.request
 
 import openai
+import pytest
 
 from flightdeck.auth.keys import Role
 from flightdeck.testing import FakeUpstream
@@ -36,10 +37,8 @@ def test_metrics_need_a_platform_admin_and_count_requests(
     client = openai.OpenAI(base_url=server.url + "/v1", api_key=server.api_key, max_retries=0)
     for _ in range(2):
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
-    try:
+    with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
-    except openai.RateLimitError:
-        pass
     assert get(server.url + "/metrics")[0] == 401
     assert get(server.url + "/metrics", member)[0] == 403
     assert get(server.url + "/metrics", other_admin)[0] == 403
