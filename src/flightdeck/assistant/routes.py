@@ -44,6 +44,7 @@ from flightdeck.core.errors import FlightdeckError, InvalidRequest, UpstreamErro
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import count_tokens
 from flightdeck.store.database import Store
+from flightdeck.telemetry.stages import Stage, no_stage
 
 JSON = "application/json"
 
@@ -66,8 +67,10 @@ class Assistant:
         store: Store,
         *,
         encoder: PassageEncoder | None = None,
+        stage: Stage = no_stage,
     ) -> None:
         self.settings = settings
+        self.stage = stage  # telemetry: extract, rank, budget, cite
         self.calls = calls
         self.limits = settings.assistant
         self.auth = auth
@@ -107,7 +110,8 @@ class Assistant:
             history = await self.conversations.history(conversation.id)
         if req.stream:
             return EventStreamResponse(self._stream(principal, req, history))
-        pages = await self._pages(principal, req)
+        with self.stage("assistant.extract"):
+            pages = await self._pages(principal, req)
         conversation_id = await self._conversation(principal, req, pages)
         context = await self._context(req, pages, history)
         body = self._body(req, context, stream=False)
@@ -116,7 +120,8 @@ class Assistant:
         reply = routed.value.json()
         answer = Answer(checker=CitationChecker({s.n for s in context.sources}, context.boundary))
         content = _message_content(reply)
-        answer.text = _checked(answer.checker, content)
+        with self.stage("assistant.cite"):
+            answer.text = _checked(answer.checker, content)
         answer.completion_tokens = (reply.get("usage") or {}).get("completion_tokens")
         await self._save(conversation_id, req, answer, context)
         return Response(
@@ -189,7 +194,8 @@ class Assistant:
     ) -> AsyncIterator[bytes]:
         yield sse("status", {"stage": "reading", "pages": len(req.pages)})
         try:
-            pages = await self._pages(principal, req)
+            with self.stage("assistant.extract"):
+                pages = await self._pages(principal, req)
             conversation_id = await self._conversation(principal, req, pages)
             context = await self._context(req, pages, history)
         except FlightdeckError as exc:
@@ -238,7 +244,9 @@ class Assistant:
                 if piece:
                     async for event in self._emit(context, answer, *answer.checker.feed(piece)):
                         yield event
-            async for event in self._emit(context, answer, *answer.checker.finish()):
+            with self.stage("assistant.cite"):
+                text, cited = answer.checker.finish()
+            async for event in self._emit(context, answer, text, cited):
                 yield event
 
     async def _emit(
@@ -311,6 +319,7 @@ class Assistant:
             model=req.model,
             prompt=req.prompt,
             encoder=encoder,
+            stage=self.stage,
         )
 
     def _body(self, req: ChatRequest, context: Context, *, stream: bool) -> dict[str, Any]:

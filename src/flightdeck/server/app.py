@@ -91,8 +91,8 @@ def create_app(
         experiment_runtime=experiments,
     )
     feedback = FeedbackRoutes(store, caller)
-    assistant = Assistant(settings, calls, caller, store)
-    search = SearchRoutes(settings, caller, store, accounting)
+    assistant = Assistant(settings, calls, caller, store, stage=telemetry.stage)
+    search = SearchRoutes(settings, caller, store, accounting, stage=telemetry.stage)
     metrics = MetricsRoutes(telemetry, caller, settings.auth.platform_tenant)
     address = settings.telemetry.metrics_address
     listener = (
