@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,13 +62,49 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
 
 
+def _lifespan(
+    settings: Settings,
+    store: Store,
+    router: Router,
+    accounting: Accounting,
+    search: SearchRoutes,
+    telemetry: Telemetry,
+    listener: MetricsListener | None,
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """Start-up (migrations, tokenizer, accounting, upstream pools, the metrics listener) and
+    shutdown, in order."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.migrate()
+        await adopt_legacy_identities(store, settings.auth.oauth)
+        await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
+        await accounting.start()
+        await router.start()
+        if listener is not None:
+            listener.start()
+        try:
+            yield
+        finally:
+            if listener is not None:
+                listener.close()
+            search.close()
+            await router.close()
+            await accounting.close()
+            await store.close()
+            telemetry.shutdown()
+
+    return lifespan
+
+
 def create_app(
     settings: Settings,
     *,
     registry: ProviderRegistry | None = None,
     telemetry: Telemetry | None = None,
 ) -> Starlette:
-    """The app; ``telemetry`` replaces the one ``settings.telemetry`` describes (tests)."""
+    """The whole platform as one Starlette app: every plane's routes, ``/admin``, the web page,
+    ``/metrics``. ``telemetry`` replaces the one ``settings.telemetry`` describes (tests)."""
     registry = registry or ProviderRegistry.default()
     telemetry = telemetry or Telemetry(settings.telemetry)
     store = Store(settings.store_url)
@@ -99,26 +136,6 @@ def create_app(
         MetricsListener(telemetry, address) if address and settings.telemetry.metrics else None
     )
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await store.migrate()
-        await adopt_legacy_identities(store, settings.auth.oauth)
-        await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
-        await accounting.start()
-        await router.start()
-        if listener is not None:
-            listener.start()
-        try:
-            yield
-        finally:
-            if listener is not None:
-                listener.close()
-            search.close()
-            await router.close()
-            await accounting.close()
-            await store.close()
-            telemetry.shutdown()
-
     app = Starlette(
         routes=[
             *gateway.routes(),
@@ -138,7 +155,7 @@ def create_app(
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, store, router, accounting, search, telemetry, listener),
     )
     app.state.services = Services(settings, store, keys, router, accounting)
     app.state.assistant = assistant
