@@ -24,6 +24,24 @@ from flightdeck.telemetry.semconv import Conventions, MetricSpec
 Attrs = dict[str, Any]
 
 
+class Children:
+    """A labelled collector's children, cached by label values: ``labels()`` validates and
+    locks on every call (the costliest part of recording, measured), a dict lookup does not.
+    Label values are bounded (module docstring), so the cache is too."""
+
+    __slots__ = ("metric", "_cache")
+
+    def __init__(self, metric: Any) -> None:
+        self.metric = metric
+        self._cache: dict[tuple[str, ...], Any] = {}
+
+    def labels(self, *values: str) -> Any:
+        child = self._cache.get(values)
+        if child is None:
+            child = self._cache[values] = self.metric.labels(*values)
+        return child
+
+
 class _GenAIInstrument:
     """One GenAI metric in both sinks: a Prometheus collector and, maybe, an OTel instrument."""
 
@@ -46,6 +64,8 @@ class _GenAIInstrument:
                 labels,
                 registry=registry,
             )
+        self.children = Children(self.prom)
+        self.histogram = spec.instrument == "histogram"
         self.otel: OtelHistogram | OtelCounter | None = None
         if meter is not None:
             if spec.instrument == "histogram":
@@ -61,11 +81,11 @@ class _GenAIInstrument:
                 )
 
     def record(self, value: float, attrs: Attrs) -> None:
-        values = [_label(attrs.get(a)) for a in self.spec.attributes]
-        if isinstance(self.prom, Histogram):
-            self.prom.labels(*values).observe(value)
+        child = self.children.labels(*[_label(attrs.get(a)) for a in self.spec.attributes])
+        if self.histogram:
+            child.observe(value)
         else:
-            self.prom.labels(*values).inc(value)
+            child.inc(value)
         if self.otel is not None:
             present = {k: attrs[k] for k in self.spec.attributes if attrs.get(k) is not None}
             if isinstance(self.otel, OtelHistogram):
@@ -125,62 +145,80 @@ class FlightdeckMetrics:
         self.tenant_label = tenant_label
         labels = list(sc.REQUEST_LABELS) + (["tenant"] if tenant_label else [])
         http = sc.HTTP_REQUEST_DURATION
-        self.http_duration = Histogram(
-            http.prometheus_name,
-            http.description,
-            http.prometheus_labels,
-            registry=registry,
-            buckets=http.buckets,
+        self.http_duration = Children(
+            Histogram(
+                http.prometheus_name,
+                http.description,
+                http.prometheus_labels,
+                registry=registry,
+                buckets=http.buckets,
+            )
         )
-        self.requests = Counter(
-            sc.REQUESTS.removesuffix("_total"),
-            "Model calls by model group, deployment, status and cache result.",
-            labels,
-            registry=registry,
+        self.requests = Children(
+            Counter(
+                sc.REQUESTS.removesuffix("_total"),
+                "Model calls by model group, deployment, status and cache result.",
+                labels,
+                registry=registry,
+            )
         )
-        self.ttft = Histogram(
-            sc.TIME_TO_FIRST_TOKEN,
-            "Time from a streamed call's start to its first event, in seconds.",
-            ["model_group"],
-            registry=registry,
-            buckets=sc.FIRST_CHUNK_BUCKETS,
+        self.ttft = Children(
+            Histogram(
+                sc.TIME_TO_FIRST_TOKEN,
+                "Time from a streamed call's start to its first event, in seconds.",
+                ["model_group"],
+                registry=registry,
+                buckets=sc.FIRST_CHUNK_BUCKETS,
+            )
         )
-        self.attempts = Counter(
-            sc.ATTEMPTS.removesuffix("_total"),
-            "Upstream attempts by deployment and outcome (ok, or the error type).",
-            ["model_group", "deployment", "outcome"],
-            registry=registry,
+        self.attempts = Children(
+            Counter(
+                sc.ATTEMPTS.removesuffix("_total"),
+                "Upstream attempts by deployment and outcome (ok, or the error type).",
+                ["model_group", "deployment", "outcome"],
+                registry=registry,
+            )
         )
-        self.retries = Counter(
-            sc.RETRIES.removesuffix("_total"),
-            "Attempts after the first one inside a model group.",
-            ["model_group"],
-            registry=registry,
+        self.retries = Children(
+            Counter(
+                sc.RETRIES.removesuffix("_total"),
+                "Attempts after the first one inside a model group.",
+                ["model_group"],
+                registry=registry,
+            )
         )
-        self.fallbacks = Counter(
-            sc.FALLBACKS.removesuffix("_total"),
-            "Attempts that went to a fallback group.",
-            ["model_group", "fallback"],
-            registry=registry,
+        self.fallbacks = Children(
+            Counter(
+                sc.FALLBACKS.removesuffix("_total"),
+                "Attempts that went to a fallback group.",
+                ["model_group", "fallback"],
+                registry=registry,
+            )
         )
-        self.limiter_rejections = Counter(
-            sc.LIMITER_REJECTIONS.removesuffix("_total"),
-            "Requests refused by a limit, by the kind of scope and the reason.",
-            ["scope_kind", "reason"],
-            registry=registry,
+        self.limiter_rejections = Children(
+            Counter(
+                sc.LIMITER_REJECTIONS.removesuffix("_total"),
+                "Requests refused by a limit, by the kind of scope and the reason.",
+                ["scope_kind", "reason"],
+                registry=registry,
+            )
         )
-        self.cache_results = Counter(
-            sc.CACHE_RESULTS.removesuffix("_total"),
-            "Response cache lookups by result.",
-            ["result"],
-            registry=registry,
+        self.cache_results = Children(
+            Counter(
+                sc.CACHE_RESULTS.removesuffix("_total"),
+                "Response cache lookups by result.",
+                ["result"],
+                registry=registry,
+            )
         )
-        self.stage_duration = Histogram(
-            sc.STAGE_DURATION,
-            "Duration of assistant and search stages, in seconds.",
-            ["stage"],
-            registry=registry,
-            buckets=sc.HTTP_DURATION_BUCKETS,
+        self.stage_duration = Children(
+            Histogram(
+                sc.STAGE_DURATION,
+                "Duration of assistant and search stages, in seconds.",
+                ["stage"],
+                registry=registry,
+                buckets=sc.HTTP_DURATION_BUCKETS,
+            )
         )
 
 
