@@ -29,7 +29,7 @@ class Children:
     locks on every call (the costliest part of recording, measured), a dict lookup does not.
     Label values are bounded (module docstring), so the cache is too."""
 
-    __slots__ = ("metric", "_cache")
+    __slots__ = ("_cache", "metric")
 
     def __init__(self, metric: Any) -> None:
         self.metric = metric
