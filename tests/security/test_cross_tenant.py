@@ -252,11 +252,12 @@ CASES: dict[tuple[str, str], Builder] = {
 
 
 def route_table(world: Hostile) -> set[tuple[str, str]]:
-    """Every (method, path) of ``/admin/openapi.json`` and every ``/v1`` route of the app."""
+    """Every (method, path) of ``/admin/openapi.json``, every ``/v1`` route of the app, and
+    ``/metrics`` (authenticated though outside ``/v1``)."""
     spec = world.json("GET", "/admin/openapi.json", "platform")
     routes = {(m.upper(), "/admin" + path) for path, ops in spec["paths"].items() for m in ops}
     for route in world.server.app.routes:
-        if isinstance(route, Route) and route.path.startswith("/v1/"):
+        if isinstance(route, Route) and (route.path.startswith("/v1/") or route.path == "/metrics"):
             routes |= {(m, route.path) for m in route.methods or () if m != "HEAD"}
     return routes
 
