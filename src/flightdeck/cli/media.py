@@ -33,7 +33,7 @@ from flightdeck.media.options import (
 from flightdeck.media.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, open_source
 from flightdeck.mediastore.errors import StoreError
 from flightdeck.mediastore.store import MediaStore
-from flightdeck.telemetry.metrics import media_registry
+from flightdeck.telemetry.media_metrics import media_registry
 
 app = typer.Typer(help="Ingest images and videos into a deduplicated, featurized store.")
 console = Console(stderr=True)

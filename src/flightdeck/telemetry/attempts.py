@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
 
@@ -64,8 +65,7 @@ class AttemptRecorder:
 
     def __enter__(self) -> AttemptRecorder:
         if self._span is not None:
-            self._token = trace.use_span(self._span, end_on_exit=False)
-            self._token.__enter__()
+            self._token = otel_context.attach(trace.set_span_in_context(self._span))
         self._started = time.perf_counter()
         return self
 
@@ -111,7 +111,7 @@ class AttemptRecorder:
                 span.set_attribute(sc.ERROR_TYPE, error)
                 span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
             if self._token is not None:
-                self._token.__exit__(exc_type, exc, tb)
+                otel_context.detach(self._token)
             span.end()
 
 

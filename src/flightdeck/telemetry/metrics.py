@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry.metrics import Counter as OtelCounter
 from opentelemetry.metrics import Histogram as OtelHistogram
 from opentelemetry.metrics import Meter
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -254,23 +254,3 @@ class StateCollector(Collector):
                 "Age of the oldest usage record not yet in the database, in seconds.",
                 value=lag,
             )
-
-
-def media_registry(documents: int, failures: dict[str, int], seconds: float) -> CollectorRegistry:
-    """A registry holding one ingest run's totals (for ``metrics.prom`` or a Pushgateway)."""
-    registry = CollectorRegistry()
-    docs = Counter(
-        sc.MEDIA_DOCUMENTS.removesuffix("_total"), "Documents ingested.", registry=registry
-    )
-    docs.inc(documents)
-    failed = Counter(
-        sc.MEDIA_FAILURES.removesuffix("_total"),
-        "Items that failed to ingest, by reason.",
-        ["reason"],
-        registry=registry,
-    )
-    for reason, count in failures.items():
-        failed.labels(reason).inc(count)
-    rate = Gauge(sc.MEDIA_RATE, "Documents ingested per second of the run.", registry=registry)
-    rate.set(documents / seconds if seconds > 0 else 0.0)
-    return registry

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -72,9 +73,12 @@ class TelemetryMiddleware:
         try:
             if span is None:
                 await self.app(scope, receive, send_status)
-            else:
-                with trace.use_span(span, end_on_exit=False):
+            else:  # attach/detach: use_span's exception bookkeeping is not needed here
+                current = otel_context.attach(trace.set_span_in_context(span))
+                try:
                     await self.app(scope, receive, send_status)
+                finally:
+                    otel_context.detach(current)
         except BaseException as exc:
             error = exc
             raise
@@ -104,14 +108,15 @@ class TelemetryMiddleware:
             trace_id = f"{ctx.trace_id:032x}"
             if span.is_recording():
                 span.update_name(f"{scope['method']} {route}")
-                span.set_attribute(sc.HTTP_ROUTE, route)
-                span.set_attribute(sc.HTTP_STATUS, status)
+                attrs: dict[str, Any] = {sc.HTTP_ROUTE: route, sc.HTTP_STATUS: status}
                 if tenant is not None and self.telemetry.settings.tenant_label:
-                    span.set_attribute(sc.TENANT, tenant)
+                    attrs[sc.TENANT] = tenant
                 if status >= 500 or error is not None:
-                    kind = type(error).__qualname__ if error is not None else str(status)
-                    span.set_attribute(sc.ERROR_TYPE, kind)
+                    attrs[sc.ERROR_TYPE] = (
+                        type(error).__qualname__ if error is not None else str(status)
+                    )
                     span.set_status(Status(StatusCode.ERROR))
+                span.set_attributes(attrs)
             span.end()
         if self.log:
             logs.emit(
