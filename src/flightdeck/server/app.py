@@ -23,6 +23,7 @@ from flightdeck.auth.keys import KeyStore
 from flightdeck.auth.legacy import adopt_legacy_identities
 from flightdeck.calls import Accounting, ModelCalls, Router
 from flightdeck.core.errors import ClientGone, FlightdeckError
+from flightdeck.core.redact import install_log_redaction
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
 from flightdeck.experiments.runtime import ExperimentRuntime
@@ -104,7 +105,9 @@ def create_app(
     telemetry: Telemetry | None = None,
 ) -> Starlette:
     """The whole platform as one Starlette app: every plane's routes, ``/admin``, the web page,
-    ``/metrics``. ``telemetry`` replaces the one ``settings.telemetry`` describes (tests)."""
+    ``/metrics``; also turns on log redaction for the process (``flightdeck.core.redact``).
+    ``telemetry`` replaces the one ``settings.telemetry`` describes (tests)."""
+    install_log_redaction()
     registry = registry or ProviderRegistry.default()
     telemetry = telemetry or Telemetry(settings.telemetry)
     store = Store(settings.store_url)

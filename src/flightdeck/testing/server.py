@@ -39,7 +39,7 @@ class AppThread:
     """Any ASGI app on a loopback port, served by uvicorn in a thread:
     ``with AppThread(app) as server: server.url ...``"""
 
-    def __init__(self, app: ASGIApp, port: int = 0) -> None:
+    def __init__(self, app: ASGIApp, port: int = 0, *, log_level: str = "warning") -> None:
         self.port = port or free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(
@@ -48,7 +48,7 @@ class AppThread:
                 port=self.port,
                 loop="asyncio",
                 lifespan="on",
-                log_level="warning",
+                log_level=log_level,  # "info" turns the access log on
                 timeout_graceful_shutdown=2,
             )
         )
@@ -75,10 +75,16 @@ class AppThread:
 class ServerThread(AppThread):
     """Flightdeck itself, with an admin key: ``with ServerThread(settings) as server: ...``"""
 
-    def __init__(self, settings: Settings, *, telemetry: Telemetry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        log_level: str = "warning",
+        telemetry: Telemetry | None = None,
+    ) -> None:
         if settings.server.port == 0:
             settings.server.port = free_port()
         self.settings = settings
         self.app: Starlette = create_app(settings, telemetry=telemetry)
-        super().__init__(self.app, settings.server.port)
+        super().__init__(self.app, settings.server.port, log_level=log_level)
         self.api_key = asyncio.run(create_key(settings))
