@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, assert_never
@@ -94,6 +95,7 @@ class Accounting:
         self.ledger = ledger
         self.max_output_tokens = max_output_tokens
         self.max_choices = max_choices
+        self.on_settle: Callable[[UsageRecord, Usage], None] | None = None  # telemetry
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> Accounting:
@@ -208,6 +210,8 @@ class Accounting:
             experiments=ticket.experiments,
             response_id=ticket.response_id,
         )
+        if self.on_settle is not None:
+            self.on_settle(record, tokens)
         if self.ledger is not None:
             await self.ledger.commit(record)  # returns once on disk when sync_before_reply
         return record

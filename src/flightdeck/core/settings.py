@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from flightdeck.core.cache_settings import CacheSettings
 from flightdeck.core.errors import ConfigError
+from flightdeck.core.telemetry_settings import TelemetrySettings, otel_environment
 from flightdeck.core.tenancy_settings import LedgerSettings, LimitsSettings, OAuthSettings
 
 ENV_PREFIX = "FLIGHTDECK_"
@@ -197,6 +198,7 @@ class Settings(_Section):
     search: SearchSettings = Field(default_factory=SearchSettings)
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @model_validator(mode="after")
     def _fallbacks_known(self) -> Settings:
@@ -249,6 +251,9 @@ def load_settings(
     """
     environ = environ or {}
     data: dict[str, Any] = dict(defaults or {})
+    otel = otel_environment(environ)
+    if otel:  # the standard OTEL_* variables, below the file and FLIGHTDECK_* overrides
+        data = _deep_merge(data, {"telemetry": otel})
     source = "defaults"
     if path is not None:
         source = str(path)

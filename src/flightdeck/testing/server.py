@@ -17,6 +17,7 @@ from flightdeck.core.settings import ServerSettings, Settings
 from flightdeck.server.app import create_app
 from flightdeck.server.protocol import EdgeConfig
 from flightdeck.store.database import Store
+from flightdeck.telemetry import Telemetry
 
 
 def free_port() -> int:
@@ -83,10 +84,16 @@ class AppThread:
 class ServerThread(AppThread):
     """Flightdeck itself, with an admin key: ``with ServerThread(settings) as server: ...``"""
 
-    def __init__(self, settings: Settings, *, log_level: str = "warning") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        log_level: str = "warning",
+        telemetry: Telemetry | None = None,
+    ) -> None:
         if settings.server.port == 0:
             settings.server.port = free_port()
         self.settings = settings
-        self.app: Starlette = create_app(settings)
+        self.app: Starlette = create_app(settings, telemetry=telemetry)
         super().__init__(self.app, settings.server.port, settings.server, log_level=log_level)
         self.api_key = asyncio.run(create_key(settings))
