@@ -24,6 +24,7 @@ from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore, Role
 from flightdeck.auth.tenants import TenantStore
+from flightdeck.cache import ResponseCache
 from flightdeck.core.errors import FlightdeckError, InvalidRequest, NotFound
 from flightdeck.core.settings import Settings
 from flightdeck.core.tenancy_settings import LimitRule
@@ -36,6 +37,7 @@ from flightdeck.search.collections import CollectionStore
 from flightdeck.search.shares_admin import store_shares_router
 from flightdeck.server.admin_access import Access, AdminServices, CallerAccess, caller_access
 from flightdeck.server.admin_accounts import add_account_routes, service_account_named
+from flightdeck.server.admin_cache import cache_router
 from flightdeck.server.admin_experiments import experiments_router
 from flightdeck.server.errors import error_body, handle_flightdeck_error, handle_http_exception
 from flightdeck.store.database import Store
@@ -107,6 +109,9 @@ class UsageGroupOut(BaseModel):
     output_tokens: int
     cached_tokens: int
     cost: float
+    cache_hits: int = Field(description="requests the response cache answered (no model call)")
+    cache_hit_rate: float = Field(description="cache_hits / requests")
+    saved_cost: float = Field(description="what the model calls the cache hits replaced cost")
 
 
 class UsageOut(BaseModel):
@@ -123,7 +128,7 @@ def create_admin_app(services: AdminServices) -> FastAPI:
         version="1",
         description=(
             "Tenants, users, service accounts, API keys, limits and budgets, usage, search "
-            "collections and experiments. "
+            "collections, experiments and the response cache. "
             "Bearer auth on every route."
         ),
         openapi_url="/openapi.json",
@@ -270,6 +275,9 @@ def create_admin_app(services: AdminServices) -> FastAPI:
             )
         )
 
+    if services.cache is not None:
+        app.include_router(cache_router(services.cache, caller_access))
+
     app.add_exception_handler(FlightdeckError, handle_flightdeck_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
@@ -284,6 +292,7 @@ def admin_mount(
     caller: CallerAuthenticator | None = None,
     policies: PolicyStore | None = None,
     experiment_runtime: ExperimentRuntime | None = None,
+    cache: ResponseCache | None = None,
 ) -> Mount:
     """``/admin`` for ``create_app``; pass the app's caller and policies to share their caches."""
     accounts = AccountStore(store)
@@ -302,6 +311,7 @@ def admin_mount(
         experiments=ExperimentStore(store),
         experiment_runtime=experiment_runtime,
         model_groups=tuple(settings.model_names()),
+        cache=cache,
     )
     return Mount("/admin", app=create_admin_app(services))
 

@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,6 +19,7 @@ from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore
 from flightdeck.auth.legacy import adopt_legacy_identities
+from flightdeck.cache import ResponseCache, TextEncoder, sentence_encoder
 from flightdeck.calls import Accounting, ModelCalls, Router
 from flightdeck.core.errors import ClientGone, FlightdeckError
 from flightdeck.core.settings import Settings
@@ -26,6 +29,7 @@ from flightdeck.experiments.store import ExperimentStore
 from flightdeck.gateway.messages import MessagesRoutes
 from flightdeck.gateway.responses import ResponsesRoutes
 from flightdeck.gateway.routes import Gateway
+from flightdeck.providers.local_embeddings import load_sentence_model
 from flightdeck.providers.registry import ProviderRegistry
 from flightdeck.search.routes import SearchRoutes
 from flightdeck.server.admin import admin_mount
@@ -49,10 +53,21 @@ class Services:
     keys: KeyStore
     router: Router
     accounting: Accounting
+    cache: ResponseCache
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
+
+
+def minilm_encoder() -> TextEncoder:
+    """The semantic cache's encoder: the process's MiniLM (``load_sentence_model``), loaded on
+    first use, so a server without semantic groups never loads it."""
+
+    def encode(texts: list[str]) -> NDArray[np.float32]:
+        return sentence_encoder(load_sentence_model())(texts)
+
+    return encode
 
 
 def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) -> Starlette:
@@ -63,7 +78,8 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     caller = CallerAuthenticator.from_settings(settings.auth, keys, AccountStore(store))
     accounting = Accounting.from_settings(settings, store)
     experiments = ExperimentRuntime(ExperimentStore(store))
-    calls = ModelCalls(router, accounting, before_call=experiments.before_call)
+    cache = ResponseCache.from_settings(settings.cache, minilm_encoder())
+    calls = ModelCalls(router, accounting, before_call=experiments.before_call, cache=cache)
     gateway = Gateway(settings, calls, caller)
     messages = MessagesRoutes(settings, calls, caller)
     responses = ResponsesRoutes(settings, calls, caller, store)
@@ -75,6 +91,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         caller=caller,
         policies=accounting.policies,
         experiment_runtime=experiments,
+        cache=cache,
     )
     feedback = FeedbackRoutes(store, caller)
     assistant = Assistant(settings, calls, caller, store)
@@ -87,11 +104,14 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
         await accounting.start()
         await router.start()
+        if cache.semantic:
+            await asyncio.to_thread(load_sentence_model)  # MiniLM now, not on the first request
         try:
             yield
         finally:
             search.close()
             await router.close()
+            await cache.close()
             await accounting.close()
             await store.close()
 
@@ -115,7 +135,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         },
         lifespan=lifespan,
     )
-    app.state.services = Services(settings, store, keys, router, accounting)
+    app.state.services = Services(settings, store, keys, router, accounting, cache)
     app.state.assistant = assistant
     app.state.search = search
     return app
