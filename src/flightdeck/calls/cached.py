@@ -120,6 +120,12 @@ class ReplayedStream(ModelStream):
             trace_id=trace_id,
         )
         self.saved_usage = saved_usage
+        self._replay = events
+
+    async def _events(self) -> AsyncIterator[bytes]:
+        for event in self._replay:  # in memory: no idle timeout, nothing to meter
+            yield event
+        self.outcome = None
 
     async def aclose(self, error: BaseException | None = None) -> None:
         if self._closed:
