@@ -5,6 +5,7 @@ model groups, stream replay, TTL, Cache-Control, accounting, purge (docs/caching
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -379,3 +380,32 @@ def test_a_hit_counts_one_request_and_no_tokens(
     # the hits took no tokens: what the miss left is what the hits see
     assert remaining[1][1] == remaining[2][1]
     assert int(remaining[1][1]) >= int(remaining[0][1])
+
+
+def test_the_messages_and_responses_apis_share_the_cache(
+    server: ServerThread, fake: FakeUpstream
+) -> None:
+    question = unique("Which API asked?")
+    before = calls(fake)
+    auth = {"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"}
+    message = {
+        "model": "m",
+        "max_tokens": 64,
+        "temperature": 0,
+        "messages": [{"role": "user", "content": question}],
+    }
+    results = []
+    for _ in range(2):
+        status, headers, body = http("POST", server.url + "/v1/messages", json_bytes(message), auth)
+        assert status == 200 and body["content"][0]["text"] == f"echo: {question}"
+        results.append(headers["x-flightdeck-cache"])
+    respond = {"model": "m", "input": question, "temperature": 0, "max_output_tokens": 64}
+    status, headers, body = http("POST", server.url + "/v1/responses", json_bytes(respond), auth)
+    assert status == 200 and body["output"][0]["content"][0]["text"] == f"echo: {question}"
+    results.append(headers["x-flightdeck-cache"])
+    assert results == ["miss", "hit", "hit"]  # one chat request underneath all three
+    assert calls(fake) == before + 1
+
+
+def json_bytes(data: dict[str, Any]) -> bytes:
+    return json.dumps(data).encode()
