@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 SRC := src tests bench
 
-.PHONY: run test test-main test-openclip check lint lint-deploy format typecheck bench \
+.PHONY: run test test-main test-openclip check lint imports lint-deploy format typecheck bench \
 	bench-gateway bench-media bench-cache bench-clip-gpu lock clean
 
 $(STAMP): pyproject.toml constraints.txt
@@ -45,9 +45,13 @@ $(OPENCLIP_STAMP): pyproject.toml constraints.txt constraints-openclip.txt
 test-openclip: $(OPENCLIP_STAMP)
 	$(OPENCLIP_BIN)/python -m pytest tests/media/test_open_clip.py
 
-lint: $(STAMP)
+lint: $(STAMP) imports
 	$(BIN)/ruff format --check $(SRC)
 	$(BIN)/ruff check $(SRC)
+
+# The layers (pyproject's [tool.importlinter] contracts, the map in docs/architecture.md).
+imports: $(STAMP)
+	PYTHONPATH=src $(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format $(SRC)
@@ -90,17 +94,16 @@ bench-media: $(STAMP)
 	$(BIN)/python -m bench.media.run $(BENCH_ARGS)
 
 # Response cache: hits beside misses through the server, semantic lookup at 100,000 prompts,
-# and the false-hit table when the paraphrase data is in PARAPHRASE (never committed).
-PARAPHRASE ?= bench/.peers/paraphrase
+# and the false-hit table when the paraphrase data (STS-B, MRPC; never committed) is in
+# PARAPHRASE.
+PARAPHRASE ?= /work/shared/data/paraphrase
 bench-cache: $(STAMP)
 	$(BIN)/python -m bench.cache.gateway $(BENCH_ARGS)
 	$(BIN)/python -m bench.cache.run lookup --entries 100000
 	@if [ -f "$(PARAPHRASE)/stsb-sts-train.csv" ]; then \
 	  $(BIN)/python -m bench.cache.run quality \
 	    --tune $(PARAPHRASE)/stsb-sts-train.csv $(PARAPHRASE)/stsb-sts-dev.csv \
-	    --eval $(PARAPHRASE)/stsb-sts-test.csv \
-	      $(PARAPHRASE)/sts16-question-question.input.txt \
-	      $(PARAPHRASE)/msr_paraphrase_test.txt; \
+	    --eval $(PARAPHRASE)/stsb-sts-test.csv $(PARAPHRASE)/msr_paraphrase_test.txt; \
 	else echo "bench-cache: no paraphrase data in $(PARAPHRASE): false-hit table skipped"; fi
 
 # CLIP features on a CUDA GPU against the CPU (open_clip, so .venv-openclip); not part of `bench`.
@@ -140,3 +143,10 @@ bench-assistant: $(STAMP)
 
 bench-answers: $(STAMP)
 	$(BIN)/python -m bench.assistant.answers $(BENCH_ARGS)
+
+# Main-text extraction on trafilatura's public evaluation set, beside trafilatura, readability
+# and jusText (data: bench/assistant/extraction_data.sh; EXTRACTION_DATA to point elsewhere).
+EXTRACTION_DATA ?= /work/shared/data/extraction/trafilatura-eval
+.PHONY: bench-extraction
+bench-extraction: $(STAMP)
+	$(BIN)/python -m bench.assistant.extraction --data $(EXTRACTION_DATA) $(BENCH_ARGS)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,14 +23,15 @@ from flightdeck.auth.legacy import adopt_legacy_identities
 from flightdeck.cache import ResponseCache, TextEncoder, sentence_encoder
 from flightdeck.calls import Accounting, ModelCalls, Router
 from flightdeck.core.errors import ClientGone, FlightdeckError
+from flightdeck.core.redact import install_log_redaction
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
+from flightdeck.encoders.sentence import load_sentence_model
 from flightdeck.experiments.runtime import ExperimentRuntime
 from flightdeck.experiments.store import ExperimentStore
 from flightdeck.gateway.messages import MessagesRoutes
 from flightdeck.gateway.responses import ResponsesRoutes
 from flightdeck.gateway.routes import Gateway
-from flightdeck.providers.local_embeddings import load_sentence_model
 from flightdeck.providers.registry import ProviderRegistry
 from flightdeck.search.routes import SearchRoutes
 from flightdeck.server.admin import admin_mount
@@ -70,7 +72,42 @@ def minilm_encoder() -> TextEncoder:
     return encode
 
 
+def _lifespan(
+    settings: Settings,
+    store: Store,
+    router: Router,
+    accounting: Accounting,
+    search: SearchRoutes,
+    cache: ResponseCache,
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """Start-up (migrations, tokenizer, accounting, upstream pools, the semantic cache's
+    encoder) and shutdown, in order."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.migrate()
+        await adopt_legacy_identities(store, settings.auth.oauth)
+        await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
+        await accounting.start()
+        await router.start()
+        if cache.semantic:
+            await asyncio.to_thread(load_sentence_model)  # MiniLM now, not on the first request
+        try:
+            yield
+        finally:
+            search.close()
+            await router.close()
+            await cache.close()
+            await accounting.close()
+            await store.close()
+
+    return lifespan
+
+
 def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) -> Starlette:
+    """The whole platform as one Starlette app: every plane's routes, ``/admin``, the web page;
+    also turns on log redaction for the process (``flightdeck.core.redact``)."""
+    install_log_redaction()
     registry = registry or ProviderRegistry.default()
     store = Store(settings.store_url)
     keys = KeyStore(store)
@@ -91,29 +128,11 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         caller=caller,
         policies=accounting.policies,
         experiment_runtime=experiments,
-        cache=cache,
+        response_cache=cache,
     )
     feedback = FeedbackRoutes(store, caller)
     assistant = Assistant(settings, calls, caller, store)
     search = SearchRoutes(settings, caller, store, accounting)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await store.migrate()
-        await adopt_legacy_identities(store, settings.auth.oauth)
-        await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
-        await accounting.start()
-        await router.start()
-        if cache.semantic:
-            await asyncio.to_thread(load_sentence_model)  # MiniLM now, not on the first request
-        try:
-            yield
-        finally:
-            search.close()
-            await router.close()
-            await cache.close()
-            await accounting.close()
-            await store.close()
 
     app = Starlette(
         routes=[
@@ -133,7 +152,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, store, router, accounting, search, cache),
     )
     app.state.services = Services(settings, store, keys, router, accounting, cache)
     app.state.assistant = assistant
