@@ -9,6 +9,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
@@ -19,10 +21,12 @@ from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore
 from flightdeck.auth.legacy import adopt_legacy_identities
+from flightdeck.cache import ResponseCache, TextEncoder, sentence_encoder
 from flightdeck.calls import Accounting, ModelCalls, Router
 from flightdeck.core.redact import install_log_redaction
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
+from flightdeck.encoders.sentence import load_sentence_model
 from flightdeck.experiments.runtime import ExperimentRuntime
 from flightdeck.experiments.store import ExperimentStore
 from flightdeck.gateway.messages import MessagesRoutes
@@ -51,6 +55,17 @@ class Services:
     keys: KeyStore
     router: Router
     accounting: Accounting
+    cache: ResponseCache
+
+
+def minilm_encoder() -> TextEncoder:
+    """The semantic cache's encoder: the process's MiniLM (``load_sentence_model``), loaded on
+    first use, so a server without semantic groups never loads it."""
+
+    def encode(texts: list[str]) -> NDArray[np.float32]:
+        return sentence_encoder(load_sentence_model())(texts)
+
+    return encode
 
 
 def _lifespan(
@@ -61,9 +76,10 @@ def _lifespan(
     search: SearchRoutes,
     telemetry: Telemetry,
     listener: MetricsListener | None,
+    cache: ResponseCache,
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """Start-up (migrations, tokenizer, accounting, upstream pools, the metrics listener) and
-    shutdown, in order."""
+    """Start-up (migrations, tokenizer, accounting, upstream pools, the metrics listener, the
+    semantic cache's encoder) and shutdown, in order."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -74,6 +90,8 @@ def _lifespan(
         await router.start()
         if listener is not None:
             listener.start()
+        if cache.semantic:
+            await asyncio.to_thread(load_sentence_model)  # MiniLM now, not on the first request
         try:
             yield
         finally:
@@ -81,6 +99,7 @@ def _lifespan(
                 listener.close()
             search.close()
             await router.close()
+            await cache.close()
             await accounting.close()
             await store.close()
             telemetry.shutdown()
@@ -107,7 +126,8 @@ def create_app(
     accounting = Accounting.from_settings(settings, store)
     _instrument(telemetry, router, accounting)
     experiments = ExperimentRuntime(ExperimentStore(store))
-    calls = ModelCalls(router, accounting, before_call=experiments.before_call)
+    cache = ResponseCache.from_settings(settings.cache, minilm_encoder())
+    calls = ModelCalls(router, accounting, before_call=experiments.before_call, cache=cache)
     gateway = Gateway(settings, calls, caller)
     messages = MessagesRoutes(settings, calls, caller)
     responses = ResponsesRoutes(settings, calls, caller, store)
@@ -119,6 +139,7 @@ def create_app(
         caller=caller,
         policies=accounting.policies,
         experiment_runtime=experiments,
+        response_cache=cache,
     )
     feedback = FeedbackRoutes(store, caller)
     assistant = Assistant(settings, calls, caller, store, stage=telemetry.stage)
@@ -145,9 +166,9 @@ def create_app(
         exception_handlers=dict(exception_handlers()),
         # outermost but for Starlette's own: limits hold before any route parses or authenticates
         middleware=[Middleware(EdgeLimits, settings=settings.server)],
-        lifespan=_lifespan(settings, store, router, accounting, search, telemetry, listener),
+        lifespan=_lifespan(settings, store, router, accounting, search, telemetry, listener, cache),
     )
-    app.state.services = Services(settings, store, keys, router, accounting)
+    app.state.services = Services(settings, store, keys, router, accounting, cache)
     app.state.assistant = assistant
     app.state.search = search
     app.state.telemetry = telemetry
