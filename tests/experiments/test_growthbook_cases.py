@@ -1,10 +1,10 @@
 """Hashing, bucket ranges, variation choice and namespaces match GrowthBook.
 
 Two references: GrowthBook's cross-SDK ``cases.json`` (``packages/sdk-js/test/cases.json`` of
-github.com/growthbook/growthbook; neither the ``growthbook`` PyPI sdist nor the npm tarball
-ships it, so it is read from ``shared/data/growthbook/`` beside the checkout, or from
-``FLIGHTDECK_GROWTHBOOK_CASES``), and the official ``growthbook`` Python SDK, installed from
-PyPI, on thousands of generated inputs.
+github.com/growthbook/growthbook, MIT; vendored unchanged as ``data/growthbook_cases.json``
+beside this file, with its license notice and source commit in ``data/GROWTHBOOK_LICENSE.txt``),
+and the official ``growthbook`` Python SDK, installed from PyPI, on thousands of generated inputs.
+``FLIGHTDECK_GROWTHBOOK_CASES`` points the cases at another copy (e.g. a newer one).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-import pytest
 from growthbook import core as gb
 
 from flightdeck.experiments import (
@@ -28,27 +27,17 @@ from flightdeck.experiments import (
     in_namespace,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+VENDORED = Path(__file__).resolve().parent / "data" / "growthbook_cases.json"
 
 
-def _cases_file() -> Path | None:
+def _cases_file() -> Path:
     env = os.environ.get("FLIGHTDECK_GROWTHBOOK_CASES")
-    if env:
-        return Path(env)
-    for parent in ROOT.parents:
-        candidate = parent / "shared" / "data" / "growthbook" / "cases.json"
-        if candidate.is_file():
-            return candidate
-    return None
+    return Path(env) if env else VENDORED
 
 
 def _cases(section: str) -> list[Any]:
-    path = _cases_file()
-    if path is None or not path.is_file():
-        # A data file from GrowthBook's repository, never committed here: without it these
-        # cases skip (even in CI); the SDK comparisons below always run.
-        pytest.skip("GrowthBook's cases.json not found (shared/data/growthbook/cases.json)")
-    cases: list[Any] = json.loads(path.read_text())[section]
+    cases: list[Any] = json.loads(_cases_file().read_text())[section]
+    assert cases, f"cases.json has no {section!r} cases"
     return cases
 
 
