@@ -79,13 +79,15 @@ class AnswerFlow:
         req: ChatRequest,
         history: list[dict[str, Any]],
         call: CallContext,
+        params: dict[str, Any] | None = None,
     ) -> Reply:
-        """Pages -> context -> generate -> cite -> save, as one reply."""
+        """Pages -> context -> generate -> cite -> save, as one reply. ``params``: request
+        parameters an experiment variant sets (merged into the model body)."""
         with self.stage("assistant.extract"):
             pages = await self.read_pages(req)
         conversation_id = await self.keep_conversation(principal, req, pages)
         context = await self.build_context(req, pages, history)
-        routed = await self.calls.chat(call, model_body(req, context, stream=False))
+        routed = await self.calls.chat(call, model_body(req, context, stream=False, params=params))
         reply = routed.value.json()
         answer = Answer(checker=CitationChecker({s.n for s in context.sources}, context.boundary))
         with self.stage("assistant.cite"):
@@ -95,10 +97,17 @@ class AnswerFlow:
         return Reply(conversation_id, context, answer, call)
 
     async def stream(
-        self, principal: Principal, req: ChatRequest, history: list[dict[str, Any]]
+        self,
+        principal: Principal,
+        req: ChatRequest,
+        history: list[dict[str, Any]],
+        call: CallContext | None = None,
+        params: dict[str, Any] | None = None,
     ) -> AsyncIterator[bytes]:
         """The same steps as :meth:`answer`, as server-sent events: ``status``, ``sources``,
-        ``delta`` and ``citation`` as the text arrives, ``usage``, ``done`` (or ``error``)."""
+        ``delta`` and ``citation`` as the text arrives, ``usage``, ``done`` (or ``error``).
+        ``call``: the model call's context when the route prepared it (experiments)."""
+        call = call or CallContext(principal, req.model)
         yield sse("status", {"stage": "reading", "pages": len(req.pages)})
         try:
             with self.stage("assistant.extract"):
@@ -121,7 +130,7 @@ class AnswerFlow:
         yield sse("sources", {"sources": sources, "unreadable": context.unreadable})
         answer = Answer(checker=CitationChecker({s.n for s in context.sources}, context.boundary))
         try:
-            async for event in self.generate(principal, req, context, answer):
+            async for event in self.generate(call, req, context, answer, params):
                 yield event
         except FlightdeckError as exc:
             yield sse("error", error_data(exc.message, exc.code or exc.type))
@@ -130,7 +139,11 @@ class AnswerFlow:
         await self.save(conversation_id, req, answer, context)
         yield sse(
             "done",
-            {"conversation_id": conversation_id, "invalid_citations": answer.checker.invalid},
+            {
+                "conversation_id": conversation_id,
+                "invalid_citations": answer.checker.invalid,
+                "response_id": call.ticket.response_id if call.ticket is not None else None,
+            },
         )
 
     # -- the steps, in order -----------------------------------------------------------------
@@ -209,13 +222,17 @@ class AnswerFlow:
         )
 
     async def generate(
-        self, principal: Principal, req: ChatRequest, context: Context, answer: Answer
+        self,
+        call: CallContext,
+        req: ChatRequest,
+        context: Context,
+        answer: Answer,
+        params: dict[str, Any] | None = None,
     ) -> AsyncIterator[bytes]:
-        """Stream the model's answer as ``delta`` and ``citation`` events, checked as it comes."""
-        # No client_gone here: the event stream response watches the client already.
-        call = CallContext(principal, req.model)
+        """Stream the model's answer as ``delta`` and ``citation`` events, checked as it comes.
+        ``call`` has no ``client_gone``: the event stream response watches the client."""
         async with await self.calls.open_chat_stream(
-            call, model_body(req, context, stream=True)
+            call, model_body(req, context, stream=True, params=params)
         ) as s:
             async for raw in s:
                 chunk = parse_chunk(raw)
@@ -245,10 +262,18 @@ class AnswerFlow:
         )
 
 
-def model_body(req: ChatRequest, context: Context, *, stream: bool) -> dict[str, Any]:
-    """The chat completions body sent to the model."""
+def model_body(
+    req: ChatRequest, context: Context, *, stream: bool, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The chat completions body sent to the model; ``params`` (an experiment variant's
+    request parameters, set by an admin) go under the fixed keys."""
     # A fixed shape: page text can never add tools, functions or other options.
-    body: dict[str, Any] = {"model": req.model, "messages": context.messages, "stream": stream}
+    body: dict[str, Any] = {
+        **(params or {}),
+        "model": req.model,
+        "messages": context.messages,
+        "stream": stream,
+    }
     if stream:
         body["stream_options"] = {"include_usage": True}  # exact usage for the ledger
     return body

@@ -7,6 +7,7 @@ check the caller, and shape the response.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
@@ -25,11 +26,12 @@ from flightdeck.assistant.conversations import (
 from flightdeck.assistant.embeddings import Encoders, PassageEncoder
 from flightdeck.assistant.flow import AnswerFlow, Reply, citation, usage
 from flightdeck.assistant.ocr import find_ocr
-from flightdeck.assistant.requests import parse_chat, parse_page
+from flightdeck.assistant.requests import ChatRequest, parse_chat, parse_page
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Principal, require_spender
 from flightdeck.calls import CallContext, ModelCalls
 from flightdeck.core.settings import Settings
+from flightdeck.experiments.runtime import ExperimentRuntime
 from flightdeck.store.database import Store
 from flightdeck.telemetry.stages import Stage, no_stage
 
@@ -48,8 +50,10 @@ class Assistant:
         *,
         encoder: PassageEncoder | None = None,
         stage: Stage = no_stage,
+        experiments: ExperimentRuntime | None = None,
     ) -> None:
         self.calls = calls
+        self.experiments = experiments  # prompt_version (and model-group) experiments
         self.limits = settings.assistant
         self.auth = auth
         self.conversations = ConversationStore(store)
@@ -86,15 +90,38 @@ class Assistant:
         req = parse_chat(await self.read_json(request), self.limits)
         self.calls.router.group(req.model, "chat")  # unknown model: 404 before anything else
         history = await self.flow.history(principal, req)
+        gone = None if req.stream else client_gone(request)
+        call = CallContext(principal, req.model, client_gone=gone)
+        req, params = await self.assign_experiments(call, req)
         if req.stream:
-            return EventStreamResponse(self.flow.stream(principal, req, history))
-        call = CallContext(principal, req.model, client_gone=client_gone(request))
-        reply = await self.flow.answer(principal, req, history, call)
+            stream = self.flow.stream(principal, req, history, call, params)
+            return EventStreamResponse(stream, headers=call.experiment_headers())
+        reply = await self.flow.answer(principal, req, history, call, params)
+        headers = dict(call.ticket.headers) if call.ticket is not None else {}
+        headers.update((k.decode(), v.decode()) for k, v in call.experiment_headers())
         return Response(
-            orjson.dumps(reply_json(reply, req.model)),
-            media_type=JSON,
-            headers=call.ticket.headers if call.ticket is not None else None,
+            orjson.dumps(reply_json(reply, req.model)), media_type=JSON, headers=headers
         )
+
+    async def assign_experiments(
+        self, call: CallContext, req: ChatRequest
+    ) -> tuple[ChatRequest, dict[str, Any]]:
+        """Assign the call's unit before anything is sent, so that even an event stream carries
+        ``x-flightdeck-experiment``: a ``prompt_version`` experiment picks the prompt (unless the
+        request names one), then model-group and parameters experiments run on the call.
+        Returns the request (with its prompt version) and the parameters to merge."""
+        params: dict[str, Any] = {}
+        if self.experiments is None:
+            return req, params
+        if req.conversation_id is not None:
+            call.units["conversation"] = req.conversation_id
+        if req.prompt is None:
+            version = await self.experiments.assign_prompt(call, req.mode)
+            if version is not None:
+                req = dataclasses.replace(req, prompt=version)
+        await self.experiments.before_call(call, params)
+        call.prepared = True
+        return req, params
 
     async def extract(self, request: Request) -> Response:
         """``POST /v1/assistant/extract``: one page's text and passages, as the chat sees them."""
@@ -167,4 +194,5 @@ def reply_json(reply: Reply, model: str) -> dict[str, object]:
         "invalid_citations": answer.checker.invalid,
         "usage": usage(context, answer),
         "prompt_version": context.prompt_version,
+        "response_id": reply.call.ticket.response_id if reply.call.ticket is not None else None,
     }

@@ -132,7 +132,9 @@ class ModelCalls:
 
     async def _prepare(self, ctx: CallContext, body: dict[str, Any]) -> None:
         """Experiments choose the group (once per context); an unknown model is 404."""
-        if self.before_call is not None and not ctx.variants and not ctx.prepared:
+        # A route may have served variants already (the assistant's prompt version): the hook
+        # still runs once, and skips the experiments that served this context.
+        if self.before_call is not None and not ctx.prepared:
             await self.before_call(ctx, body)
         ctx.prepared = True
         self.router.known(ctx.model_group)

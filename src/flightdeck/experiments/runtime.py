@@ -12,6 +12,11 @@ A unit without an id is not in the experiment. An assigned call routes to the va
 group (or gets its parameters merged into the body) and lists the variant in ``ctx.variants``,
 which the ledger records with the usage (the first request of a unit is its exposure) and the
 route returns as ``x-flightdeck-experiment``.
+
+The assistant also assigns ``prompt_version`` experiments (``assign_prompt``) before it renders
+the prompt: ``target.name`` is the assistant mode (``chat``, ``summarize``, ...) or ``*``, and
+the variant's value is the prompt version. Its variant joins ``ctx.variants`` like any other,
+so the ledger records the exposure with the model call's usage.
 """
 
 from __future__ import annotations
@@ -67,12 +72,38 @@ class ExperimentRuntime:
         self._by_tenant = dict(by_tenant)
         self._loaded_at = time.monotonic()
 
+    async def assign_prompt(self, ctx: CallContext, mode: str) -> str | None:
+        """The prompt version a running ``prompt_version`` experiment gives this assistant call
+        (target ``mode`` or ``*``; the first experiment that assigns the unit wins), or None.
+        The variant joins ``ctx.variants``; ``ctx.units`` may hold the conversation's id."""
+        served = {v.experiment_id for v in ctx.variants}
+        for experiment in await self.running(ctx.principal.tenant):
+            target = experiment.target
+            if target.kind != "prompt_version" or target.name not in (mode, "*"):
+                continue
+            if experiment.id in served:
+                continue
+            unit = unit_id(experiment, ctx, {})
+            if not unit:
+                continue
+            assignment = assign(experiment.spec(), unit)
+            if assignment.variant is None:
+                continue
+            ctx.variants.append(
+                ServedVariant(experiment.id, experiment.key, assignment.variant, unit)
+            )
+            return str(experiment.value_of(assignment.variant))
+        return None
+
     async def before_call(self, ctx: CallContext, body: dict[str, Any]) -> None:
         """Assign the call's unit in each matching experiment and apply the variant."""
         requested = ctx.model_group
+        served = {v.experiment_id for v in ctx.variants}
         for experiment in await self.running(ctx.principal.tenant):
             target = experiment.target
             if target.kind not in CALL_TARGETS or target.name != requested:
+                continue
+            if experiment.id in served:
                 continue
             unit = unit_id(experiment, ctx, body)
             if not unit:

@@ -142,7 +142,9 @@ def create_app(
         response_cache=cache,
     )
     feedback = FeedbackRoutes(store, caller)
-    assistant = Assistant(settings, calls, caller, store, stage=telemetry.stage)
+    assistant = Assistant(
+        settings, calls, caller, store, stage=telemetry.stage, experiments=experiments
+    )
     search = SearchRoutes(settings, caller, store, accounting, stage=telemetry.stage)
     metrics = MetricsRoutes(telemetry, caller, settings.auth.platform_tenant)
     address = settings.telemetry.metrics_address

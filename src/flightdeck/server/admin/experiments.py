@@ -2,16 +2,18 @@
 
 Tenant-owned like every admin resource: reading needs any role of the tenant, changing needs
 its admin role (or a platform admin); naming another tenant is 403, another tenant's experiment
-404. A model-group variant must name a configured model group.
+404. A model-group variant must name a configured model group, a prompt-version variant an
+existing prompt template.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter
 
+from flightdeck.assistant.prompts import Mode, versions
 from flightdeck.core.errors import InvalidRequest
 from flightdeck.experiments.definitions import ExperimentIn, ExperimentOut
 from flightdeck.experiments.results import experiment_results
@@ -50,7 +52,28 @@ async def create_experiment(
                     f"variant {v.name!r}: model group {v.value!r} is not configured",
                     param="variants",
                 )
+    if body.target.kind == "prompt_version":
+        check_prompt_versions(body)
     return await services.experiments.create(tenant, body)
+
+
+def check_prompt_versions(body: ExperimentIn) -> None:
+    """A ``prompt_version`` experiment targets an assistant mode (or ``*``) and each variant
+    names a prompt template version that exists (400 otherwise)."""
+    modes = ("*", *get_args(Mode))
+    if body.target.name not in modes:
+        raise InvalidRequest(
+            f"target.name {body.target.name!r} is not an assistant mode ({', '.join(modes)})",
+            param="target.name",
+        )
+    known = versions()
+    for v in body.variants:
+        if v.value not in known:
+            raise InvalidRequest(
+                f"variant {v.name!r}: prompt version {v.value!r} does not exist"
+                f" (known: {', '.join(known)})",
+                param="variants",
+            )
 
 
 @router.get("/{ref}", response_model=ExperimentOut)
