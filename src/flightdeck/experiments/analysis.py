@@ -37,17 +37,19 @@ Array = NDArray[np.float64]
 class UnitSamples:
     """One variant's units for one metric, aligned arrays of shape ``(units,)``: ``values``
     (the outcome, or a ratio's numerator), ``denominators`` (ratio metrics only),
-    ``covariates`` (the same metric over each unit's pre-exposure window, for CUPED) and
-    ``times`` (exposure time in seconds, for results over time)."""
+    ``covariates`` (the same metric over each unit's pre-exposure window, for CUPED; for a
+    ratio metric its numerator, with ``covariate_denominators``) and ``times`` (exposure time
+    in seconds, for results over time)."""
 
     values: Array
     denominators: Array | None = None
     covariates: Array | None = None
     times: Array | None = None
+    covariate_denominators: Array | None = None
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=np.float64)
-        for name in ("denominators", "covariates", "times"):
+        for name in ("denominators", "covariates", "times", "covariate_denominators"):
             array = getattr(self, name)
             if array is not None:
                 array = np.asarray(array, dtype=np.float64)
@@ -65,6 +67,7 @@ class UnitSamples:
             None if self.denominators is None else self.denominators[keep],
             None if self.covariates is None else self.covariates[keep],
             self.times[keep],
+            None if self.covariate_denominators is None else self.covariate_denominators[keep],
         )
 
 
@@ -97,7 +100,9 @@ class Comparison:
 @dataclass(frozen=True, slots=True)
 class MetricResult:
     """A metric's per-variant ``estimates`` and ``comparisons`` against ``control``;
-    ``cuped`` says the estimates were adjusted by the pre-period covariate."""
+    ``cuped`` says the estimates were adjusted by the pre-period covariate, and
+    ``variance_reduction`` by how much: ``1 - sum(adjusted variances) / sum(unadjusted)`` over
+    the variants (about ``rho^2``; None without CUPED)."""
 
     name: str
     ratio: bool
@@ -105,12 +110,14 @@ class MetricResult:
     control: str
     estimates: Mapping[str, Estimate]
     comparisons: Sequence[Comparison]
+    variance_reduction: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "kind": "ratio" if self.ratio else "mean",
             "cuped": self.cuped,
+            "variance_reduction": self.variance_reduction,
             "control": self.control,
             "variants": [
                 {
@@ -157,9 +164,10 @@ def analyse_metric(
     use_cuped: bool = True,
 ) -> MetricResult:
     """One metric across variants (``samples``: variant -> its units, control first unless
-    named). CUPED applies to mean metrics when every variant has covariates and
-    ``use_cuped``. Raises :class:`ExperimentError` for a variant with < 2 units, an unknown
-    control, or ratio samples without denominators in some variant."""
+    named). CUPED applies when every variant has covariates (ratio metrics: and covariate
+    denominators, with a non-zero mean) and ``use_cuped``. Raises :class:`ExperimentError`
+    for a variant with < 2 units, an unknown control, or ratio samples without denominators
+    in some variant."""
     if len(samples) < 2:
         raise ExperimentError(f"metric {name!r}: need samples of at least two variants")
     control = control if control is not None else next(iter(samples))
@@ -169,8 +177,14 @@ def analyse_metric(
     if any(ratios) and not all(ratios):
         raise ExperimentError(f"metric {name!r}: denominators are missing in some variant")
     ratio = all(ratios)
-    cuped = use_cuped and not ratio and all(s.covariates is not None for s in samples.values())
+    cuped = use_cuped and all(_has_covariate(s, ratio) for s in samples.values())
     estimates = _estimates(name, samples, ratio=ratio, cuped=cuped)
+    reduction = None
+    if cuped:
+        plain = _estimates(name, samples, ratio=ratio, cuped=False)
+        before = sum(e.variance for e in plain.values())
+        after = sum(e.variance for e in estimates.values())
+        reduction = 1 - after / before if before > 0 else 0.0
     total_units = sum(e.units for e in estimates.values())
     comparisons = []
     for variant, estimate in estimates.items():
@@ -179,12 +193,22 @@ def analyse_metric(
         diff = compare(estimates[control], estimate, alpha)
         seq, seq_rel, seq_p = confidence_sequence(diff, total_units, alpha, tuning)
         comparisons.append(Comparison(variant, diff, seq, seq_rel, seq_p))
-    return MetricResult(name, ratio, cuped, control, estimates, comparisons)
+    return MetricResult(name, ratio, cuped, control, estimates, comparisons, reduction)
+
+
+def _has_covariate(s: UnitSamples, ratio: bool) -> bool:
+    if s.covariates is None:
+        return False
+    if not ratio:
+        return True
+    return s.covariate_denominators is not None and float(s.covariate_denominators.mean()) > 0
 
 
 def _estimates(
     name: str, samples: Mapping[str, UnitSamples], *, ratio: bool, cuped: bool
 ) -> dict[str, Estimate]:
+    if ratio and cuped:
+        return _ratio_cuped_estimates(name, samples)
     theta, x_mean = 0.0, 0.0
     if cuped:
         y_all = np.concatenate([s.values for s in samples.values()])
@@ -202,6 +226,44 @@ def _estimates(
             estimates[variant] = mean_estimate(cuped_adjust(s.values, s.covariates, theta, x_mean))
         else:
             estimates[variant] = mean_estimate(s.values)
+    return estimates
+
+
+def _ratio_cuped_estimates(name: str, samples: Mapping[str, UnitSamples]) -> dict[str, Estimate]:
+    """CUPED for ratio metrics (Deng, Knoblich, Lu, KDD 2018, section 3.3): both ratios are
+    linearised per unit by the delta method, ``a_i = (y_i - R_y n_i) / mean n`` and
+    ``b_i = (x_i - R_x m_i) / mean m``; ``theta = sum(a b) / sum(b^2)`` pooled over variants;
+    each variant's estimate is ``R_y - theta (R_x - pooled R_x)`` with variance
+    ``Var(a - theta b) / units``."""
+    parts = {}
+    for variant, s in samples.items():
+        if s.values.size < 2:
+            raise ExperimentError(f"metric {name!r}: variant {variant!r} has fewer than 2 units")
+        assert s.denominators is not None and s.covariates is not None
+        assert s.covariate_denominators is not None
+        n_mean, m_mean = float(s.denominators.mean()), float(s.covariate_denominators.mean())
+        if n_mean == 0:
+            raise ExperimentError(f"metric {name!r}: variant {variant!r} has no denominators")
+        r_y = float(s.values.mean()) / n_mean
+        r_x = float(s.covariates.mean()) / m_mean
+        a = (s.values - r_y * s.denominators) / n_mean
+        b = (s.covariates - r_x * s.covariate_denominators) / m_mean
+        parts[variant] = (r_y, r_x, a, b)
+    x_sum = sum(float(s.covariates.sum()) for s in samples.values() if s.covariates is not None)
+    m_sum = sum(
+        float(s.covariate_denominators.sum())
+        for s in samples.values()
+        if s.covariate_denominators is not None
+    )
+    pooled_x = x_sum / m_sum
+    bb = sum(float((b * b).sum()) for _, _, _, b in parts.values())
+    theta = sum(float((a * b).sum()) for _, _, a, b in parts.values()) / bb if bb > 0 else 0.0
+    estimates = {}
+    for variant, (r_y, r_x, a, b) in parts.items():
+        adjusted = a - theta * b
+        units = adjusted.size
+        value = r_y - theta * (r_x - pooled_x)
+        estimates[variant] = Estimate(value, float(adjusted.var(ddof=1)) / units, units, units - 1)
     return estimates
 
 

@@ -6,16 +6,25 @@ metric (delta method): ``latency_ms``, ``ttft_ms`` (streamed requests), ``errors
 requests with status >= 400), ``input_tokens``, ``output_tokens``, ``cost`` and ``cache_hits``
 (share of requests with cached tokens), each summed per unit over its requests. Feedback metrics
 (``thumbs`` 1/0, ``rating``, any named metric) are the mean per unit of the unit's feedback.
+
+CUPED: when units are users or API keys, each guardrail's pre-period covariate is the same
+metric over the unit's requests in the ledger (the tenant's usage records of that OAuth user or
+key) before its first exposure, from ``PRE_PERIOD`` before the experiment's first exposure on.
+Units without earlier requests count with zeros; a metric none of whose units has earlier
+requests in some variant is not adjusted.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import String, and_, case, cast, func, literal, select
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import ColumnElement
 
 from flightdeck.experiments.analysis import (
     ExperimentResults,
@@ -29,6 +38,8 @@ from flightdeck.store.models_experiments import ExperimentRequestRow, ExposureRo
 from flightdeck.store.models_tenancy import UsageRow
 
 Sums = dict[str, dict[str, list[float]]]  # variant -> column -> per-unit values
+PRE_PERIOD = timedelta(days=14)  # CUPED's look-back before the experiment's first exposure
+Covariates = dict[tuple[str, str], dict[str, tuple[float, float]]]  # (variant, unit) -> metric
 
 
 async def load_samples(
@@ -80,15 +91,85 @@ async def load_samples(
         units.update({row[0]: int(row[1]) for row in await conn.execute(exposed)})
         guard_rows = list(await conn.execute(guard))
         feedback_rows = list(await conn.execute(feedback))
-    return units, _samples(experiment, guard_rows, feedback_rows)
+        covariates = await _pre_period(conn, experiment)
+    return units, _samples(experiment, guard_rows, feedback_rows, covariates)
+
+
+def _ledger_unit(
+    experiment: ExperimentOut,
+) -> ColumnElement[Any] | InstrumentedAttribute[Any] | None:
+    """The usage records' column that holds the experiment's unit id (None: no such column)."""
+    if experiment.unit == "user":
+        return UsageRow.user
+    if experiment.unit == "api_key":  # units are 'key-<id>' (see runtime.unit_id)
+        return literal("key-") + cast(UsageRow.key_id, String)
+    return None
+
+
+async def _pre_period(conn: Any, experiment: ExperimentOut) -> Covariates:
+    """Each exposed unit's guardrail sums over its requests before its first exposure
+    (``(numerator, denominator)`` per metric), for CUPED; empty for request and conversation
+    units, whose ids the ledger does not hold."""
+    column = _ledger_unit(experiment)
+    if column is None:
+        return {}
+    first = await conn.scalar(
+        select(func.min(ExposureRow.ts)).where(ExposureRow.experiment_id == experiment.id)
+    )
+    if first is None:
+        return {}
+    usage = UsageRow
+    query = (
+        select(
+            ExposureRow.variant,
+            ExposureRow.unit,
+            func.count(),
+            func.sum(usage.latency_ms),
+            func.sum(usage.ttft_ms),
+            func.count(usage.ttft_ms),
+            func.sum(case((usage.status >= 400, 1), else_=0)),
+            func.sum(usage.input_tokens),
+            func.sum(usage.output_tokens),
+            func.sum(usage.cost),
+            func.sum(case((usage.cached_tokens > 0, 1), else_=0)),
+        )
+        .join(
+            usage,
+            and_(
+                usage.tenant == experiment.tenant,
+                column == ExposureRow.unit,
+                usage.ts < ExposureRow.ts,
+                usage.ts >= first - PRE_PERIOD,
+            ),
+        )
+        .where(ExposureRow.experiment_id == experiment.id)
+        .group_by(ExposureRow.variant, ExposureRow.unit)
+    )
+    out: Covariates = {}
+    for variant, unit, n, lat, ttft, n_ttft, errors, tin, tout, cost, hits in await conn.execute(
+        query
+    ):
+        out[(variant, unit)] = {
+            "latency_ms": (float(lat or 0.0), float(n)),
+            "errors": (float(errors or 0), float(n)),
+            "input_tokens": (float(tin or 0), float(n)),
+            "output_tokens": (float(tout or 0), float(n)),
+            "cost": (float(cost or 0.0), float(n)),
+            "cache_hits": (float(hits or 0), float(n)),
+            "ttft_ms": (float(ttft or 0.0), float(n_ttft or 0)),
+        }
+    return out
 
 
 def _samples(
-    experiment: ExperimentOut, guard_rows: Sequence[Any], feedback_rows: Sequence[Any]
+    experiment: ExperimentOut,
+    guard_rows: Sequence[Any],
+    feedback_rows: Sequence[Any],
+    covariates: Covariates | None = None,
 ) -> dict[str, dict[str, UnitSamples]]:
-    columns: dict[str, dict[str, list[tuple[float, float, float]]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
+    covariates = covariates or {}
+    # metric -> variant -> per-unit (value, denominator, time, pre value, pre denominator)
+    columns: dict[str, dict[str, list[tuple[float, ...]]]] = defaultdict(lambda: defaultdict(list))
     first_seen: dict[tuple[str, str], float] = {}
     for variant, unit, ts, n, lat, ttft, n_ttft, errors, tin, tout, cost, hits in guard_rows:
         when = ts.timestamp()
@@ -101,13 +182,16 @@ def _samples(
             "cost": cost or 0.0,
             "cache_hits": hits,
         }
+        pre = covariates.get((variant, unit), {})
         for name, total in per_request.items():
-            columns[name][variant].append((float(total), float(n), when))
+            x, m = pre.get(name, (0.0, 0.0))
+            columns[name][variant].append((float(total), float(n), when, x, m))
         if n_ttft:
-            columns["ttft_ms"][variant].append((float(ttft or 0.0), float(n_ttft), when))
+            x, m = pre.get("ttft_ms", (0.0, 0.0))
+            columns["ttft_ms"][variant].append((float(ttft or 0.0), float(n_ttft), when, x, m))
     for variant, unit, name, total, n in feedback_rows:
         when = first_seen.get((variant, unit), 0.0)
-        columns[name][variant].append((float(total), float(n), when))
+        columns[name][variant].append((float(total), float(n), when, 0.0, 0.0))
     names = [*GUARDRAILS, *experiment.metrics]
     names += sorted(n for n in columns if n not in names)
     out: dict[str, dict[str, UnitSamples]] = {}
@@ -115,8 +199,15 @@ def _samples(
         by_variant = columns.get(name, {})
         samples = {}
         for v in experiment.variants:
-            rows = np.asarray(by_variant.get(v.name, []), dtype=np.float64).reshape(-1, 3)
-            samples[v.name] = UnitSamples(rows[:, 0], denominators=rows[:, 1], times=rows[:, 2])
+            rows = np.asarray(by_variant.get(v.name, []), dtype=np.float64).reshape(-1, 5)
+            guardrail = name in GUARDRAILS and bool(covariates)
+            samples[v.name] = UnitSamples(
+                rows[:, 0],
+                denominators=rows[:, 1],
+                times=rows[:, 2],
+                covariates=rows[:, 3] if guardrail else None,
+                covariate_denominators=rows[:, 4] if guardrail else None,
+            )
         out[name] = samples
     return out
 
