@@ -8,13 +8,13 @@ to test one against are in :mod:`flightdeck.testing`.
 
 from flightdeck.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from flightdeck.core.settings import ModelDeployment
+from flightdeck.providers import replies
 from flightdeck.providers.base import SSE_DONE, ChatStream, Provider, UpstreamReply, sse_event
 from flightdeck.providers.registry import ENTRY_POINT_GROUP, ProviderRegistry
 from flightdeck.providers.upstream import (
     HTTPEventStream,
     HTTPProvider,
     TranslatedEventStream,
-    parse_event,
     upstream_error,
 )
 from flightdeck.wire.sse import Event, SSEDecoder
@@ -35,7 +35,7 @@ __all__ = [
     "UpstreamReply",
     "UpstreamTimeout",
     "UpstreamUnavailable",
-    "parse_event",
+    "replies",
     "sse_event",
     "upstream_error",
 ]

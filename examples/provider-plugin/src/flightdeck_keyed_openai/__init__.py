@@ -1,9 +1,9 @@
 """A Flightdeck provider for OpenAI-compatible APIs that take the key in an ``X-API-Key`` header.
 
 Everything here comes from ``flightdeck.providers``, the plugin surface: ``HTTPProvider`` (the
-pooled upstream connection, ``post``/``post_for_body``, error mapping to ``UpstreamError``),
-``HTTPEventStream`` (an upstream's server-sent events, forwarded event by event),
-``UpstreamReply`` and ``ChatStream``.
+pooled upstream connection, ``post``/``post_for_json``, error mapping to ``UpstreamError``),
+``replies`` (the shape checks of a reply), ``HTTPEventStream`` (an upstream's server-sent
+events, forwarded event by event), ``UpstreamReply`` and ``ChatStream``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from flightdeck.providers import ChatStream, HTTPEventStream, HTTPProvider, UpstreamReply
+from flightdeck.providers import ChatStream, HTTPEventStream, HTTPProvider, UpstreamReply, replies
 
 
 class KeyedOpenAIProvider(HTTPProvider):
@@ -29,10 +29,17 @@ class KeyedOpenAIProvider(HTTPProvider):
         return orjson.dumps({**body, "model": self.deployment.upstream_model})
 
     async def chat(self, body: dict[str, Any]) -> UpstreamReply:
-        return UpstreamReply(await self.post_for_body("chat/completions", self.upstream_body(body)))
+        payload = self.upstream_body(body)
+        data = await self.post_for_json(
+            "chat/completions", payload, replies.chat_completion, "a chat.completion"
+        )
+        return UpstreamReply.from_json(data)
 
     async def open_chat_stream(self, body: dict[str, Any]) -> ChatStream:
-        return HTTPEventStream(await self.post("chat/completions", self.upstream_body(body)))
+        payload = self.upstream_body(body)
+        return HTTPEventStream(await self.post("chat/completions", payload, stream=True))
 
     async def embeddings(self, body: dict[str, Any]) -> UpstreamReply:
-        return UpstreamReply(await self.post_for_body("embeddings", self.upstream_body(body)))
+        payload = self.upstream_body(body)
+        data = await self.post_for_json("embeddings", payload, replies.embeddings, "embeddings")
+        return UpstreamReply.from_json(data)
