@@ -190,6 +190,11 @@ CASES: dict[tuple[str, str], Builder] = {
         A("POST", f"/admin/experiments/{w.ids['experiment']}/stop?tenant=acme"),
         A("POST", f"/admin/experiments/{w.ids['experiment']}/stop"),
     ],
+    ("DELETE", "/admin/cache"): lambda w: [
+        A("DELETE", "/admin/cache?tenant=acme"),
+        A("DELETE", "/admin/cache?tenant=acme&model=local/extractive"),
+        A("DELETE", "/admin/cache", may_succeed=True),  # its own tenant's entries
+    ],
     ("POST", "/v1/feedback"): lambda w: [
         # accepted as the attacker's own feedback: results join feedback within a tenant
         A("POST", "/v1/feedback?tenant=acme", {"response_id": "x", "rating": 1}, may_succeed=True),

@@ -31,7 +31,21 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
-    max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, description="larger bodies get 413")
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024, gt=0, description="larger request bodies get 413, on every route"
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="a request body not complete this long after its request began: 408"
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="a new connection or request whose headers take longer is closed (slowloris)",
+    )
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="request line and headers larger than this get 431"
+    )
+    max_header_count: int = Field(100, ge=8, description="more request headers than this: 431")
     access_log: bool = False
     workers: int = Field(
         1, ge=1, le=256, description="processes serving the port; one per core on one machine"

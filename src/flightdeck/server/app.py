@@ -9,10 +9,10 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.types import Scope
 
@@ -21,11 +21,12 @@ from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore
 from flightdeck.auth.legacy import adopt_legacy_identities
+from flightdeck.cache import ResponseCache, TextEncoder, sentence_encoder
 from flightdeck.calls import Accounting, ModelCalls, Router
-from flightdeck.core.errors import ClientGone, FlightdeckError
 from flightdeck.core.redact import install_log_redaction
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
+from flightdeck.encoders.sentence import load_sentence_model
 from flightdeck.experiments.runtime import ExperimentRuntime
 from flightdeck.experiments.store import ExperimentStore
 from flightdeck.gateway.messages import MessagesRoutes
@@ -34,11 +35,8 @@ from flightdeck.gateway.routes import Gateway
 from flightdeck.providers.registry import ProviderRegistry
 from flightdeck.search.routes import SearchRoutes
 from flightdeck.server.admin import admin_mount
-from flightdeck.server.errors import (
-    handle_flightdeck_error,
-    handle_http_exception,
-    handle_unexpected,
-)
+from flightdeck.server.edge import EdgeLimits
+from flightdeck.server.errors import exception_handlers
 from flightdeck.server.feedback import FeedbackRoutes
 from flightdeck.server.health import Health
 from flightdeck.server.metrics import MetricsListener, MetricsRoutes
@@ -57,10 +55,17 @@ class Services:
     keys: KeyStore
     router: Router
     accounting: Accounting
+    cache: ResponseCache
 
 
-async def _client_gone(request: Request, exc: Exception) -> Response:
-    return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
+def minilm_encoder() -> TextEncoder:
+    """The semantic cache's encoder: the process's MiniLM (``load_sentence_model``), loaded on
+    first use, so a server without semantic groups never loads it."""
+
+    def encode(texts: list[str]) -> NDArray[np.float32]:
+        return sentence_encoder(load_sentence_model())(texts)
+
+    return encode
 
 
 def _lifespan(
@@ -71,9 +76,10 @@ def _lifespan(
     search: SearchRoutes,
     telemetry: Telemetry,
     listener: MetricsListener | None,
+    cache: ResponseCache,
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """Start-up (migrations, tokenizer, accounting, upstream pools, the metrics listener) and
-    shutdown, in order."""
+    """Start-up (migrations, tokenizer, accounting, upstream pools, the metrics listener, the
+    semantic cache's encoder) and shutdown, in order."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -84,6 +90,8 @@ def _lifespan(
         await router.start()
         if listener is not None:
             listener.start()
+        if cache.semantic:
+            await asyncio.to_thread(load_sentence_model)  # MiniLM now, not on the first request
         try:
             yield
         finally:
@@ -91,6 +99,7 @@ def _lifespan(
                 listener.close()
             search.close()
             await router.close()
+            await cache.close()
             await accounting.close()
             await store.close()
             telemetry.shutdown()
@@ -117,7 +126,8 @@ def create_app(
     accounting = Accounting.from_settings(settings, store)
     _instrument(telemetry, router, accounting)
     experiments = ExperimentRuntime(ExperimentStore(store))
-    calls = ModelCalls(router, accounting, before_call=experiments.before_call)
+    cache = ResponseCache.from_settings(settings.cache, minilm_encoder())
+    calls = ModelCalls(router, accounting, before_call=experiments.before_call, cache=cache)
     gateway = Gateway(settings, calls, caller)
     messages = MessagesRoutes(settings, calls, caller)
     responses = ResponsesRoutes(settings, calls, caller, store)
@@ -129,6 +139,7 @@ def create_app(
         caller=caller,
         policies=accounting.policies,
         experiment_runtime=experiments,
+        response_cache=cache,
     )
     feedback = FeedbackRoutes(store, caller)
     assistant = Assistant(settings, calls, caller, store, stage=telemetry.stage)
@@ -152,15 +163,12 @@ def create_app(
             *([] if listener is not None or not settings.telemetry.metrics else metrics.routes()),
             admin,
         ],
-        exception_handlers={
-            FlightdeckError: handle_flightdeck_error,
-            ClientGone: _client_gone,
-            HTTPException: handle_http_exception,
-            Exception: handle_unexpected,
-        },
-        lifespan=_lifespan(settings, store, router, accounting, search, telemetry, listener),
+        exception_handlers=dict(exception_handlers()),
+        # outermost but for Starlette's own: limits hold before any route parses or authenticates
+        middleware=[Middleware(EdgeLimits, settings=settings.server)],
+        lifespan=_lifespan(settings, store, router, accounting, search, telemetry, listener, cache),
     )
-    app.state.services = Services(settings, store, keys, router, accounting)
+    app.state.services = Services(settings, store, keys, router, accounting, cache)
     app.state.assistant = assistant
     app.state.search = search
     app.state.telemetry = telemetry
