@@ -17,6 +17,11 @@ The assistant also assigns ``prompt_version`` experiments (``assign_prompt``) be
 the prompt: ``target.name`` is the assistant mode (``chat``, ``summarize``, ...) or ``*``, and
 the variant's value is the prompt version. Its variant joins ``ctx.variants`` like any other,
 so the ledger records the exposure with the model call's usage.
+
+Search assigns ``ranking`` experiments (``assign_ranking``): ``target.name`` is the collection
+(or ``*``), the value a ranking configuration. A search makes no model call, so its exposure is
+written to ``experiment_exposures`` directly (once per unit and experiment; a database outage
+loses it, logged, and the search still answers).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class ExperimentRuntime:
         self._by_tenant: dict[str, list[ExperimentOut]] = {}
         self._loaded_at = -float("inf")
         self._lock = asyncio.Lock()
+        self._exposed: set[tuple[int, str]] = set()  # exposures this process wrote (search)
 
     def invalidate(self) -> None:
         """Reload on the next request (after an experiment starts or stops here)."""
@@ -94,6 +100,40 @@ class ExperimentRuntime:
             )
             return str(experiment.value_of(assignment.variant))
         return None
+
+    async def assign_ranking(self, ctx: CallContext, collection: str) -> dict[str, Any] | None:
+        """The ranking configuration a running ``ranking`` experiment gives this search of
+        ``collection`` (or None); records the unit's exposure. The variant joins
+        ``ctx.variants`` (for ``x-flightdeck-experiment``)."""
+        for experiment in await self.running(ctx.principal.tenant):
+            target = experiment.target
+            if target.kind != "ranking" or target.name not in (collection, "*"):
+                continue
+            unit = unit_id(experiment, ctx, {})
+            if not unit:
+                continue
+            assignment = assign(experiment.spec(), unit)
+            if assignment.variant is None:
+                continue
+            ctx.variants.append(
+                ServedVariant(experiment.id, experiment.key, assignment.variant, unit)
+            )
+            await self._expose(experiment.id, unit, assignment.variant)
+            value: dict[str, Any] = experiment.value_of(assignment.variant)
+            return value
+        return None
+
+    async def _expose(self, experiment_id: int, unit: str, variant: str) -> None:
+        if (experiment_id, unit) in self._exposed:
+            return
+        try:
+            await self.experiments.expose(experiment_id, unit, variant)
+        except Exception:  # the request path must not fail because the store is down
+            log.warning("experiments: could not record an exposure", exc_info=True)
+            return
+        if len(self._exposed) >= 100_000:
+            self._exposed.clear()
+        self._exposed.add((experiment_id, unit))
 
     async def before_call(self, ctx: CallContext, body: dict[str, Any]) -> None:
         """Assign the call's unit in each matching experiment and apply the variant."""

@@ -52,9 +52,12 @@ class SearchEngine:
 
     async def search(self, uri: str, query: SearchQuery) -> tuple[Snapshot, list[Hit]]:
         snapshot = await self.snapshots.get(uri)
+        ranking = query.ranking
         wanted = set(snapshot.indexes)
         if not self.settings.clip_model:
             wanted.discard("image")
+        if ranking.signals is not None:
+            wanted &= set(ranking.signals)
         with self.stage("search.encode"):
             vectors = await self.encoder.encode(query.query, wanted)
         usable = {
@@ -63,7 +66,7 @@ class SearchEngine:
             if vector.shape[1] == snapshot.indexes[name].index.dimensions
         }
         allowed = query.filter.mask(snapshot.documents) if query.filter else None
-        depth = query.k if len(usable) == 1 else max(query.k, FUSION_DEPTH)
+        depth = query.k if len(usable) == 1 else max(query.k, ranking.fusion_depth)
         ranked: dict[str, list[tuple[int, float]]] = {}
         with self.stage("search.ann"):
             for name, vector in usable.items():
@@ -76,7 +79,10 @@ class SearchEngine:
                     (int(embedded.documents[i]), float(s))
                     for i, s in zip(found.ids, found.scores, strict=True)
                 ]
-        return snapshot, fuse(ranked)[: query.k]
+        hits = fuse(ranked, ranking.rrf_k)
+        if ranking.min_score is not None:
+            hits = [h for h in hits if h.score >= ranking.min_score]
+        return snapshot, hits[: query.k]
 
     async def thumbnail(self, uri: str, doc_id: str) -> Thumbnail:
         snapshot = await self.snapshots.get(uri)
@@ -86,8 +92,9 @@ class SearchEngine:
         self.encoder.close()
 
 
-def fuse(ranked: dict[str, list[tuple[int, float]]]) -> list[Hit]:
-    """One list: the cosine order for a single signal, reciprocal rank fusion for several."""
+def fuse(ranked: dict[str, list[tuple[int, float]]], rrf_k: int = RRF_K) -> list[Hit]:
+    """One list: the cosine order for a single signal, reciprocal rank fusion for several
+    (score = sum of ``1 / (rrf_k + rank)``)."""
     if len(ranked) == 1:
         ((name, hits),) = ranked.items()
         return [Hit(p, s, {name: s}) for p, s in hits]
@@ -95,7 +102,7 @@ def fuse(ranked: dict[str, list[tuple[int, float]]]) -> list[Hit]:
     for name, hits in ranked.items():
         for rank, (position, cosine) in enumerate(hits):
             hit = merged.setdefault(position, Hit(position, 0.0, {}))
-            hit.score += 1.0 / (RRF_K + rank + 1)
+            hit.score += 1.0 / (rrf_k + rank + 1)
             hit.scores[name] = cosine
     return sorted(merged.values(), key=lambda h: (-h.score, h.position))
 

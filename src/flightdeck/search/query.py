@@ -6,6 +6,11 @@ A filter narrows the candidates before ranking (exactly, not by dropping hits af
      "metadata": {"license": "cc0", "year": [2023, 2024]}}
 
 Metadata values match by equality; a list means any of them.
+
+A ``Ranking`` (set by a ``ranking`` experiment's variant, never by the request body) tunes how
+hits are ranked: ``signals`` (the indexes searched: ``text``, ``image``), ``rrf_k`` and
+``fusion_depth`` (reciprocal rank fusion of several signals) and ``min_score`` (hits scoring
+below it are dropped).
 """
 
 from __future__ import annotations
@@ -48,14 +53,68 @@ def _matches(value: Any, values: tuple[Scalar, ...]) -> bool:
     return any(type(value) is type(v) and value == v for v in values)
 
 
+RANKING_KEYS = ("signals", "rrf_k", "fusion_depth", "min_score")
+SIGNALS = ("text", "image")
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How hits are ranked (see the module docstring); the defaults are search's own."""
+
+    signals: tuple[str, ...] | None = None  # None: every index the store has
+    rrf_k: int = 60
+    fusion_depth: int = 50
+    min_score: float | None = None
+
+
+def parse_ranking(value: Any) -> Ranking:
+    """A ranking configuration (an experiment variant's value); InvalidRequest (400) naming the
+    bad key for an unknown key or a bad value."""
+    if not isinstance(value, dict):
+        raise InvalidRequest("a ranking configuration must be an object", param="ranking")
+    for key in value:
+        if key not in RANKING_KEYS:
+            raise InvalidRequest(
+                f"unknown ranking key {key!r} (known: {', '.join(RANKING_KEYS)})",
+                param=f"ranking.{key}",
+            )
+    signals = value.get("signals")
+    if signals is not None and (
+        not isinstance(signals, list) or not signals or not all(s in SIGNALS for s in signals)
+    ):
+        raise InvalidRequest(
+            f"'signals' must be a non-empty list of {', '.join(SIGNALS)}", param="ranking.signals"
+        )
+    ints = {}
+    for key, low, high, default in (("rrf_k", 1, 1000, 60), ("fusion_depth", 1, 1000, 50)):
+        got = value.get(key, default)
+        if isinstance(got, bool) or not isinstance(got, int) or not low <= got <= high:
+            raise InvalidRequest(
+                f"'{key}' must be an integer from {low} to {high}", param=f"ranking.{key}"
+            )
+        ints[key] = got
+    min_score = value.get("min_score")
+    if min_score is not None and (
+        isinstance(min_score, bool) or not isinstance(min_score, int | float)
+    ):
+        raise InvalidRequest("'min_score' must be a number", param="ranking.min_score")
+    return Ranking(
+        tuple(signals) if signals is not None else None,
+        ints["rrf_k"],
+        ints["fusion_depth"],
+        None if min_score is None else float(min_score),
+    )
+
+
 @dataclass(frozen=True)
 class SearchQuery:
-    """A search request, parsed and bounded."""
+    """A search request, parsed and bounded; ``ranking`` comes from an experiment."""
 
     collection: str
     query: str
     k: int = 10
     filter: DocumentFilter | None = None
+    ranking: Ranking = field(default_factory=Ranking)
 
 
 def _scalars(value: Any, param: str) -> tuple[Scalar, ...]:

@@ -10,6 +10,7 @@ document sources are shown relative to the tenant's folder (never as absolute se
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 
 import orjson
@@ -21,12 +22,14 @@ from flightdeck.api import authenticate_request, read_json_object
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Principal
 from flightdeck.calls.accounting import Accounting
+from flightdeck.calls.context import CallContext
 from flightdeck.core.errors import RequestError
 from flightdeck.core.settings import Settings
+from flightdeck.experiments.runtime import ExperimentRuntime
 from flightdeck.search.collections import CollectionStore
 from flightdeck.search.engine import SearchEngine, hydrate
 from flightdeck.search.ownership import display_source, hide_locations
-from flightdeck.search.query import parse_search
+from flightdeck.search.query import parse_ranking, parse_search
 from flightdeck.store.database import Store
 from flightdeck.telemetry.stages import Stage, no_stage
 
@@ -49,8 +52,10 @@ class SearchRoutes:
         *,
         engine: SearchEngine | None = None,
         stage: Stage = no_stage,
+        experiments: ExperimentRuntime | None = None,
     ) -> None:
         self.auth = auth
+        self.experiments = experiments  # ranking experiments
         self.stage = stage  # telemetry: encode, ANN (in the engine), hydrate
         self.accounting = accounting
         self.collections = CollectionStore(store, settings.search_roots)
@@ -76,6 +81,11 @@ class SearchRoutes:
         principal = await self.authenticate(request)
         query = parse_search(await read_json_object(request, self.max_body))
         collection = await self.collections.get(principal.tenant, query.collection)
+        served = CallContext(principal, model_group="", kind="chat")  # experiments' view
+        if self.experiments is not None:
+            ranking = await self.experiments.assign_ranking(served, collection.name)
+            if ranking is not None:
+                query = dataclasses.replace(query, ranking=parse_ranking(ranking))
         # The caller's requests/minute and concurrency limits hold here too (no tokens, no cost).
         admitted = await self.accounting.admit_request(principal)
         try:
@@ -102,7 +112,9 @@ class SearchRoutes:
                 "indexes": {n: e.index.kind for n, e in snapshot.indexes.items()},
             },
         }
-        return Response(orjson.dumps(body), media_type=JSON, headers=admitted.headers)
+        headers = dict(admitted.headers)
+        headers.update((k.decode(), v.decode()) for k, v in served.experiment_headers())
+        return Response(orjson.dumps(body), media_type=JSON, headers=headers)
 
     async def list_collections(self, request: Request) -> Response:
         principal = await self.authenticate(request)

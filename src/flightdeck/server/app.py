@@ -146,7 +146,9 @@ def create_app(
     assistant = Assistant(
         settings, calls, caller, store, stage=telemetry.stage, experiments=experiments
     )
-    search = SearchRoutes(settings, caller, store, accounting, stage=telemetry.stage)
+    search = SearchRoutes(
+        settings, caller, store, accounting, stage=telemetry.stage, experiments=experiments
+    )
     metric_routes, listener = _metrics(settings, telemetry, caller)
 
     app = Starlette(

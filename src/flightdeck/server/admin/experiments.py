@@ -3,7 +3,8 @@
 Tenant-owned like every admin resource: reading needs any role of the tenant, changing needs
 its admin role (or a platform admin); naming another tenant is 403, another tenant's experiment
 404. A model-group variant must name a configured model group, a prompt-version variant an
-existing prompt template.
+existing prompt template, a ranking variant a valid ranking configuration (400 naming the bad
+key).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from flightdeck.assistant.prompts import Mode, versions
 from flightdeck.core.errors import InvalidRequest
 from flightdeck.experiments.definitions import ExperimentIn, ExperimentOut
 from flightdeck.experiments.results import experiment_results
+from flightdeck.search.query import parse_ranking
 from flightdeck.server.admin.access import CallerAccess, Services
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
@@ -54,6 +56,14 @@ async def create_experiment(
                 )
     if body.target.kind == "prompt_version":
         check_prompt_versions(body)
+    if body.target.kind == "ranking":
+        for v in body.variants:
+            try:
+                parse_ranking(v.value)
+            except InvalidRequest as exc:
+                raise InvalidRequest(
+                    f"variant {v.name!r}: {exc.message}", param=exc.param
+                ) from None
     return await services.experiments.create(tenant, body)
 
 
