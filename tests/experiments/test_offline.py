@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +83,41 @@ def test_a_bad_result_file_is_one_line_naming_the_row(tmp_path: Path) -> None:
         read_run(broken)
     with pytest.raises(ExperimentError, match="no numeric metric"):
         compare_runs([{"id": 1, "a": "x"}], [{"id": 1, "a": "y"}])
+
+
+def test_the_documented_offline_commands_run(tmp_path: Path) -> None:
+    """The commands of docs/experiments.md's offline section, verbatim, on generated runs."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "experiments.md").read_text()
+    section = doc.split("## Offline experiments", 1)[1].split("\n## ", 1)[0]
+    commands = [
+        shlex.split(line)
+        for block in re.findall(r"```\n(.*?)```", section, flags=re.S)
+        for line in block.splitlines()
+        if line.startswith("flightdeck ")
+    ]
+    assert len(commands) >= 2
+    run_a, run_b = _write_runs(tmp_path)
+    b_jsonl = [
+        dict(zip(("id", "recall", "latency_ms"), line.split(","), strict=True))
+        for line in run_b.read_text().splitlines()[1:]
+    ]
+    for name in ("index-b.jsonl",):
+        (tmp_path / name).write_text(
+            "\n".join(
+                json.dumps(
+                    {**r, "recall": float(r["recall"]), "latency_ms": float(r["latency_ms"])}
+                )
+                for r in b_jsonl
+            )
+        )
+    (tmp_path / "extract-v1.csv").write_text(run_b.read_text())
+    (tmp_path / "extract-v2.csv").write_text(run_b.read_text().replace(",2", ",3"))
+    assert run_a.name == "index-a.jsonl"
+    for argv in commands:
+        out = flightdeck(*argv[1:], cwd=tmp_path)
+        assert out.returncode == 0, (argv, out.stderr)
+        if "--json" in argv:
+            assert json.loads(out.stdout)
+        if "--plot" in argv:
+            png = argv[argv.index("--plot") + 1]
+            assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
