@@ -152,3 +152,10 @@ def test_ratio_cuped_narrows_by_about_rho_squared() -> None:
     assert adjusted.variance_reduction == pytest.approx(rho2, abs=0.08)
     for v in ("a", "b"):
         assert adjusted.estimates[v].value == pytest.approx(plain.estimates[v].value, rel=0.02)
+
+
+def test_the_cli_table_names_the_variance_cuped_removed() -> None:
+    from flightdeck.cli.experiments import _cuped_note
+
+    assert _cuped_note(True, 0.42) == " (CUPED -42% var)"
+    assert _cuped_note(False, None) == ""

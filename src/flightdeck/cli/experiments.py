@@ -154,7 +154,7 @@ def results(
         for c in metric.comparisons:
             d = c.difference
             table.add_row(
-                metric.name + (" (CUPED)" if metric.cuped else ""),
+                metric.name + _cuped_note(metric.cuped, metric.variance_reduction),
                 c.variant,
                 f"{100 * d.relative:+.2f}% "
                 + _interval(d.relative_ci[0], d.relative_ci[1], scale=100, unit="%"),
@@ -162,6 +162,13 @@ def results(
                 f"{d.p_value:.3g}",
             )
     Console().print(table)
+
+
+def _cuped_note(cuped: bool, reduction: float | None) -> str:
+    """`` (CUPED -42% var)``: the share of variance the pre-period covariate removed."""
+    if not cuped:
+        return ""
+    return " (CUPED)" if reduction is None else f" (CUPED -{100 * reduction:.0f}% var)"
 
 
 def _interval(low: float, high: float, scale: float = 1.0, unit: str = "") -> str:
