@@ -17,6 +17,7 @@ from rich.console import Console
 
 from flightdeck import __version__
 from flightdeck.cli.context import (
+    command_group,
     config_path,
     err_console,
     one_line_errors,
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
     from flightdeck.core.settings import Settings
     from flightdeck.store.database import Store
 
-app = typer.Typer(no_args_is_help=True, help="Flightdeck: gateway, assistant and media platform.")
-config_app = typer.Typer(help="Check configuration files.")
+app = command_group("Flightdeck: gateway, assistant and media platform.", no_args_is_help=True)
+config_app = command_group("Check configuration files.")
 app.add_typer(config_app, name="config")
 # Sub-commands living in their own modules: name -> (module, attribute, a group of commands?).
 # main() imports only the one asked for (all of them for --help).
@@ -55,6 +56,24 @@ WorkersOpt = Annotated[
         min=1, max=256, help="worker processes sharing the port (default [server] workers)"
     ),
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"flightdeck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
+) -> None:
+    """Flightdeck: gateway, assistant and media platform."""
 
 
 @app.command()

@@ -9,6 +9,7 @@ import fsspec
 import typer
 from rich.console import Console
 
+from flightdeck.cli.context import command_group
 from flightdeck.cli.media_progress import IngestProgress, summary
 from flightdeck.media.engines import Engine
 from flightdeck.media.engines import Progress as DocumentProgress
@@ -30,7 +31,7 @@ from flightdeck.media.options import (
 from flightdeck.media.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, open_source
 from flightdeck.media.store import MediaStore
 
-app = typer.Typer(help="Ingest images and videos into a deduplicated, featurized store.")
+app = command_group("Ingest images and videos into a deduplicated, featurized store.")
 console = Console(stderr=True)
 
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flightdeck.auth.tenants import TenantStore
-from flightdeck.cli.context import one_line_errors, run_with_store, settings_for
+from flightdeck.cli.context import command_group, one_line_errors, run_with_store, settings_for
 from flightdeck.core.errors import InvalidRequest
 from flightdeck.search.collections import CollectionStore
 from flightdeck.search.engine import SearchEngine, hydrate
@@ -24,8 +24,8 @@ from flightdeck.search.shares import ShareStore
 from flightdeck.store.database import Store
 from flightdeck.store.models_tenancy import Collection, StoreShare
 
-collections_app = typer.Typer(help="Register media stores as searchable collections of a tenant.")
-stores_app = typer.Typer(help="Share a media store with a tenant that does not own it.")
+collections_app = command_group("Register media stores as searchable collections of a tenant.")
+stores_app = command_group("Share a media store with a tenant that does not own it.")
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
 TenantOpt = Annotated[
     str | None, typer.Option(help="the owning tenant; default: the platform tenant")
