@@ -98,14 +98,7 @@ def up(
         return key
 
     key = run_with_store(settings, first_key)  # before any worker starts: one key, ever
-    url = f"http://{settings.server.host}:{settings.server.port}"
-    console.print(f"[bold]Flightdeck {__version__}[/] on [link={url}]{url}[/link]")
-    console.print(f"store: {settings.store_url}")
-    console.print("models: " + ", ".join(settings.model_names()))
-    if key:
-        console.print("first start: an admin API key was created. It is shown once:")
-        console.print(f"  [bold]{key}[/]", highlight=False)
-    _serve(settings, workers)
+    _serve(settings, workers, key)
 
 
 @app.command()
@@ -159,14 +152,18 @@ def _override(settings: Settings, host: str | None, port: int | None) -> None:
         settings.server.port = port
 
 
-def _serve(settings: Settings, workers: int | None) -> None:
-    """Migrate the store here, once, then serve (in ``workers`` processes)."""
+def _serve(settings: Settings, workers: int | None, first_key: str | None = None) -> None:
+    """Migrate the store here, once, print the start banner, then serve (in ``workers``
+    processes)."""
+    from flightdeck.cli.banner import start_banner
     from flightdeck.cli.serving import serve
 
     async def nothing(store: Store) -> None:
         return None
 
     run_with_store(settings, nothing)  # a migration error is one line here, not a traceback
+    for line in start_banner(settings, first_key):
+        console.print(line, highlight=False, soft_wrap=True)
     count = workers if workers is not None else settings.server.workers
     if count > 1 and settings.limits.backend == "memory":
         err_console.print(
