@@ -25,11 +25,24 @@ def test_collections_create_list_search_delete(tmp_path: Path, media_root: Path)
     assert "photos" not in flightdeck("collections", "list", *c, cwd=tmp_path).stdout
 
     found = flightdeck(
-        "search", "photos", "a kitten napping", "--tenant", "acme", "-k", "2", *c, cwd=tmp_path
+        "search",
+        "photos",
+        "a kitten napping",
+        "--tenant",
+        "acme",
+        "-k",
+        "2",
+        "--min-score",
+        "-1",
+        *c,
+        cwd=tmp_path,
     )
     assert found.returncode == 0, found.stderr
     rows = [line for line in found.stdout.splitlines() if line.startswith("│ ")]
     assert len(rows) == 2 and PHOTOS[3][0] in rows[0]
+    nothing = flightdeck("search", "photos", "qwzx blorf", "--tenant", "acme", *c, cwd=tmp_path)
+    assert nothing.returncode == 1 and "no good match" in nothing.stderr
+    assert "│" not in nothing.stdout
 
     other = flightdeck("search", "photos", "cat", *c, cwd=tmp_path)  # the platform tenant's
     assert other.returncode == 2 and "collection 'photos' does not exist" in other.stderr
