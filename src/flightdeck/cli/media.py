@@ -11,6 +11,7 @@ from rich.console import Console
 
 from flightdeck.cli.context import command_group
 from flightdeck.cli.media_progress import IngestProgress, summary
+from flightdeck.encoders.errors import ModelLoadError
 from flightdeck.media.engines import Engine
 from flightdeck.media.engines import Progress as DocumentProgress
 from flightdeck.media.engines.local import LocalEngine
@@ -29,7 +30,8 @@ from flightdeck.media.options import (
     VideoOptions,
 )
 from flightdeck.media.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, open_source
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.errors import StoreError
+from flightdeck.mediastore.store import MediaStore
 
 app = command_group("Ingest images and videos into a deduplicated, featurized store.")
 console = Console(stderr=True)
@@ -136,7 +138,7 @@ def ingest_command(
                     ingest(src, store, options, runner, bar.on_commit, featurizer, report)
             finally:
                 runner.close()
-    except MediaError as exc:
+    except (MediaError, ModelLoadError, StoreError) as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     console.print(summary(report, out, featurizer.device))
