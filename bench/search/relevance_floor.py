@@ -73,9 +73,7 @@ def measure() -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     photos = cosines(model, CAPTIONS)
     real = cosines(model, [q for q, _ in RELEVANT]) @ photos.T
     noise = cosines(model, NONSENSE) @ photos.T
-    relevant = [
-        (q, float(real[i, CAPTIONS.index(c)])) for i, (q, c) in enumerate(RELEVANT)
-    ]
+    relevant = [(q, float(real[i, CAPTIONS.index(c)])) for i, (q, c) in enumerate(RELEVANT)]
     nonsense = [(q, float(noise[i].max())) for i, q in enumerate(NONSENSE)]
     return relevant, nonsense
 

@@ -125,7 +125,7 @@ $("search-form").addEventListener("submit", async (event) => {
   const { data, no_match_reason: reason } = await res.json();
   $("results").replaceChildren(...data.map(card));
   if (data.length) {
-    setStatus(`${data.length} results.`);
+    setStatus(`${data.length} result${data.length === 1 ? "" : "s"}.`);
   } else {
     setStatus(reason || "No good match.");
     $("status").classList.add("no-match");
