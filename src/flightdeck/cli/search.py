@@ -45,6 +45,16 @@ def _absolute(uri: str) -> str:
     return os.path.abspath(uri) if uri.startswith(("./", "../")) else uri
 
 
+def where_stores_lie(message: str, tenant: str, roots: list[str]) -> str:
+    """``message`` plus the allowed roots and where the tenant's own stores lie under them."""
+    shown = [root if "://" in root else os.path.abspath(root) for root in roots]
+    folders = ", ".join(f"{root}/tenants/{tenant}/" for root in shown)
+    return (
+        f"{message}; allowed roots (setting search.roots): {', '.join(shown)}; the stores "
+        f"of tenant {tenant} lie in {folders} (flightdeck media ingest ... --out there)"
+    )
+
+
 @collections_app.command("create")
 @one_line_errors
 def create_collection(
@@ -68,7 +78,12 @@ def create_collection(
         if owner != settings.auth.platform_tenant and await TenantStore(store).get(owner) is None:
             raise InvalidRequest(f"tenant {owner!r} does not exist")
         collections = CollectionStore(store, settings.search_roots)
-        return await collections.create(owner, name, _absolute(uri), description)
+        try:
+            return await collections.create(owner, name, _absolute(uri), description)
+        except InvalidRequest as exc:  # the operator may see the roots; a tenant never does
+            raise InvalidRequest(
+                where_stores_lie(exc.message, owner, settings.search_roots)
+            ) from None
 
     record = run_with_store(settings, job)
     print(f"created collection {record.name} of tenant {record.tenant}: {record.uri}")
