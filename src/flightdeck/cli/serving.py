@@ -159,6 +159,10 @@ def logging_config() -> dict[str, Any]:
     without this, worker processes showed only their warnings, unformatted."""
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["flightdeck"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # Every line redacted (flightdeck.core.redact), the access log's query strings included.
+    config.setdefault("filters", {})["redact"] = {"()": "flightdeck.core.redact.RedactingFilter"}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact")
     return config
 
 

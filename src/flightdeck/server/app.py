@@ -20,6 +20,7 @@ from flightdeck.auth.keys import KeyStore
 from flightdeck.auth.legacy import adopt_legacy_identities
 from flightdeck.calls import Accounting, ModelCalls, Router
 from flightdeck.core.errors import ClientGone, FlightdeckError
+from flightdeck.core.redact import install_log_redaction
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
 from flightdeck.experiments.runtime import ExperimentRuntime
@@ -80,7 +81,9 @@ def _lifespan(
 
 
 def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) -> Starlette:
-    """The whole platform as one Starlette app: every plane's routes, ``/admin``, the web page."""
+    """The whole platform as one Starlette app: every plane's routes, ``/admin``, the web page;
+    also turns on log redaction for the process (``flightdeck.core.redact``)."""
+    install_log_redaction()
     registry = registry or ProviderRegistry.default()
     store = Store(settings.store_url)
     keys = KeyStore(store)

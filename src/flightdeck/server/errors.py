@@ -1,8 +1,10 @@
-"""Every error leaves the server in the OpenAI error shape, with the right status."""
+"""Every error leaves the server in the OpenAI error shape, with the right status, and its
+message redacted (``flightdeck.core.redact``): no credential reaches a client through an error."""
 
 from __future__ import annotations
 
 import logging
+import math
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -10,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from flightdeck.core.errors import FlightdeckError, RateLimited, UpstreamError
+from flightdeck.core.redact import redact
 
 log = logging.getLogger("flightdeck.server")
 
@@ -17,8 +20,9 @@ log = logging.getLogger("flightdeck.server")
 def error_body(
     message: str, type_: str, code: str | None = None, param: str | None = None
 ) -> bytes:
+    """The OpenAI error document, its message redacted."""
     return orjson.dumps(
-        {"error": {"message": message, "type": type_, "param": param, "code": code}}
+        {"error": {"message": redact(message), "type": type_, "param": param, "code": code}}
     )
 
 
@@ -26,7 +30,7 @@ def error_response(exc: FlightdeckError) -> Response:
     headers: dict[str, str] = {}
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(exc, RateLimited | UpstreamError) and retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(retry_after)))
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     if isinstance(exc, RateLimited):
         headers.update(exc.headers)
     body = error_body(exc.message, exc.type, exc.code, exc.param)

@@ -38,7 +38,7 @@ class AppThread:
     """Any ASGI app on a loopback port, served by uvicorn in a thread:
     ``with AppThread(app) as server: server.url ...``"""
 
-    def __init__(self, app: ASGIApp, port: int = 0) -> None:
+    def __init__(self, app: ASGIApp, port: int = 0, *, log_level: str = "warning") -> None:
         self.port = port or free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(
@@ -47,7 +47,7 @@ class AppThread:
                 port=self.port,
                 loop="asyncio",
                 lifespan="on",
-                log_level="warning",
+                log_level=log_level,  # "info" turns the access log on
                 timeout_graceful_shutdown=2,
             )
         )
@@ -74,10 +74,10 @@ class AppThread:
 class ServerThread(AppThread):
     """Flightdeck itself, with an admin key: ``with ServerThread(settings) as server: ...``"""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, log_level: str = "warning") -> None:
         if settings.server.port == 0:
             settings.server.port = free_port()
         self.settings = settings
         self.app: Starlette = create_app(settings)
-        super().__init__(self.app, settings.server.port)
+        super().__init__(self.app, settings.server.port, log_level=log_level)
         self.api_key = asyncio.run(create_key(settings))
