@@ -55,6 +55,13 @@ def test_banner_names_every_page_with_its_url() -> None:
     assert "fd-secret" in text and "flightdeck keys create" in text
 
 
+def test_banner_never_shows_the_store_password() -> None:
+    url = "postgresql+asyncpg://fd:s3cret-pw@db.internal:5432/flightdeck"
+    settings = load_settings(None, {}, defaults={"store": {"url": url}})
+    text = "\n".join(start_banner(settings))
+    assert "s3cret-pw" not in text and "fd:***@db.internal:5432/flightdeck" in text
+
+
 @pytest.mark.parametrize(
     ("host", "url"),
     [("127.0.0.1", "http://127.0.0.1:80"), ("::", "http://[::1]:80"), ("::1", "http://[::1]:80")],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.engine import make_url
+
 from flightdeck import __version__
 from flightdeck.core.settings import Settings
 from flightdeck.web import PAGES
@@ -24,7 +26,8 @@ def start_banner(settings: Settings, first_key: str | None = None) -> list[str]:
     lines = [f"[bold]Flightdeck {__version__}[/] on [link={url}/]{url}/[/link]"]
     lines += [f"  {name:<{width}}  {url}{path}" for name, path in PAGES[1:]]
     lines.append(f"  {'API key':<{width}}  flightdeck keys create --name NAME")
-    lines.append(f"store: {settings.store_url}")
+    # the store URL without its password: this banner ends up in logs
+    lines.append(f"store: {make_url(settings.store_url).render_as_string(hide_password=True)}")
     lines.append("models: " + ", ".join(settings.model_names()))
     if first_key:
         lines.append("first start: an admin API key was created. It is shown once:")
