@@ -14,7 +14,8 @@ import pytest
 from flightdeck.cli.banner import base_url, start_banner
 from flightdeck.core.settings import load_settings
 from flightdeck.testing.server import ServerThread, free_port
-from flightdeck.web import PAGE_HEADERS, PAGES
+from flightdeck.web import PAGES
+from flightdeck.web.headers import page_headers
 
 
 def get(url: str) -> tuple[int, dict[str, str], str]:
@@ -35,7 +36,8 @@ def test_start_page_is_html_linking_every_page(local_server: ServerThread) -> No
 @pytest.mark.parametrize("path", ["/", "/app/", "/app/search.html", "/app/app.js"])
 def test_every_page_has_the_security_headers(local_server: ServerThread, path: str) -> None:
     _, headers, _ = get(local_server.url + path)
-    assert {k: headers.get(k) for k in PAGE_HEADERS} == PAGE_HEADERS
+    expected = page_headers()
+    assert {k: headers.get(k) for k in expected} == expected
 
 
 @pytest.mark.parametrize("page", ["index.html", "search.html"])

@@ -29,6 +29,7 @@ from flightdeck.search.ownership import display_source, hide_locations
 from flightdeck.search.query import SearchQuery, parse_search
 from flightdeck.search.snapshot import Snapshot
 from flightdeck.store.database import Store
+from flightdeck.telemetry.stages import Stage, no_stage
 
 JSON = "application/json"
 
@@ -60,11 +61,14 @@ class SearchRoutes:
         accounting: Accounting,
         *,
         engine: SearchEngine | None = None,
+        stage: Stage = no_stage,
     ) -> None:
         self.auth = auth
+        self.stage = stage  # telemetry: encode, ANN (in the engine), hydrate
         self.accounting = accounting
         self.collections = CollectionStore(store, settings.search_roots)
         self.engine = engine or SearchEngine(settings.search, settings.search_roots)
+        self.engine.stage = stage
         self.max_body = settings.server.max_body_bytes
 
     def routes(self) -> list[BaseRoute]:
@@ -95,17 +99,19 @@ class SearchRoutes:
             await admitted.reconcile(0)
         roots, tenant = self.collections.roots, principal.tenant
         floor = self.engine.min_score(query)
+        with self.stage("search.hydrate"):
+            data = hydrate(
+                snapshot,
+                hits,
+                documents_url(collection.name),
+                source=lambda s: display_source(s, tenant, roots),
+            )
         body = {
             "object": "list",
             "collection": collection.name,
             "query": query.query,
             "min_score": floor,
-            "data": hydrate(
-                snapshot,
-                hits,
-                documents_url(collection.name),
-                source=lambda s: display_source(s, tenant, roots),
-            ),
+            "data": data,
             "no_match_reason": None if hits else no_match_reason(snapshot, query, floor),
             "index": {
                 "documents": len(snapshot.documents),

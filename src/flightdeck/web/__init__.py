@@ -1,5 +1,6 @@
 """The web pages: ``/`` (the start page) and ``/app/`` (assistant and search), static files
-served as they are (no build step, nothing from a CDN), every one with :data:`PAGE_HEADERS`."""
+served as they are (no build step, nothing from a CDN), every one with the pages' security
+headers (``headers.py``)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+
+from flightdeck.web.headers import PageHeaders, page_headers
 
 STATIC = Path(__file__).parent / "static"
 HOME = Path(__file__).parent / "home.html"
-# Pages load only their own files and call only this server's API; they are never framed.
-PAGE_HEADERS = {
-    "content-security-policy": (
-        "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
-}
 # What the start page links, in the order the start banner names them: (name, path).
 PAGES = [
     ("start page", "/"),
@@ -33,25 +25,21 @@ PAGES = [
 ]
 
 
-class PageFiles(StaticFiles):
-    """Static files with the pages' security headers."""
-
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        response.headers.update(PAGE_HEADERS)
-        return response
-
-
 async def home(request: Request) -> Response:
     """``GET /``: the start page, linking the assistant, search, console and API docs."""
-    return FileResponse(HOME, media_type="text/html", headers=PAGE_HEADERS)
+    return FileResponse(HOME, media_type="text/html", headers=page_headers())
 
 
 def web_routes() -> list[BaseRoute]:
-    """``/`` is the start page; ``/app/`` serves the assistant and search pages, which call
-    the API with a key the user pastes."""
+    """``/`` is the start page; ``/app/`` serves the assistant page (and ``/app/search.html``
+    the search page); they call the API with a key the user pastes. Every response has the
+    pages' security headers (Content-Security-Policy, no framing, ``nosniff``, no referrer)."""
     return [
         Route("/", home, methods=["GET", "HEAD"]),
-        Route("/app", lambda request: RedirectResponse("/app/"), methods=["GET"]),
-        Mount("/app/", PageFiles(directory=STATIC, html=True), name="app"),
+        Route(
+            "/app",
+            lambda request: RedirectResponse("/app/", headers=page_headers()),
+            methods=["GET"],
+        ),
+        Mount("/app/", PageHeaders(StaticFiles(directory=STATIC, html=True)), name="app"),
     ]
