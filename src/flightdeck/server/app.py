@@ -1,4 +1,8 @@
-"""The ASGI app factory: ``create_app(settings)`` wires every plane onto one Starlette app."""
+"""The ASGI app factory: ``create_app(settings)`` wires every plane onto one Starlette app.
+
+``create_app`` also turns on log redaction for the process (``flightdeck.core.redact``); its
+``telemetry`` argument replaces the one ``settings.telemetry`` describes (tests).
+"""
 
 from __future__ import annotations
 
@@ -113,9 +117,7 @@ def create_app(
     registry: ProviderRegistry | None = None,
     telemetry: Telemetry | None = None,
 ) -> Starlette:
-    """The whole platform as one Starlette app: every plane's routes, ``/admin``, the web page,
-    ``/metrics``; also turns on log redaction for the process (``flightdeck.core.redact``).
-    ``telemetry`` replaces the one ``settings.telemetry`` describes (tests)."""
+    """Every plane, ``/admin``, ``/metrics`` and the web page as one app (see the module doc)."""
     install_log_redaction()
     registry = registry or ProviderRegistry.default()
     telemetry = telemetry or Telemetry(settings.telemetry)
@@ -141,14 +143,9 @@ def create_app(
         experiment_runtime=experiments,
         response_cache=cache,
     )
-    feedback = FeedbackRoutes(store, caller)
     assistant = Assistant(settings, calls, caller, store, stage=telemetry.stage)
     search = SearchRoutes(settings, caller, store, accounting, stage=telemetry.stage)
-    metrics = MetricsRoutes(telemetry, caller, settings.auth.platform_tenant)
-    address = settings.telemetry.metrics_address
-    listener = (
-        MetricsListener(telemetry, address) if address and settings.telemetry.metrics else None
-    )
+    metric_routes, listener = _metrics(settings, telemetry, caller)
 
     app = Starlette(
         routes=[
@@ -157,10 +154,10 @@ def create_app(
             *responses.routes(),
             *assistant.routes(),
             *search.routes(),
-            *feedback.routes(),
+            *FeedbackRoutes(store, caller).routes(),
             *web_routes(),
             *health.routes(),
-            *([] if listener is not None or not settings.telemetry.metrics else metrics.routes()),
+            *metric_routes,
             admin,
         ],
         exception_handlers=dict(exception_handlers()),
@@ -169,13 +166,24 @@ def create_app(
         lifespan=_lifespan(settings, store, router, accounting, search, telemetry, listener, cache),
     )
     app.state.services = Services(settings, store, keys, router, accounting, cache)
-    app.state.assistant = assistant
-    app.state.search = search
-    app.state.telemetry = telemetry
-    app.state.metrics_listener = listener
+    app.state.assistant, app.state.search = assistant, search
+    app.state.telemetry, app.state.metrics_listener = telemetry, listener
     if telemetry.settings.logs or telemetry.tracer is not None or telemetry.metrics is not None:
         app.add_middleware(TelemetryMiddleware, telemetry=telemetry, route_of=route_names(app))
     return app
+
+
+def _metrics(
+    settings: Settings, telemetry: Telemetry, caller: CallerAuthenticator
+) -> tuple[list[Route], MetricsListener | None]:
+    """``/metrics`` on the app's own port, or a listener of its own at
+    ``telemetry.metrics_address`` (then no route), or neither when metrics are off."""
+    if not settings.telemetry.metrics:
+        return [], None
+    address = settings.telemetry.metrics_address
+    if address:
+        return [], MetricsListener(telemetry, address)
+    return MetricsRoutes(telemetry, caller, settings.auth.platform_tenant).routes(), None
 
 
 def _instrument(telemetry: Telemetry, router: Router, accounting: Accounting) -> None:
