@@ -183,6 +183,13 @@ class SearchSettings(_Section):
     clip_model: str | None = Field(
         None, description="a Hugging Face CLIP folder: text-to-image search on CLIP stores"
     )
+    min_score: float = Field(
+        0.3,
+        ge=-1.0,
+        le=1.0,
+        description="relevance floor: hits whose best cosine is lower are not returned "
+        "(0.3: measured in bench/search/relevance_floor.py); a request's min_score overrides it",
+    )
 
 
 class ResponsesSettings(_Section):
