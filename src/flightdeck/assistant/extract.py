@@ -24,6 +24,9 @@ from flightdeck.assistant.visibility import drop_element, remove_invisible
 
 _CHROME_TAGS = ("nav", "header", "footer", "aside", "form", "button", "menu", "select")
 _MIN_MAIN_TEXT = 250  # characters; trafilatura's min_extracted_size
+# lxml refuses a str that declares its encoding ("<?xml ... encoding=...?>", XHTML pages)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_INVISIBLE_CHARS = dict.fromkeys(map(ord, "\u00ad\u200b\ufeff"))  # soft hyphen, ZWSP, BOM
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 
 
@@ -93,7 +96,7 @@ def _parse(html: str) -> Any:
     if not html.strip():
         return None
     try:
-        return lxml.html.document_fromstring(html)
+        return lxml.html.document_fromstring(_XML_DECLARATION.sub("", html, count=1))
     except (lxml.etree.ParserError, ValueError):
         return None
 
@@ -209,7 +212,7 @@ class _BlockWriter:
 
 def _clean_lines(text: str) -> str:
     """Whitespace of flowing text: runs become one space, line breaks (``<br>``) stay."""
-    lines = (_SPACE.sub(" ", line).strip() for line in text.split("\n"))
+    lines = (_SPACE.sub(" ", line).strip() for line in text.translate(_INVISIBLE_CHARS).split("\n"))
     return "\n".join(line for line in lines if line)
 
 

@@ -50,7 +50,13 @@ _NAME_TOKEN = re.compile(r"[.#][\w-]+")
 _COMBINATOR = re.compile(r"\s*[\s>+~]\s*")
 _COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _RULE = re.compile(r"([^{}]*)\{([^{}]*)\}")
-_PRINT_MEDIA = re.compile(r"@media[^{;]*\bprint\b[^{;]*\{", re.IGNORECASE)
+# Media blocks that do not apply to a desktop screen: print, and small or narrow viewports
+# (responsive sites hide their sidebars and menus there, not for the reader at a desk).
+_OTHER_MEDIA = re.compile(
+    r"@media[^{;]*\b(?:print|speech|max-width|max-device-width|max-height|orientation:\s*portrait"
+    r"|hover:\s*none|pointer:\s*coarse)\b[^{;]*\{",
+    re.IGNORECASE,
+)
 # Cheap pre-filters of a rule's body before it is parsed: what can hide, and backgrounds.
 _HIDING_WORDS = (
     r"display\s*:\s*none|visibility|opacity|font-size|font\s*:|-\d{3,}|clip|scale|matrix"
@@ -113,7 +119,7 @@ def _box_hidden(el: Any, style: Declarations) -> bool:
         el.get("hidden") is not None
         or (el.get("aria-hidden") or "").strip().lower() == "true"
         or (el.get("type") or "").lower() == "hidden"
-        or bool(_HIDDEN_CLASSES & set((el.get("class") or "").lower().split()))
+        or _hiding_class(el.get("class"))
     ):
         return True
     if not style:
@@ -136,6 +142,13 @@ def _box_hidden(el: Any, style: Declarations) -> bool:
             if _px(style.get(prop), 16.0, 99.0) <= 1:
                 return True
     return False
+
+
+def _hiding_class(classes: str | None) -> bool:
+    """A well-known hiding class, unless a responsive variant shows the element again
+    (Tailwind's ``hidden lg:flex``)."""
+    names = (classes or "").lower().split()
+    return bool(_HIDDEN_CLASSES.intersection(names)) and not any(":" in n for n in names)
 
 
 def _clipped(style: Declarations) -> bool:
@@ -280,7 +293,7 @@ _NO_ATTRIBUTES = _NoAttributes()
 
 def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]:
     """Each element's declarations from the page's own stylesheets (hiding-relevant rules)."""
-    css = " ".join(_without_print(_COMMENT.sub(" ", sheet)) for sheet in sheets)
+    css = " ".join(_desktop_screen_only(_COMMENT.sub(" ", sheet)) for sheet in sheets)
     parsed = _qualified_rules(css, _MAYBE_HIDING)
     hiding = [(prelude, decls) for prelude, decls in parsed if _suspicious(decls)]
     if any("color" in decls for _, decls in hiding):  # backgrounds decide if it shows
@@ -346,11 +359,11 @@ def _may_match(selector: str, names: dict[str, list[Any]]) -> bool:
     return all(t.lower() in names for t in _NAME_TOKEN.findall(subject))
 
 
-def _without_print(css: str) -> str:
-    """The stylesheet without its ``@media print`` blocks (screen rules only)."""
+def _desktop_screen_only(css: str) -> str:
+    """The stylesheet without ``@media`` blocks for print or small screens."""
     out: list[str] = []
     pos = 0
-    for m in _PRINT_MEDIA.finditer(css):
+    for m in _OTHER_MEDIA.finditer(css):
         if m.start() < pos:
             continue
         out.append(css[pos : m.start()])
