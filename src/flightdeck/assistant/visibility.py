@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cssselect
@@ -41,6 +41,35 @@ _HIDDEN_CLASSES = {
     "sr-only",
     "screen-reader-text",
 }
+_INLINE_TAGS = frozenset(
+    [
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "bdo",
+        "cite",
+        "code",
+        "data",
+        "dfn",
+        "em",
+        "font",
+        "i",
+        "kbd",
+        "mark",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "sup",
+        "time",
+        "u",
+        "var",
+    ]
+)
 _OFFSET_PROPS = ("left", "top", "right", "bottom", "margin-left", "margin-top")
 _LENGTH = re.compile(r"^(-?\d*\.?\d+)(px|pt|em|rem|%|vw|vh)?$")
 _SCALE_ZERO = re.compile(r"scale[xyz3d]*\(\s*0*\.?0+\s*(\)|,)|matrix\(\s*0\s*,\s*0\s*,\s*0\s*,\s*0")
@@ -109,7 +138,10 @@ def remove_invisible(tree: Any) -> None:
             el.text = None
             for child in el:
                 child.tail = None
-        stack.extend((child, state) for child in el)
+        # "font-size: 0" on a row of inline blocks removes the white space between them; the
+        # blocks set their own size in rules we may not match, so only inline children inherit it.
+        block_state = replace(state, font_px=16.0) if state.font_px <= 3 else state
+        stack.extend((child, state if child.tag in _INLINE_TAGS else block_state) for child in el)
     for el in doomed:
         drop_element(el)
 
