@@ -77,8 +77,8 @@ def extract_html(html: str, title: str = "") -> Extracted:
         fresh = _parse(html)
         remove_invisible(fresh)
         own = _blocks_from_tree(fresh)
-        if own and (not blocks or sum(len(b.text) for b in own) <= _SHORT_PAGE):
-            blocks = own
+        if not blocks or sum(len(b.text) for b in own) <= _SHORT_PAGE:
+            blocks = own  # empty when the page is only navigation and scripts
     return Extracted(page_title, tuple(blocks))
 
 
