@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import trafilatura
 from rich.console import Console
 from rich.table import Table
@@ -101,13 +102,14 @@ def _readability(html: str) -> str:
     from readability import Document  # readability-lxml, a peer only
 
     summary = Document(html).summary(html_partial=True)
-    return trafilatura.html2txt(summary) or ""
+    return str(lxml.html.fromstring(summary).text_content()) if summary.strip() else ""
 
 
 def _justext(html: str) -> str:
     import justext  # a peer only
 
-    paragraphs = justext.justext(html.encode(), justext.get_stoplist("English"))
+    # An empty stoplist is jusText's language-independent mode: the set is multilingual.
+    paragraphs = justext.justext(html.encode(), frozenset(), stopwords_low=0, stopwords_high=0)
     return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
 
 
@@ -124,7 +126,7 @@ SYSTEMS: dict[str, Callable[[str], str]] = {
         trafilatura.extract(h, include_comments=False, include_tables=True, favor_recall=True) or ""
     ),
     "readability-lxml": _readability,
-    "justext (English stoplist)": _justext,
+    "justext (language-independent)": _justext,
 }
 
 
