@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, assert_never
 
+import anyio
 import orjson
 
 from flightdeck.auth.keys import Principal
@@ -30,7 +32,13 @@ from flightdeck.ledger.record import ExperimentTag, UsageRecord
 from flightdeck.ledger.spool import Spool
 from flightdeck.ledger.writer import LedgerWriter
 from flightdeck.limits.backend import SpendLoader
-from flightdeck.limits.estimate import estimate_chat_tokens, estimate_embedding_tokens
+from flightdeck.limits.estimate import (
+    DEFAULT_MAX_OUTPUT_TOKENS,
+    check_output_params,
+    estimate_chat_tokens,
+    estimate_embedding_tokens,
+    payload_chars,
+)
 from flightdeck.limits.limiter import Limiter, Reservation
 from flightdeck.limits.policy import PolicyStore
 from flightdeck.limits.prices import PriceTable
@@ -47,6 +55,7 @@ from flightdeck.store.database import Store
 from flightdeck.wire.chat import Usage
 
 Kind = Literal["chat", "embeddings"]
+OFFLOAD_CHARS = 32_768  # bodies with more text than this are tokenized in a worker thread
 
 
 @dataclass
@@ -60,6 +69,7 @@ class Ticket:
     started: float = field(default_factory=time.perf_counter)
     experiments: tuple[ExperimentTag, ...] = ()  # recorded with the usage (experiments)
     response_id: str | None = None  # the reply's id, once known
+    cache_result: str | None = None  # the response cache's result, recorded with the usage
 
     @property
     def headers(self) -> dict[str, str]:
@@ -76,11 +86,17 @@ class Accounting:
         policies: PolicyStore,
         prices: PriceTable,
         ledger: LedgerWriter | None,
+        *,
+        max_output_tokens: int = 131_072,
+        max_choices: int = 16,
     ) -> None:
         self.limiter = limiter
         self.policies = policies
         self.prices = prices
         self.ledger = ledger
+        self.max_output_tokens = max_output_tokens
+        self.max_choices = max_choices
+        self.on_settle: Callable[[UsageRecord, Usage], None] | None = None  # telemetry
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> Accounting:
@@ -99,6 +115,8 @@ class Accounting:
             PolicyStore(store, settings.limits),
             PriceTable(settings.limits.prices),
             ledger,
+            max_output_tokens=settings.limits.max_output_tokens,
+            max_choices=settings.limits.max_choices,
         )
 
     async def start(self) -> None:
@@ -114,11 +132,18 @@ class Accounting:
     async def admit(
         self, principal: Principal, model_group: str, body: dict[str, Any], kind: Kind = "chat"
     ) -> Ticket:
-        """Reserve the most this request can use, or raise RateLimited (429)."""
+        """Reserve the most this request can use, or raise RateLimited (429).
+
+        Raises InvalidRequest (400) for a ``max_tokens``/``n`` that is not a positive integer
+        or is over the configured cap. Large bodies are tokenized in a worker thread, so the
+        event loop keeps serving other requests meanwhile.
+        """
         if kind == "chat":
-            prompt, most_output = estimate_chat_tokens(body)
+            check_output_params(body, self.max_output_tokens, self.max_choices)
+        if payload_chars(body, OFFLOAD_CHARS) >= OFFLOAD_CHARS:
+            prompt, most_output = await anyio.to_thread.run_sync(estimate, body, kind)
         else:
-            prompt, most_output = estimate_embedding_tokens(body), 0
+            prompt, most_output = estimate(body, kind)
         cost = self.prices.estimate_micros(model_group, prompt, most_output)
         scopes = await self.policies.scopes_for(principal.tenant, principal.key_id, principal.user)
         try:
@@ -185,9 +210,71 @@ class Accounting:
             trace_id=trace_id,
             experiments=ticket.experiments,
             response_id=ticket.response_id,
+            cache_result=ticket.cache_result,
         )
+        if self.on_settle is not None:
+            self.on_settle(record, tokens)
         if self.ledger is not None:
             await self.ledger.commit(record)  # returns once on disk when sync_before_reply
+        return record
+
+    async def admit_hit(self, principal: Principal, model_group: str, result: str) -> Ticket:
+        """A request the response cache answers: one request against requests/minute and
+        concurrency, no tokens, no budget (``admit_request``); 429 when over the rate."""
+        try:
+            reservation = await self.admit_request(principal)
+        except RateLimited as exc:
+            if self.ledger is not None:
+                self.ledger.record(
+                    UsageRecord(
+                        tenant=principal.tenant,
+                        key_id=principal.key_id,
+                        user=principal.user,
+                        model_group=model_group,
+                        status=exc.status,
+                        error_type=exc.code,
+                        cache_result=result,
+                    )
+                )
+            raise
+        return Ticket(principal, model_group, 0, reservation, cache_result=result)
+
+    async def settle_hit(
+        self,
+        ticket: Ticket,
+        *,
+        saved_usage: dict[str, Any] | None,
+        error_type: str | None = None,
+        trace_id: str | None = None,
+    ) -> UsageRecord:
+        """Release a cache hit's request slot and record it: no tokens, zero cost, and as
+        ``saved_cost`` the price of ``saved_usage`` (the usage of the call that wrote the entry)."""
+        await ticket.reservation.reconcile(0, 0)
+        tokens = Usage.from_chat(saved_usage)
+        saved_micros = self.prices.cost_micros(
+            ticket.model_group,
+            tokens.prompt,
+            tokens.completion,
+            tokens.cached,
+            cache_write=tokens.cache_write,
+            reasoning=tokens.reasoning,
+        )
+        record = UsageRecord(
+            tenant=ticket.principal.tenant,
+            key_id=ticket.principal.key_id,
+            user=ticket.principal.user,
+            model_group=ticket.model_group,
+            latency_ms=(time.perf_counter() - ticket.started) * 1000,
+            status=200,
+            error_type=error_type,
+            trace_id=trace_id,
+            experiments=ticket.experiments,
+            response_id=ticket.response_id,
+            cache_result=ticket.cache_result,
+            saved_cost=saved_micros / MICROS,
+        )
+        if self.ledger is not None:
+            await self.ledger.commit(record)
         return record
 
     async def admit_request(self, principal: Principal) -> Reservation:
@@ -259,3 +346,10 @@ class StreamMeter:
         if self.usage is not None:
             return self.usage
         return {"prompt_tokens": prompt_tokens, "completion_tokens": max(self.chunks - 1, 0)}
+
+
+def estimate(body: dict[str, Any], kind: Kind) -> tuple[int, int]:
+    """(prompt tokens, most output tokens) of a ``kind`` request (``limits.estimate``)."""
+    if kind == "chat":
+        return estimate_chat_tokens(body, DEFAULT_MAX_OUTPUT_TOKENS)
+    return estimate_embedding_tokens(body), 0

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 
 class CircuitState(StrEnum):
+    """A deployment's circuit: closed (taking traffic), open (cooling down), half-open (probing)."""
+
     CLOSED = "closed"  # taking traffic
     OPEN = "open"  # cooling down: no traffic
     HALF_OPEN = "half_open"  # cooldown over: one probe request at a time
@@ -65,6 +67,10 @@ class Circuit:
     def deferred(self) -> bool:
         """Whether the upstream asked us (``Retry-After``) to wait before sending again."""
         return self._clock() < self.not_before
+
+    def wait_left(self) -> float:
+        """Seconds until the upstream's ``Retry-After`` window ends (0 when there is none)."""
+        return max(0.0, self.not_before - self._clock()) if self.not_before else 0.0
 
     def on_send(self) -> None:
         if self.failures >= self.failures_to_open and self.state is CircuitState.HALF_OPEN:

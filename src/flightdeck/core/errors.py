@@ -13,12 +13,17 @@
     +-- UpstreamError                a model deployment failed (HTTP 5xx, or its own 4xx)
         +-- UpstreamUnavailable      nothing reachable to send it to (503)
         +-- UpstreamTimeout          the deadline passed (504)
+        +-- InvalidUpstreamReply     a 2xx reply that is not a valid answer (502)
 
 Each error carries the HTTP status and the OpenAI error ``type``/``code`` the server answers
-with; the server maps them to responses in one place (``flightdeck.server.errors``).
+with; the server maps them to responses in one place (``flightdeck.server.errors``). Messages
+are redacted when the error is made (``flightdeck.core.redact``): whatever an error quotes (an
+upstream URL, an upstream's body, a header), no credential leaves through it.
 """
 
 from __future__ import annotations
+
+from flightdeck.core.redact import redact
 
 
 class FlightdeckError(Exception):
@@ -29,6 +34,7 @@ class FlightdeckError(Exception):
     code: str | None = None
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.param = param
@@ -41,36 +47,50 @@ class ConfigError(FlightdeckError):
 
 
 class RequestError(FlightdeckError):
+    """The request is wrong (4xx): the caller can fix it."""
+
     status = 400
     type = "invalid_request_error"
 
 
 class InvalidRequest(RequestError):
+    """A malformed or out-of-range request (400); ``param`` names the field."""
+
     status = 400
 
 
 class AuthenticationError(RequestError):
+    """No valid credentials (401)."""
+
     status = 401
     type = "authentication_error"
     code = "invalid_api_key"
 
 
 class PermissionDenied(RequestError):
+    """Valid credentials without the right to do this (403)."""
+
     status = 403
     type = "permission_error"
 
 
 class NotFound(RequestError):
+    """The thing asked for does not exist, or not for this caller (404)."""
+
     status = 404
     code = "model_not_found"
 
 
 class PayloadTooLarge(RequestError):
+    """The request body is over the size limit (413)."""
+
     status = 413
     code = "request_too_large"
 
 
 class RateLimited(RequestError):
+    """A rate limit or budget is exhausted (429); ``retry_after`` says when to retry."""
+
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
@@ -123,10 +143,21 @@ class UpstreamError(FlightdeckError):
 
 
 class UpstreamUnavailable(UpstreamError):
+    """No upstream could take the request (503)."""
+
     status = 503
     code = "upstream_unavailable"
 
 
 class UpstreamTimeout(UpstreamError):
+    """The upstream did not answer in time (504)."""
+
     status = 504
     code = "upstream_timeout"
+
+
+class InvalidUpstreamReply(UpstreamError):
+    """A 2xx reply that is not a valid answer: not JSON, not the API's shape, a broken stream
+    (``flightdeck.providers.replies``). A failed attempt like a 5xx: retried, failed over."""
+
+    code = "invalid_upstream_reply"

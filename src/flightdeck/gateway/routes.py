@@ -23,6 +23,7 @@ from flightdeck.calls import CallContext, ModelCalls, ModelStream, OpenedStream,
 from flightdeck.core.errors import InvalidRequest, NotFound, UpstreamError
 from flightdeck.core.settings import Settings
 from flightdeck.providers.base import UpstreamReply
+from flightdeck.wire.embeddings import check_embeddings_options
 
 JSON = "application/json"
 
@@ -59,18 +60,20 @@ class Gateway:
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
             raise InvalidRequest("'stream' must be a boolean", param="stream")
-        ctx = CallContext(principal, model, "chat", client_gone=client_gone(request))
+        ctx = CallContext(
+            principal, model, "chat", client_gone=client_gone(request), headers=request.headers
+        )
         if stream:
             opened = await self.calls.open_chat_stream(ctx, body)
             return EventStreamResponse(
                 forwarded(opened),
                 headers=routing_headers(opened.routed)
                 + limit_headers(opened.ticket)
-                + ctx.experiment_headers(),
+                + ctx.response_headers(),
                 on_close=opened.aclose,
             )
         routed = await self.calls.chat(ctx, body)
-        return json_reply(routed, ctx.ticket, ctx.experiment_headers())
+        return json_reply(routed, ctx.ticket, ctx.response_headers())
 
     async def embeddings(self, request: Request) -> Response:
         principal = await self.authenticate(request)
@@ -82,6 +85,7 @@ class Gateway:
                 "'input' must be a non-empty string, array of strings, or array of tokens",
                 param="input",
             )
+        check_embeddings_options(body)
         ctx = CallContext(principal, model, "embeddings", client_gone=client_gone(request))
         routed = await self.calls.embeddings(ctx, body)
         return json_reply(routed, ctx.ticket, ctx.experiment_headers())
