@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import re
 import sys
@@ -165,6 +166,11 @@ def main() -> int:
     if not (args.data / "evaldata.json").is_file():
         console.print(f"no evaldata.json in {args.data}: run bench/assistant/extraction_data.sh")
         return 2
+    missing = {"readability-lxml": "readability", "justext (language-independent)": "justext"}
+    for name, module in missing.items():
+        if name in args.systems and importlib.util.find_spec(module) is None:
+            console.print(f"{name}: not installed (pip install {name.split()[0]}), skipped")
+            args.systems.remove(name)
     pages = load(args.data, args.split)
     if args.limit:
         pages = pages[: args.limit]
