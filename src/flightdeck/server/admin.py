@@ -36,7 +36,9 @@ from flightdeck.search.collections import CollectionStore
 from flightdeck.search.shares_admin import store_shares_router
 from flightdeck.server.admin_access import Access, AdminServices, CallerAccess, caller_access
 from flightdeck.server.admin_accounts import add_account_routes, service_account_named
+from flightdeck.server.admin_console import console_router
 from flightdeck.server.admin_experiments import experiments_router
+from flightdeck.server.console_sources import ConsoleSources
 from flightdeck.server.errors import error_body, handle_flightdeck_error, handle_http_exception
 from flightdeck.store.database import Store
 from flightdeck.store.models import ApiKey
@@ -123,7 +125,7 @@ def create_admin_app(services: AdminServices) -> FastAPI:
         version="1",
         description=(
             "Tenants, users, service accounts, API keys, limits and budgets, usage, search "
-            "collections and experiments. "
+            "collections, experiments and the console's series. "
             "Bearer auth on every route."
         ),
         openapi_url="/openapi.json",
@@ -260,6 +262,9 @@ def create_admin_app(services: AdminServices) -> FastAPI:
             store_shares_router(services.collections.shares, services.tenants, caller_access)
         )
 
+    if services.console is not None:
+        app.include_router(console_router(services.store, services.console, caller_access))
+
     if services.experiments is not None:
         app.include_router(
             experiments_router(
@@ -284,6 +289,7 @@ def admin_mount(
     caller: CallerAuthenticator | None = None,
     policies: PolicyStore | None = None,
     experiment_runtime: ExperimentRuntime | None = None,
+    console: ConsoleSources | None = None,
 ) -> Mount:
     """``/admin`` for ``create_app``; pass the app's caller and policies to share their caches."""
     accounts = AccountStore(store)
@@ -302,6 +308,7 @@ def admin_mount(
         experiments=ExperimentStore(store),
         experiment_runtime=experiment_runtime,
         model_groups=tuple(settings.model_names()),
+        console=console or ConsoleSources(settings=settings.console),
     )
     return Mount("/admin", app=create_admin_app(services))
 

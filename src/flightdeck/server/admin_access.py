@@ -22,6 +22,7 @@ from flightdeck.experiments.runtime import ExperimentRuntime
 from flightdeck.experiments.store import ExperimentStore
 from flightdeck.limits.policy import PolicyStore
 from flightdeck.search.collections import CollectionStore
+from flightdeck.server.console_sources import ConsoleSources
 from flightdeck.store.database import Store
 
 
@@ -39,6 +40,7 @@ class AdminServices:
     experiments: ExperimentStore | None = None
     experiment_runtime: ExperimentRuntime | None = None
     model_groups: tuple[str, ...] = ()
+    console: ConsoleSources | None = None
 
     async def tenant_must_exist(self, name: str) -> None:
         if name != self.platform_tenant and await self.tenants.get(name) is None:

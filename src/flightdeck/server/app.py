@@ -29,6 +29,8 @@ from flightdeck.gateway.routes import Gateway
 from flightdeck.providers.registry import ProviderRegistry
 from flightdeck.search.routes import SearchRoutes
 from flightdeck.server.admin import admin_mount
+from flightdeck.server.console_page import console_routes
+from flightdeck.server.console_sources import ConsoleSources
 from flightdeck.server.errors import (
     handle_flightdeck_error,
     handle_http_exception,
@@ -75,6 +77,9 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         caller=caller,
         policies=accounting.policies,
         experiment_runtime=experiments,
+        console=ConsoleSources(
+            router, lambda: getattr(app.state, "telemetry", None), settings.console
+        ),
     )
     feedback = FeedbackRoutes(store, caller)
     assistant = Assistant(settings, calls, caller, store)
@@ -104,6 +109,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
             *search.routes(),
             *feedback.routes(),
             *web_routes(),
+            *console_routes(caller),
             *health.routes(),
             admin,
         ],
