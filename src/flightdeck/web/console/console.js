@@ -96,6 +96,14 @@ function chartWidth(el) {
   return Math.max(280, el.clientWidth || el.parentElement.clientWidth - 24);
 }
 
+// Points where a series has data, when it has few: a lone bucket has no line to show it.
+function sparsePoints(u, seriesIdx) {
+  const ys = u.data[seriesIdx];
+  const idx = [];
+  for (let i = 0; i < ys.length; i++) if (ys[i] !== null && ys[i] !== 0) idx.push(i);
+  return idx.length < 30 ? idx : [];
+}
+
 // Draws (or updates) one chart: x = bucket starts (Unix seconds), one line per series.
 function draw(name, x, series, opts = {}) {
   const el = $(`chart-${name}`);
@@ -112,7 +120,7 @@ function draw(name, x, series, opts = {}) {
     height: 200,
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: opts.yRange } },
-    axes: [{}, { size: 60, values: (u, ticks) => ticks.map(opts.tick || ((t) => fmtNumber(t, t < 10 ? 2 : 0))) }],
+    axes: [{}, { size: 72, values: (u, ticks) => ticks.map(opts.tick || ((t) => fmtNumber(t, t < 10 ? 2 : 0))) }],
     series: [
       {},
       ...series.map((s, i) => ({
@@ -120,7 +128,7 @@ function draw(name, x, series, opts = {}) {
         stroke: s.color || COLORS[i % COLORS.length],
         width: 1.6,
         spanGaps: true,
-        points: { show: x.length < 40 },
+        points: { show: true, size: 5, filter: sparsePoints },
         value: (u, v) => (opts.value ? opts.value(v) : fmtNumber(v, 2)),
       })),
     ],
