@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from tests.server.conftest import Admin
 
 from flightdeck.ledger.record import UsageRecord
 from flightdeck.ledger.spool import Spool
 from flightdeck.ledger.writer import LedgerWriter
-from flightdeck.server.admin_console import parse_range, with_links
+from flightdeck.server.admin_console import parse_range, registry_samples, with_links
 from flightdeck.store.database import Store
 
 ROUTES = ["/console/traffic", "/console/usage", "/console/slow", "/console/live"]
@@ -120,3 +121,16 @@ def test_range_words() -> None:
     assert parse_range("15m") == timedelta(minutes=15)
     assert parse_range("30d") == timedelta(days=30)
     assert parse_range("720h") == timedelta(days=30)
+
+
+def test_live_passes_on_the_registrys_circuit_limiter_and_cache_metrics() -> None:
+    registry = CollectorRegistry()
+    rejections = Counter("flightdeck_limiter_rejections", "", ["scope"], registry=registry)
+    rejections.labels("tenant").inc(3)
+    Gauge("flightdeck_circuit_state", "", ["deployment"], registry=registry).labels("d1").set(1)
+    Histogram("flightdeck_request_duration_seconds", "", registry=registry).observe(0.2)
+    got = {(s["name"], tuple(s["labels"].items())): s["value"] for s in registry_samples(registry)}
+    assert got == {
+        ("flightdeck_limiter_rejections_total", (("scope", "tenant"),)): 3.0,
+        ("flightdeck_circuit_state", (("deployment", "d1"),)): 1.0,
+    }

@@ -119,7 +119,8 @@ function draw(name, x, series, opts = {}) {
     width: chartWidth(el),
     height: 200,
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true }, y: { range: opts.yRange } },
+    legend: { live: false },
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
     axes: [{}, { size: 72, values: (u, ticks) => ticks.map(opts.tick || ((t) => fmtNumber(t, t < 10 ? 2 : 0))) }],
     series: [
       {},
