@@ -4,7 +4,8 @@ workload of two tenants for a few minutes, then Chromium at the console.
     python -m bench.console.screenshot --seconds 300 --out docs/img/console.png
 
 acme chats with gpt-4o (a third of the calls streamed) and calls a flaky model whose upstream
-fails a third of the time (its circuit opens and closes); globex chats with a slower llama,
+fails a third of the time (its circuit opens and closes), and for good in the last 20
+seconds; globex chats with a slower llama,
 which gets slower halfway through, against a 30 requests/minute limit.
 """
 
@@ -125,6 +126,8 @@ def main() -> None:
                 t.start()
             time.sleep(args.seconds / 2)
             slow_b.latency = 0.6  # llama slows down halfway
+            time.sleep(max(0.0, args.seconds / 2 - 20))
+            flaky_b.failure_rate = 1.0  # flaky's upstream goes down: its circuit opens
             for t in threads:
                 t.join()
             time.sleep(1)

@@ -14,6 +14,7 @@ const state = {
   refreshSeconds: 10,
   timer: null,
   updates: 0,
+  generation: 0,
   data: {},
   charts: {},
   connected: false,
@@ -252,6 +253,7 @@ function refuse(message) {
 
 async function refresh() {
   clearTimeout(state.timer);
+  const generation = ++state.generation;  // a newer refresh (range, tenant, key) wins
   try {
     const live = await api(`/admin/console/live?${state.tenant ? "tenant=" + encodeURIComponent(state.tenant) : ""}`);
     const [traffic, usage, slow] = await Promise.all([
@@ -259,6 +261,7 @@ async function refresh() {
       api(`/admin/console/usage?${query()}`),
       api(`/admin/console/slow?${query({ limit: 10 })}`),
     ]);
+    if (generation !== state.generation) return;
     if (!state.connected) await connected(live);
     state.data = { live, traffic, usage, slow };
     drawTraffic(traffic);
@@ -268,6 +271,7 @@ async function refresh() {
     state.updates += 1;
     setStatus(`Updated ${new Date().toLocaleTimeString()} (every ${state.refreshSeconds} s)`);
   } catch (err) {
+    if (generation !== state.generation) return;
     if (err.status === 401 || err.status === 403) {
       refuse(`Refused: ${err.message}`);
       return;
