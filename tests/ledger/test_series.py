@@ -20,6 +20,7 @@ from flightdeck.ledger.series import (
     usage_by_tenant_model,
 )
 from flightdeck.store.database import Store
+from flightdeck.store.models_tenancy import UsageRow
 from tests.ledger.test_queries import fill
 
 END = datetime(2026, 11, 20, 12, 0, 7, tzinfo=UTC)
@@ -157,3 +158,29 @@ def test_histogram_quantile_interpolates_within_a_bin() -> None:
     p = histogram_quantile(0.5, one_bin, bounds)
     assert bounds[9] < p < bounds[10]
     assert histogram_quantile(0.99, {0: 1, len(bounds): 99}, bounds) == bounds[-1]
+
+
+async def test_cache_hit_rate_and_saving_once_the_ledger_records_them(
+    store: Store, tenant: str, tmp_path: Path
+) -> None:
+    if not hasattr(UsageRow, "cache_result"):
+        pytest.skip("the ledger has no cache columns yet (migration 0009)")
+    at = END - timedelta(minutes=1)
+    results = ["hit", "semantic-hit", "miss", "miss", "bypass", None]
+    mine = [
+        UsageRecord(
+            tenant=tenant,
+            model_group="m",
+            status=200,
+            ts=at,
+            **{"cache_result": r, "saved_cost": 0.5 if r and r.endswith("hit") else 0.0},
+        )
+        for r in results
+    ]
+    await fill(store, mine, tmp_path)
+    async with store.engine.connect() as conn:
+        got = await traffic(conn, SeriesQuery.last(timedelta(minutes=15), tenant, END))
+    assert got.cache is not None
+    assert (sum(got.cache["hits"]), sum(got.cache["lookups"])) == (2, 4)
+    assert [r for r in got.cache["hit_rate"] if r is not None] == [0.5]
+    assert sum(got.cache["saved_cost"]) == pytest.approx(1.0)

@@ -134,3 +134,12 @@ def test_live_passes_on_the_registrys_circuit_limiter_and_cache_metrics() -> Non
         ("flightdeck_limiter_rejections_total", (("scope", "tenant"),)): 3.0,
         ("flightdeck_circuit_state", (("deployment", "d1"),)): 1.0,
     }
+
+
+async def test_long_ranges_are_answered_from_a_short_lived_cache_per_scope(admin: Admin) -> None:
+    _, first = await admin.call("GET", "/console/traffic?range=30d", "acme_admin")
+    _, again = await admin.call("GET", "/console/traffic?range=30d", "acme_admin")
+    _, other = await admin.call("GET", "/console/traffic?range=30d", "globex_admin")
+    assert again["to"] == first["to"]  # the same answer: within 60 s
+    assert (other["tenant"], first["tenant"]) == ("globex", "acme")
+    assert sum(other["cost"]) != sum(first["cost"]) or sum(first["cost"]) == 0

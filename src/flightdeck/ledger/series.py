@@ -147,8 +147,13 @@ async def traffic(conn: AsyncConnection, q: SeriesQuery) -> Traffic:
     out = Traffic(q.times, q.step, _zeros(n), _zeros(n), _zeros(n), _zeros(n), _zeros(n), [0.0] * n)
     limited = limiter_rejection()
     bucket = q.bucket()
+    # limiter rejections by reason come from the same scan: one group per bucket and reason
+    reason = case(
+        (limited, func.coalesce(UsageRow.error_type, literal_column("'rate_limit_exceeded'")))
+    ).label("reason")
     columns: list[Any] = [
         bucket,
+        reason,
         func.count().label("requests"),
         func.sum(case((limited, 1), else_=0)).label("limited"),
         func.sum(case((and_(UsageRow.status >= 400, ~limited), 1), else_=0)).label("errors"),
@@ -168,28 +173,29 @@ async def traffic(conn: AsyncConnection, q: SeriesQuery) -> Traffic:
         out.cache = {"hits": _zeros(n), "lookups": _zeros(n), "hit_rate": [None] * n}
         if saved_cost is not None:
             out.cache["saved_cost"] = [0.0] * n
-    rows = await conn.execute(select(*columns).where(q.where()).group_by(bucket))
+    rows = await conn.execute(select(*columns).where(q.where()).group_by(bucket, reason))
     for row in rows:
         i = int(row.bucket)
         if not 0 <= i < n:
             continue
-        out.requests[i] = int(row.requests)
-        out.limited[i] = int(row.limited or 0)
-        out.errors[i] = int(row.errors or 0)
-        out.input_tokens[i] = int(row.input_tokens or 0)
-        out.output_tokens[i] = int(row.output_tokens or 0)
-        out.cost[i] = float(row.cost or 0.0)
+        out.requests[i] += int(row.requests)
+        out.limited[i] += int(row.limited or 0)
+        out.errors[i] += int(row.errors or 0)
+        out.input_tokens[i] += int(row.input_tokens or 0)
+        out.output_tokens[i] += int(row.output_tokens or 0)
+        out.cost[i] += float(row.cost or 0.0)
+        if row.reason is not None:
+            out.limited_by[row.reason] = out.limited_by.get(row.reason, 0) + int(row.requests)
         if out.cache is not None:
-            hits, lookups = int(row.hits or 0), int(row.lookups or 0)
-            out.cache["hits"][i], out.cache["lookups"][i] = hits, lookups
-            out.cache["hit_rate"][i] = hits / lookups if lookups else None
+            out.cache["hits"][i] += int(row.hits or 0)
+            out.cache["lookups"][i] += int(row.lookups or 0)
             if "saved_cost" in out.cache:
-                out.cache["saved_cost"][i] = float(row.saved or 0.0)
+                out.cache["saved_cost"][i] += float(row.saved or 0.0)
+    if out.cache is not None:
+        hits, lookups = out.cache["hits"], out.cache["lookups"]
+        out.cache["hit_rate"] = [h / k if k else None for h, k in zip(hits, lookups, strict=True)]
     out.latency_ms = await _percentiles(conn, q, UsageRow.latency_ms)
     out.ttft_ms = await _percentiles(conn, q, UsageRow.ttft_ms)
-    codes = select(UsageRow.error_type, func.count().label("n")).where(q.where(), limited)
-    for row in await conn.execute(codes.group_by(UsageRow.error_type)):
-        out.limited_by[row.error_type or "rate_limit_exceeded"] = int(row.n)
     return out
 
 

@@ -8,7 +8,8 @@ circuits and, for platform admins, the telemetry registry when the app has one.
 
 # No ``from __future__ import annotations``: FastAPI must see the dependency alias.
 import re
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Depends, Query
 from flightdeck.auth.keys import Role
 from flightdeck.calls import Router
 from flightdeck.core.errors import InvalidRequest, PermissionDenied
+from flightdeck.core.lru import LruCache
 from flightdeck.ledger.series import SeriesQuery, slowest, traffic, usage_by_tenant_model
 from flightdeck.server.admin_access import Access
 from flightdeck.server.console_sources import ConsoleSources
@@ -83,8 +85,24 @@ def console_router(store: Store, sources: ConsoleSources, access: Callable[..., 
     caller_dep = Annotated[Access, Depends(access)]
     range_q = Annotated[str, Query(alias="range", description="15m to 30d, e.g. 1h, 7d")]
 
+    results: LruCache[tuple[Any, ...], tuple[float, dict[str, Any]]] = LruCache(256)
+
     def query(caller: Access, tenant: str | None, span: str) -> SeriesQuery:
         return SeriesQuery.last(parse_range(span), console_scope(caller, tenant))
+
+    async def cached(
+        key: tuple[Any, ...], q: SeriesQuery, compute: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """One answer per scope, range and parameters for a while (1.25 s for 15 minutes up to
+        60 s for a day or more): many open consoles cost the database one scan per range."""
+        ttl = min(60.0, (q.end - q.start).total_seconds() / 720)
+        now = time.monotonic()
+        hit = results.get((*key, q.tenant))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        answer = await compute()
+        results.put((*key, q.tenant), (now + ttl, answer))
+        return answer
 
     def head(q: SeriesQuery) -> dict[str, Any]:
         return {"tenant": q.tenant, "from": q.start.isoformat(), "to": q.end.isoformat()}
@@ -96,9 +114,12 @@ def console_router(store: Store, sources: ConsoleSources, access: Callable[..., 
         """Requests, errors, limiter rejections, tokens, spend, latency and TTFT percentiles
         (milliseconds) and, once the ledger records it, cache hit rate and saving per bucket."""
         q = query(caller, tenant, span)
-        async with store.engine.connect() as conn:
-            found = await traffic(conn, q)
-        return head(q) | found.to_dict()
+
+        async def compute() -> dict[str, Any]:
+            async with store.engine.connect() as conn:
+                return head(q) | (await traffic(conn, q)).to_dict()
+
+        return await cached(("traffic", span), q, compute)
 
     @router.get("/usage")
     async def usage_series(
@@ -109,8 +130,12 @@ def console_router(store: Store, sources: ConsoleSources, access: Callable[..., 
     ) -> dict[str, Any]:
         """Tokens and spend per tenant and model group over time (the ``top`` by spend)."""
         q = query(caller, tenant, span)
-        async with store.engine.connect() as conn:
-            return head(q) | await usage_by_tenant_model(conn, q, top)
+
+        async def compute() -> dict[str, Any]:
+            async with store.engine.connect() as conn:
+                return head(q) | await usage_by_tenant_model(conn, q, top)
+
+        return await cached(("usage", span, top), q, compute)
 
     @router.get("/slow")
     async def slow_requests(
@@ -122,9 +147,13 @@ def console_router(store: Store, sources: ConsoleSources, access: Callable[..., 
         """The slowest requests of the range with their trace ids (and links, when
         ``[console] trace_url`` is set)."""
         q = query(caller, tenant, span)
-        async with store.engine.connect() as conn:
-            rows = await slowest(conn, q, limit)
-        return head(q) | {"data": with_links(rows, sources.settings.trace_url)}
+
+        async def compute() -> dict[str, Any]:
+            async with store.engine.connect() as conn:
+                rows = await slowest(conn, q, limit)
+            return head(q) | {"data": with_links(rows, sources.settings.trace_url)}
+
+        return await cached(("slow", span, limit), q, compute)
 
     @router.get("/live")
     async def live(caller: caller_dep, tenant: str | None = None) -> dict[str, Any]:

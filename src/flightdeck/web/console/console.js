@@ -269,7 +269,7 @@ async function refresh() {
     drawSlow(slow);
     drawLive(live);
     state.updates += 1;
-    setStatus(`Updated ${new Date().toLocaleTimeString()} (every ${state.refreshSeconds} s)`);
+    setStatus(`Updated ${new Date().toLocaleTimeString()} (every ${pollSeconds()} s)`);
   } catch (err) {
     if (generation !== state.generation) return;
     if (err.status === 401 || err.status === 403) {
@@ -278,7 +278,13 @@ async function refresh() {
     }
     setStatus(`Update failed: ${err.message}`, true);
   }
-  if (state.connected) state.timer = setTimeout(refresh, state.refreshSeconds * 1000);
+  if (state.connected) state.timer = setTimeout(refresh, pollSeconds() * 1000);
+}
+
+// Long ranges change slowly: a 30-day chart (6-hour buckets) is polled once a minute.
+function pollSeconds() {
+  const step = state.data.traffic ? state.data.traffic.step : 0;
+  return Math.max(state.refreshSeconds, Math.min(60, step / 360));
 }
 
 async function connected(live) {
