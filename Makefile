@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 SRC := src tests bench
 
-.PHONY: run test test-main test-openclip check lint lint-deploy format typecheck bench \
+.PHONY: run test test-main test-openclip check lint imports lint-deploy format typecheck bench \
 	bench-gateway bench-media bench-clip-gpu lock clean
 
 $(STAMP): pyproject.toml constraints.txt
@@ -45,9 +45,13 @@ $(OPENCLIP_STAMP): pyproject.toml constraints.txt constraints-openclip.txt
 test-openclip: $(OPENCLIP_STAMP)
 	$(OPENCLIP_BIN)/python -m pytest tests/media/test_open_clip.py
 
-lint: $(STAMP)
+lint: $(STAMP) imports
 	$(BIN)/ruff format --check $(SRC)
 	$(BIN)/ruff check $(SRC)
+
+# The layers (pyproject's [tool.importlinter] contracts, the map in docs/architecture.md).
+imports: $(STAMP)
+	PYTHONPATH=src $(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format $(SRC)

@@ -75,7 +75,7 @@ def encode(texts: list[str], cache_dir: Path) -> NDArray[np.float32]:
     path = cache_dir / f"minilm-{digest}.npy"
     if path.exists():
         return np.load(path)
-    from flightdeck.providers.local_embeddings import load_sentence_model
+    from flightdeck.encoders.sentence import load_sentence_model
 
     model = load_sentence_model()
     vectors = model.encode(texts, batch_size=64, normalize_embeddings=True)

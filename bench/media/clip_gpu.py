@@ -28,8 +28,8 @@ from PIL import Image
 
 from bench.media.photos import ensure_photos
 from bench.media.run import ingest_command
-from flightdeck.media.features import OpenClip, clip_pixels
-from flightdeck.media.store import MediaStore
+from flightdeck.encoders.clip import OpenClip, clip_pixels
+from flightdeck.mediastore.store import MediaStore
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 

@@ -7,7 +7,7 @@ import pytest
 from numpy.typing import NDArray
 
 from flightdeck.cache import TextEncoder, sentence_encoder
-from flightdeck.providers.local_embeddings import load_sentence_model
+from flightdeck.encoders.sentence import load_sentence_model
 from tests.tenancy_support.services import redis_prefix  # noqa: F401
 
 

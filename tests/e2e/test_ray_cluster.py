@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.store import MediaStore
 from flightdeck.testing.server import free_port
 from tests.media.conftest import textured_jpeg
 

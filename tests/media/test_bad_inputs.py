@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from flightdeck.media.errors import FailureReason
 from flightdeck.media.options import FeatureOptions, FetchOptions, IngestOptions
-from flightdeck.media.schema import to_table
 from flightdeck.media.sources import SourceRecord, canonical_location, document_id
 from flightdeck.media.stages import prepare_records
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.schema import to_table
+from flightdeck.mediastore.store import MediaStore
 from tests.media.conftest import ServedFiles, textured_jpeg
 
 REASONS = {reason.value for reason in FailureReason}

@@ -17,10 +17,10 @@ import pytest
 from rich.console import Console
 
 from flightdeck.cli.media_progress import IngestProgress
-from flightdeck.media.errors import StoreError
 from flightdeck.media.ingest import IngestReport
 from flightdeck.media.sources import open_source
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.errors import StoreError
+from flightdeck.mediastore.store import MediaStore
 from tests.media.conftest import ServedFiles, textured_jpeg
 
 FLIGHTDECK = [sys.executable, "-m", "flightdeck"]

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from flightdeck.encoders.clip import HuggingFaceClip, clip_pixels
+from flightdeck.encoders.errors import ModelLoadError
 from flightdeck.media.engines.local import LocalEngine
-from flightdeck.media.errors import ModelLoadError
-from flightdeck.media.features import Featurizer, HuggingFaceClip, clip_pixels
+from flightdeck.media.features import Featurizer
 from flightdeck.media.ingest import ingest
 from flightdeck.media.options import FeatureOptions, IngestOptions
 from flightdeck.media.sources import open_source
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.store import MediaStore
 from tests.media.conftest import textured_jpeg
 
 

@@ -21,7 +21,7 @@ from flightdeck.media.ingest import ingest
 from flightdeck.media.options import FeatureOptions, FetchOptions, IngestOptions
 from flightdeck.media.sources import SourceRecord, open_source
 from flightdeck.media.stages import prepare_records
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.store import MediaStore
 from tests.media.conftest import ServedFiles, textured_jpeg
 
 GUARDED = IngestOptions(

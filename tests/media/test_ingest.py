@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 
 from flightdeck.media.engines.local import LocalEngine
-from flightdeck.media.errors import StoreError
 from flightdeck.media.ingest import IngestReport, ingest, retry_failed
 from flightdeck.media.options import FeatureOptions, FetchOptions, IngestOptions
 from flightdeck.media.sources import document_id, open_source
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.errors import StoreError
+from flightdeck.mediastore.store import MediaStore
 from tests.media.conftest import ServedFiles, textured_jpeg
 from tests.media.test_video import make_video
 

@@ -20,10 +20,11 @@ import pytest
 import torch
 from PIL import Image
 
-from flightdeck.media.errors import ModelLoadError
-from flightdeck.media.features import Featurizer, Matrix, OpenClip, clip_pixels
+from flightdeck.encoders.clip import Matrix, OpenClip, clip_pixels
+from flightdeck.encoders.errors import ModelLoadError
+from flightdeck.media.features import Featurizer
 from flightdeck.media.options import FeatureOptions
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.store import MediaStore
 from tests.media.conftest import textured_jpeg
 
 open_clip: Any = pytest.importorskip(

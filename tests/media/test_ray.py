@@ -10,7 +10,7 @@ from flightdeck.media.engines.local import LocalEngine
 from flightdeck.media.engines.ray import RayEngine
 from flightdeck.media.ingest import ingest
 from flightdeck.media.sources import open_source
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.store import MediaStore
 from tests.media.conftest import ServedFiles, textured_jpeg
 from tests.media.test_ingest import OPTIONS, write_manifest
 

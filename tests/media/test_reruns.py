@@ -14,7 +14,7 @@ from typing import Any
 from flightdeck.media.engines.local import LocalEngine
 from flightdeck.media.ingest import IngestReport, ingest
 from flightdeck.media.sources import open_source
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.store import MediaStore
 from tests.media.conftest import textured_jpeg
 from tests.media.test_ingest import OPTIONS
 

@@ -16,7 +16,7 @@ from flightdeck.media.errors import SourceError
 from flightdeck.media.ingest import ingest
 from flightdeck.media.plan import PlanCounts, StoredInputs, plan_shards
 from flightdeck.media.sources import canonical_location, document_id, open_source
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.store import MediaStore
 from tests.media.conftest import textured_jpeg
 from tests.media.test_ingest import OPTIONS
 

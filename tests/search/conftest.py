@@ -22,7 +22,7 @@ from flightdeck.media.engines.local import LocalEngine
 from flightdeck.media.ingest import IngestReport, ingest
 from flightdeck.media.options import FeatureOptions, IngestOptions
 from flightdeck.media.sources import open_source
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.store import MediaStore
 from flightdeck.store.database import Store
 from flightdeck.testing.server import ServerThread
 from tests.media.conftest import textured_jpeg

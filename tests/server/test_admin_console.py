@@ -13,7 +13,7 @@ from tests.server.conftest import Admin
 from flightdeck.ledger.record import UsageRecord
 from flightdeck.ledger.spool import Spool
 from flightdeck.ledger.writer import LedgerWriter
-from flightdeck.server.admin_console import parse_range, registry_samples, with_links
+from flightdeck.server.admin.console import parse_range, registry_samples, with_links
 from flightdeck.store.database import Store
 
 ROUTES = ["/console/traffic", "/console/usage", "/console/slow", "/console/live"]

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from flightdeck.core.errors import ConfigError
 from flightdeck.encoders.multilingual import LANGUAGES as MULTILINGUAL_LANGUAGES
 from flightdeck.encoders.multilingual import encode_multilingual, load_multilingual_model
-from flightdeck.providers.local_embeddings import load_sentence_model
+from flightdeck.encoders.sentence import load_sentence_model
 
 Vector = NDArray[np.float32]
 TextEncoder = Callable[[Sequence[str]], NDArray[np.float32]]  # texts -> L2-normalised rows

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from flightdeck.cli.media_progress import IngestProgress, summary
+from flightdeck.encoders.errors import ModelLoadError
 from flightdeck.media.engines import Engine
 from flightdeck.media.engines import Progress as DocumentProgress
 from flightdeck.media.engines.local import LocalEngine
@@ -28,7 +29,8 @@ from flightdeck.media.options import (
     VideoOptions,
 )
 from flightdeck.media.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, open_source
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.errors import StoreError
+from flightdeck.mediastore.store import MediaStore
 
 app = typer.Typer(help="Ingest images and videos into a deduplicated, featurized store.")
 console = Console(stderr=True)
@@ -135,7 +137,7 @@ def ingest_command(
                     ingest(src, store, options, runner, bar.on_commit, featurizer, report)
             finally:
                 runner.close()
-    except MediaError as exc:
+    except (MediaError, ModelLoadError, StoreError) as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     console.print(summary(report, out, featurizer.device))

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from flightdeck.media.hashing import hamming_to_all
-from flightdeck.media.schema import Row, Status
+from flightdeck.mediastore.schema import Row, Status
 
 _DUPLICATE_CLEARS = ("thumbnail", "thumbnail_format", "thumbnail_width", "thumbnail_height")
 

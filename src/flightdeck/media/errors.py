@@ -3,9 +3,10 @@
     FlightdeckError
     +-- MediaError                   something in the media pipeline went wrong
         +-- SourceError              the SOURCE cannot be read (missing file, no URL column, ...)
-        +-- StoreError               the STORE is unusable (corrupt manifest, checksum mismatch)
-        +-- ModelLoadError           a feature model cannot be loaded (missing weights, no package)
         +-- DocumentFailed           one document failed; ``reason`` is recorded in its row
+
+The store's ``StoreError`` lives in :mod:`flightdeck.mediastore.errors` and a model's
+``ModelLoadError`` in :mod:`flightdeck.encoders.errors` (search raises them too).
 
 ``DocumentFailed`` never escapes a stage: stages catch it and turn it into a failure row whose
 ``error`` column holds ``reason`` (one of :class:`FailureReason`).
@@ -66,14 +67,6 @@ class MediaError(FlightdeckError):
 
 class SourceError(MediaError):
     """The SOURCE cannot be read as a manifest, folder or list of videos."""
-
-
-class StoreError(MediaError):
-    """The STORE is unusable: unreadable manifest, checksum mismatch, incompatible options."""
-
-
-class ModelLoadError(MediaError):
-    """A feature model cannot be loaded."""
 
 
 class DocumentFailed(MediaError):

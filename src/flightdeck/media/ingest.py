@@ -21,9 +21,9 @@ from flightdeck.media.errors import FailureReason
 from flightdeck.media.features import Featurizer
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import PlanCounts, ShardTask, StoredInputs, plan_shards, run_key
-from flightdeck.media.schema import Row, Status, to_table
 from flightdeck.media.sources import Source, SourceRecord, local_version
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.schema import Row, Status, to_table
+from flightdeck.mediastore.store import MediaStore
 
 _INDEX_COLUMNS = ("doc_id", "status", "sha256", "phash", "source_key", "fingerprint", "parent_id")
 

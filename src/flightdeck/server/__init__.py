@@ -1,4 +1,4 @@
-"""The ASGI server: one app factory, the middleware stack, and error mapping to HTTP."""
+"""The ASGI server: one app factory (``create_app``), the admin API, and error mapping to HTTP."""
 
 from flightdeck.server.app import create_app
 

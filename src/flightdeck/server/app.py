@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -57,7 +58,31 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
 
 
+def _lifespan(
+    settings: Settings, store: Store, router: Router, accounting: Accounting, search: SearchRoutes
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """Start-up (migrations, tokenizer, accounting, upstream pools) and shutdown, in order."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.migrate()
+        await adopt_legacy_identities(store, settings.auth.oauth)
+        await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
+        await accounting.start()
+        await router.start()
+        try:
+            yield
+        finally:
+            search.close()
+            await router.close()
+            await accounting.close()
+            await store.close()
+
+    return lifespan
+
+
 def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) -> Starlette:
+    """The whole platform as one Starlette app: every plane's routes, ``/admin``, the web page."""
     registry = registry or ProviderRegistry.default()
     store = Store(settings.store_url)
     keys = KeyStore(store)
@@ -77,28 +102,13 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         caller=caller,
         policies=accounting.policies,
         experiment_runtime=experiments,
-        console=ConsoleSources(
+        console_sources=ConsoleSources(
             router, lambda: getattr(app.state, "telemetry", None), settings.console
         ),
     )
     feedback = FeedbackRoutes(store, caller)
     assistant = Assistant(settings, calls, caller, store)
     search = SearchRoutes(settings, caller, store, accounting)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await store.migrate()
-        await adopt_legacy_identities(store, settings.auth.oauth)
-        await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
-        await accounting.start()
-        await router.start()
-        try:
-            yield
-        finally:
-            search.close()
-            await router.close()
-            await accounting.close()
-            await store.close()
 
     app = Starlette(
         routes=[
@@ -119,7 +129,7 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, store, router, accounting, search),
     )
     app.state.services = Services(settings, store, keys, router, accounting)
     app.state.assistant = assistant

@@ -9,6 +9,7 @@ from typing import Any
 
 from flightdeck.calls import Router
 from flightdeck.core.console_settings import ConsoleSettings
+from flightdeck.core.lru import LruCache
 
 
 @dataclass
@@ -19,3 +20,7 @@ class ConsoleSources:
     router: Router | None = None
     telemetry: Callable[[], Any] = field(default=lambda: None)
     settings: ConsoleSettings = field(default_factory=ConsoleSettings)
+    # recent answers of /admin/console/*: (route, range, params, scope) -> (expiry, answer)
+    results: LruCache[tuple[Any, ...], tuple[float, dict[str, Any]]] = field(
+        default_factory=lambda: LruCache(256)
+    )

@@ -17,7 +17,8 @@ from typing import Protocol
 from flightdeck.media.errors import DocumentFailed, FailureReason
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
-from flightdeck.media.schema import Row, base_row, failure_row
+from flightdeck.media.rows import base_row, failure_row
+from flightdeck.mediastore.schema import Row
 
 Progress = Callable[[Counter[str]], None]
 """Called with counts of documents finished by workers since the last call."""

@@ -21,7 +21,7 @@ from flightdeck.media.engines import (
 from flightdeck.media.forkserver import start_workers_early
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
-from flightdeck.media.schema import Row
+from flightdeck.mediastore.schema import Row
 
 
 class LocalEngine:

@@ -19,7 +19,7 @@ from flightdeck.media.errors import MediaError
 from flightdeck.media.options import IngestOptions
 from flightdeck.media.plan import ShardTask
 from flightdeck.media.reaper import start_reaper
-from flightdeck.media.schema import Row
+from flightdeck.mediastore.schema import Row
 
 
 def _prepare_item(item: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Who may touch what in the admin API: the caller, its tenant and role (a FastAPI dependency).
+"""Who may touch what in the admin API: the caller, its tenant and role; the typed dependencies
+(``CallerAccess``, ``Services``) every admin route takes.
 
 Admins of the platform tenant manage every tenant; anyone else sees only their own tenant, and
 only its admins change anything. Routes answer 404 for a resource of another tenant and 403 for
@@ -28,21 +29,24 @@ from flightdeck.store.database import Store
 
 @dataclass
 class AdminServices:
+    """What the admin routes work on; the app holds it as ``app.state.admin``."""
+
     store: Store
     caller: CallerAuthenticator
     keys: KeyStore
     tenants: TenantStore
     policies: PolicyStore
     accounts: AccountStore
+    collections: CollectionStore
+    experiments: ExperimentStore
     platform_tenant: str = "default"
-    collections: CollectionStore | None = None
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
-    experiments: ExperimentStore | None = None
     experiment_runtime: ExperimentRuntime | None = None
     model_groups: tuple[str, ...] = ()
-    console: ConsoleSources | None = None
+    console: ConsoleSources = field(default_factory=ConsoleSources)
 
     async def tenant_must_exist(self, name: str) -> None:
+        """404 unless tenant ``name`` exists (the platform tenant always does)."""
         if name != self.platform_tenant and await self.tenants.get(name) is None:
             raise NotFound(f"tenant {name!r} does not exist", code="tenant_not_found")
 
@@ -68,13 +72,20 @@ class Access:
         return self.platform_admin or tenant == self.principal.tenant
 
     def require_platform_admin(self) -> None:
+        """403 unless the caller is an admin of the platform tenant."""
         if not self.platform_admin:
             raise PermissionDenied("Only platform admins manage tenants", code="role_forbidden")
 
 
+def admin_services(request: Request) -> AdminServices:
+    """The admin app's services (a FastAPI dependency)."""
+    services: AdminServices = request.app.state.admin
+    return services
+
+
 async def caller_access(request: Request) -> Access:
     """Authenticates every admin route (a FastAPI dependency)."""
-    services: AdminServices = request.app.state.admin
+    services = admin_services(request)
     principal = await services.caller.authenticate(
         request.headers.get("authorization"), request.query_params
     )
@@ -82,3 +93,7 @@ async def caller_access(request: Request) -> Access:
 
 
 CallerAccess = Annotated[Access, Depends(caller_access)]
+"""The authenticated caller of an admin route and what it may touch."""
+
+Services = Annotated[AdminServices, Depends(admin_services)]
+"""The admin app's services."""

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 
-if TYPE_CHECKING:
-    from flightdeck.media.errors import DocumentFailed
-    from flightdeck.media.sources import SourceRecord
-
 
 class Status(StrEnum):
+    """What became of a document: ``ok``, ``duplicate`` or ``failed``."""
+
     OK = "ok"  # decoded; thumbnail and hashes present
     DUPLICATE = "duplicate"  # same bytes or near-same picture as ``duplicate_of``
     FAILED = "failed"  # ``error`` says why
 
 
 class Kind(StrEnum):
+    """What a row holds: an image, a video, or one keyframe of a video."""
+
     IMAGE = "image"
     VIDEO = "video"
     KEYFRAME = "keyframe"
@@ -62,26 +62,3 @@ Row = dict[str, Any]
 def to_table(rows: list[Row]) -> pa.Table:
     """Rows (dicts with any subset of the columns) as a table of exactly :data:`SCHEMA`."""
     return pa.Table.from_pylist(rows, schema=SCHEMA)
-
-
-def base_row(record: SourceRecord, source_key: str) -> Row:
-    """The columns every row of ``record`` has, whatever happens to it."""
-    return {
-        "doc_id": record.doc_id,
-        "source_key": source_key,
-        "input_index": record.index,
-        "source": record.location,
-        "fingerprint": record.fingerprint,
-        "kind": Kind.VIDEO.value if record.is_video else Kind.IMAGE.value,
-        "caption": record.caption,
-        "metadata": record.metadata,
-    }
-
-
-def failure_row(base: Row, failed: DocumentFailed) -> Row:
-    """``base`` as a failed row: ``error`` is the reason, ``error_detail`` the message."""
-    return base | {
-        "status": Status.FAILED.value,
-        "error": failed.reason.value,
-        "error_detail": failed.detail[:500],
-    }

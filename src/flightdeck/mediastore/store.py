@@ -3,7 +3,7 @@
 Layout under STORE (a local folder or any fsspec URL)::
 
     manifest.json              {"version", "shards": {name: entry}, "checksum"}
-    shards/NAME.parquet        one shard, schema in flightdeck.media.schema
+    shards/NAME.parquet        one shard, schema in flightdeck.mediastore.schema
     shards/NAME.stats.json     counts, failures by reason, bytes, seconds
     tmp/                       files being written; never read
 
@@ -26,8 +26,8 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flightdeck.media.errors import StoreError
-from flightdeck.media.schema import SCHEMA, Row
+from flightdeck.mediastore.errors import StoreError
+from flightdeck.mediastore.schema import SCHEMA, Row
 
 MANIFEST = "manifest.json"
 _VERSION = 1

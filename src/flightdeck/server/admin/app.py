@@ -1,0 +1,120 @@
+"""The admin FastAPI app: every resource router, the error handlers, and its ``/admin`` mount.
+
+Adding a resource is one module in this package with a module-level ``router`` (typed
+dependencies from ``access.py``) and one line in :data:`ROUTERS`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import Mount
+
+from flightdeck.auth.accounts import AccountStore
+from flightdeck.auth.caller import CallerAuthenticator
+from flightdeck.auth.keys import KeyStore
+from flightdeck.auth.tenants import TenantStore
+from flightdeck.core.errors import FlightdeckError
+from flightdeck.core.settings import Settings
+from flightdeck.experiments.runtime import ExperimentRuntime
+from flightdeck.experiments.store import ExperimentStore
+from flightdeck.limits.policy import PolicyStore
+from flightdeck.search.collections import CollectionStore
+from flightdeck.server.admin import (
+    budgets,
+    collections,
+    console,
+    experiments,
+    keys,
+    service_accounts,
+    store_shares,
+    tenants,
+    usage,
+    users,
+)
+from flightdeck.server.admin.access import AdminServices
+from flightdeck.server.console_sources import ConsoleSources
+from flightdeck.server.errors import error_body, handle_flightdeck_error, handle_http_exception
+from flightdeck.store.database import Store
+
+# In this order in the OpenAPI document.
+ROUTERS: tuple[APIRouter, ...] = (
+    tenants.router,
+    keys.router,
+    budgets.router,
+    usage.router,
+    users.router,
+    service_accounts.router,
+    collections.router,
+    store_shares.router,
+    experiments.router,
+    console.router,
+)
+
+
+def create_admin_app(services: AdminServices) -> FastAPI:
+    """The admin API over ``services`` (reachable by its routes as ``app.state.admin``)."""
+    app = FastAPI(
+        title="Flightdeck admin API",
+        version="1",
+        description=(
+            "Tenants, users, service accounts, API keys, limits and budgets, usage, search "
+            "collections, experiments and the console's series. "
+            "Bearer auth on every route."
+        ),
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.admin = services
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_exception_handler(FlightdeckError, handle_flightdeck_error)
+    app.add_exception_handler(HTTPException, handle_http_exception)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    return app
+
+
+def admin_mount(
+    settings: Settings,
+    store: Store,
+    keys: KeyStore,
+    *,
+    caller: CallerAuthenticator | None = None,
+    policies: PolicyStore | None = None,
+    experiment_runtime: ExperimentRuntime | None = None,
+    console_sources: ConsoleSources | None = None,
+) -> Mount:
+    """``/admin`` for ``create_app``; pass the app's caller and policies to share their caches."""
+    accounts = AccountStore(store)
+    if caller is None:
+        caller = CallerAuthenticator.from_settings(settings.auth, keys, accounts)
+    services = AdminServices(
+        store=store,
+        caller=caller,
+        keys=keys,
+        tenants=TenantStore(store, settings.auth.platform_tenant),
+        policies=policies or PolicyStore(store, settings.limits),
+        accounts=accounts,
+        collections=CollectionStore(store, settings.search_roots),
+        experiments=ExperimentStore(store),
+        platform_tenant=settings.auth.platform_tenant,
+        oauth=settings.auth.oauth,
+        experiment_runtime=experiment_runtime,
+        model_groups=tuple(settings.model_names()),
+        console=console_sources or ConsoleSources(settings=settings.console),
+    )
+    return Mount("/admin", app=create_admin_app(services))
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
+    """A request FastAPI could not validate: 400 in the OpenAI error shape, naming the field."""
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    param = ".".join(loc) or None
+    message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
+    body = error_body(message, "invalid_request_error", "invalid_parameter", param)
+    return Response(body, status_code=400, media_type="application/json")
