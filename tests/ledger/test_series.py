@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Float, literal, select
 
 from flightdeck.ledger.record import UsageRecord
 from flightdeck.ledger.series import (
     LATENCY_BOUNDS_MS,
     SeriesQuery,
     histogram_quantile,
+    latency_bin,
     pick_step,
     slowest,
     traffic,
@@ -184,3 +187,13 @@ async def test_cache_hit_rate_and_saving_once_the_ledger_records_them(
     assert (sum(got.cache["hits"]), sum(got.cache["lookups"])) == (2, 4)
     assert [r for r in got.cache["hit_rate"] if r is not None] == [0.5]
     assert sum(got.cache["saved_cost"]) == pytest.approx(1.0)
+
+
+async def test_latency_bins_are_the_same_on_both_databases(store: Store) -> None:
+    values = [0.0, 0.5, 1.0, 1.0001, 2.0, 100.0, 999.9, *LATENCY_BOUNDS_MS[::7], 2.0**17, 1e9]
+    async with store.engine.connect() as conn:
+        got = [
+            (await conn.execute(select(latency_bin(literal(v, Float()))))).scalar_one()
+            for v in values
+        ]
+    assert got == [bisect.bisect_right(LATENCY_BOUNDS_MS, v) for v in values]

@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, select
+from sqlalchemy import ColumnElement, Integer, and_, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from flightdeck.ledger.buckets import SeriesQuery, pick_step
 from flightdeck.store.models_tenancy import UsageRow
@@ -123,15 +126,35 @@ async def traffic(conn: AsyncConnection, q: SeriesQuery) -> Traffic:
     return out
 
 
+class latency_bin(FunctionElement[int]):  # lowercase, like the SQL functions it stands for
+    """The ``LATENCY_BOUNDS_MS`` bin of a value: ``i`` for ``bounds[i-1] <= v < bounds[i]``,
+    0 below the first bound, ``len(bounds)`` from the last one up."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(latency_bin)
+def _bin_case(element: latency_bin, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    whens = " ".join(f"WHEN {value} < {b!r} THEN {i}" for i, b in enumerate(LATENCY_BOUNDS_MS))
+    return f"CASE {whens} ELSE {len(LATENCY_BOUNDS_MS)} END"
+
+
+@compiles(latency_bin, "postgresql")
+def _bin_width_bucket(element: latency_bin, compiler: SQLCompiler, **kw: Any) -> str:
+    # a binary search over the bounds; the same bins as the CASE (tests run both)
+    bounds = ", ".join(repr(b) for b in LATENCY_BOUNDS_MS)
+    value = compiler.process(element.clauses, **kw)
+    return f"width_bucket({value}, ARRAY[{bounds}]::float8[])"
+
+
 async def _percentiles(
     conn: AsyncConnection, q: SeriesQuery, column: Any
 ) -> dict[str, list[float | None]]:
     """p50/p95/p99 of ``column`` (milliseconds) per bucket, from a histogram built in SQL."""
     bounds = LATENCY_BOUNDS_MS
-    whens: list[tuple[Any, Any]] = [
-        (column < literal_column(repr(b)), literal_column(str(i))) for i, b in enumerate(bounds)
-    ]
-    bin_ = case(*whens, else_=literal_column(str(len(bounds)))).label("bin")
+    bin_ = latency_bin(column).label("bin")
     bucket = q.bucket()
     query = (
         select(bucket, bin_, func.count().label("n"))
