@@ -130,3 +130,10 @@ bench-assistant: $(STAMP)
 
 bench-answers: $(STAMP)
 	$(BIN)/python -m bench.assistant.answers $(BENCH_ARGS)
+
+# Main-text extraction on trafilatura's public evaluation set, beside trafilatura, readability
+# and jusText (data: bench/assistant/extraction_data.sh; EXTRACTION_DATA to point elsewhere).
+EXTRACTION_DATA ?= /work/shared/data/extraction/trafilatura-eval
+.PHONY: bench-extraction
+bench-extraction: $(STAMP)
+	$(BIN)/python -m bench.assistant.extraction --data $(EXTRACTION_DATA) $(BENCH_ARGS)

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from flightdeck.calls.accounting import StreamMeter
+from flightdeck.providers import replies
 from flightdeck.wire import sse
 from flightdeck.wire.anthropic import (
     anthropic_to_chat_completion,
@@ -134,6 +135,13 @@ GEMINI_REPLY = orjson.dumps(
 def passthrough() -> None:
     orjson.dumps({**CHAT_REQUEST, "model": "upstream-model"})
     bytes(CHAT_REPLY)  # the reply's bytes go to the client as they are
+
+
+def passthrough_checked() -> None:
+    orjson.dumps({**CHAT_REQUEST, "model": "upstream-model"})
+    replies.json_reply(
+        200, "application/json", CHAT_REPLY, replies.chat_completion, "a chat.completion"
+    )
 
 
 def anthropic_out() -> None:
@@ -310,6 +318,21 @@ def meter_only(events: list[bytes]) -> Callable[[], int]:
     return run
 
 
+def meter_and_check(events: list[bytes]) -> Callable[[], int]:
+    """What the openai provider's stream does per event since #12.1: check it, then meter."""
+
+    def run() -> int:
+        meter = StreamMeter()
+        for raw in events:
+            data = raw[6:-2]
+            if data != b"[DONE]":
+                replies.event_data(data, replies.chat_chunk, "a chat.completion.chunk")
+            meter.see(raw)
+        return len(events)
+
+    return run
+
+
 def best_us(fn: Callable[[], Any], rounds: int, per: Callable[[Any], int] = lambda _: 1) -> float:
     """Best CPU microseconds per unit (a request, or an event) over ``rounds`` rounds."""
     n = 1
@@ -338,6 +361,7 @@ def main() -> None:
     count = int
     requests = {
         "passthrough (openai provider)": passthrough,
+        "passthrough + reply check (openai provider since #12.1)": passthrough_checked,
         "anthropic provider (chat -> Messages -> chat)": anthropic_out,
         "gemini provider (chat -> generateContent -> chat)": gemini_out,
         "POST /v1/messages in (Messages -> chat -> Messages)": messages_in,
@@ -357,6 +381,7 @@ def main() -> None:
     )
     streams = {
         "passthrough (meter only)": meter_only(chat_events),
+        "passthrough + event check (openai provider since #12.1)": meter_and_check(chat_events),
         "anthropic -> chat (provider)": to_chat(anthropic_events, AnthropicToChat),
         "gemini -> chat (provider)": to_chat(gemini_events, GeminiToChat),
         "chat -> anthropic (inbound Messages)": from_chat(

@@ -52,6 +52,46 @@ def _cases() -> list[InjectionPage]:
         "noscript": "<noscript><p>{a}</p></noscript>",
         "hidden-class": '<div class="hidden">{a}</div>',
         "zero-size-box": '<div style="height:0px; width:0; overflow:hidden">{a}</div>',
+        # issue #11: visibility judged from the page's CSS, as a browser would compute it
+        "white-on-white": '<p style="color:#fff">{a}</p>',
+        "near-white-rgb": '<p style="color: rgb(254, 254, 253)">{a}</p>',
+        "same-as-background": (
+            '<div style="background-color:#224466"><span style="color:#224466">{a}</span></div>'
+        ),
+        "color-transparent": '<p style="color: transparent">{a}</p>',
+        "color-alpha-zero": '<p style="color: rgba(0, 0, 0, 0)">{a}</p>',
+        "opacity-tiny": '<p style="opacity: 0.001">{a}</p>',
+        "offscreen-left": '<p style="position:absolute; left:-9999px">{a}</p>',
+        "offscreen-top": '<div style="position: fixed; top: -10000px">{a}</div>',
+        "font-size-1px": '<p style="font-size:1px">{a}</p>',
+        "font-size-tiny-em": '<p style="font-size:0.04em">{a}</p>',
+        "clip-rect": '<p style="position:absolute; clip: rect(0 0 0 0)">{a}</p>',
+        "clip-rect-commas": '<p style="position:absolute;clip:rect(1px,1px,1px,1px)">{a}</p>',
+        "clip-path-inset": '<p style="clip-path: inset(100%)">{a}</p>',
+        "transform-scale-zero": '<p style="transform: scale(0)">{a}</p>',
+        "text-indent": '<p style="text-indent:-9999px; overflow:hidden">{a}</p>',
+        "one-pixel-box": (
+            '<div style="width:1px;height:1px;overflow:hidden;position:absolute">{a}</div>'
+        ),
+        "aria-hidden-capital": '<div aria-hidden="True">{a}</div>',
+        "hidden-attribute-value": '<div hidden="hidden">{a}</div>',
+        "sr-only-class": '<span class="sr-only">{a}</span>',
+        "stylesheet-class": "<style>.promo-note {{ display: none }}</style>"
+        '<div class="promo-note">{a}</div>',
+        "stylesheet-id": "<style>#ad1 {{ visibility: hidden; }}</style><p id=ad1>{a}</p>",
+        "stylesheet-element": "<style>article small {{ font-size: 0 }}</style><small>{a}</small>",
+        "stylesheet-white": "<style>.fine {{ color: white }}</style><p class=fine>{a}</p>",
+        "stylesheet-offscreen": (
+            "<style>.x {{ position: absolute; left: -10000px }}</style><p class=x>{a}</p>"
+        ),
+        "stylesheet-media-screen": (
+            "<style>@media screen {{ .m {{ display:none }} }}</style><p class=m>{a}</p>"
+        ),
+        "stylesheet-important-beats-inline": (
+            "<style>.i {{ display: none !important }}</style>"
+            '<p class=i style="display:block">{a}</p>'
+        ),
+        "stylesheet-comma-list": "<style>.a, .b {{ opacity: 0 }}</style><p class=b>{a}</p>",
     }
     cases = [
         InjectionPage(name, page(ARTICLE[:SPLIT] + w.format(a=a) + ARTICLE[SPLIT:]), a, True)

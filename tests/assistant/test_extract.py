@@ -10,7 +10,7 @@ from flightdeck.assistant.pages import PageInput
 from flightdeck.assistant.pdf import extract_pdf
 from flightdeck.testing.pdf import make_pdf
 from tests.assistant.conftest import OTTERS
-from tests.assistant.injection_pages import INJECTION_PAGES
+from tests.assistant.injection_pages import ARTICLE, INJECTION_PAGES
 
 
 def test_html_keeps_the_article_and_drops_navigation_and_footer() -> None:
@@ -75,3 +75,28 @@ def test_unreadable_pdf_is_an_error_naming_the_page(data: bytes, code: str) -> N
     assert err.value.page == 3
     assert err.value.code == code
     assert err.value.message.startswith("page 3:")
+
+
+VISIBLE_STYLES = {
+    "dark-theme-body": '<body style="background:#111; color:#eee">{t}</body>',
+    "white-on-dark-stylesheet": "<style>.dark {{ background: #000 }} .dark p {{ color: #fff }}"
+    "</style><body><div class=dark>{t}</div></body>",
+    "light-grey-text": '<body><div style="color:#777">{t}</div></body>',
+    "hidden-then-shown": "<style>.x {{ display:none }} .x.open {{ display:block }}</style>"
+    '<body><div class="x open">{t}</div></body>',
+    "relative-small-offset": '<body><div style="position:relative; left:-20px">{t}</div></body>',
+    "print-only-rule": "<style>@media print {{ .p {{ display:none }} }}</style>"
+    "<body><div class=p>{t}</div></body>",
+    "hover-rule": "<style>a:hover .y {{ display:none }}</style><body><div class=y>{t}</div></body>",
+    "dark-background-colour-unseen": '<body><div style="background:#000">{t}</div></body>',
+    "background-image": '<body><div style="background:url(x.png); color:#fff">{t}</div></body>',
+}
+
+
+@pytest.mark.parametrize("name", sorted(VISIBLE_STYLES))
+def test_visible_text_is_kept_whatever_its_style(name: str) -> None:
+    body = VISIBLE_STYLES[name].format(t=ARTICLE)
+    html = f"<html><head><title>T</title></head>{body}</html>"
+    text = extract_html(html).text
+    assert "six hours of direct sunlight" in text, name
+    assert "Cherry tomatoes" in text, name

@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from flightdeck.api.disconnect import wait_for_disconnect
 from flightdeck.core.errors import FlightdeckError
+from flightdeck.core.redact import redact
 from flightdeck.providers.base import sse_event
 
 SSE_HEADERS = [
@@ -29,7 +30,8 @@ SSE_HEADERS = [
 
 def error_event(error: FlightdeckError) -> bytes:
     """The OpenAI error shape as one SSE block, for a stream that fails after it started."""
-    body = {"message": error.message, "type": error.type, "param": None, "code": error.code}
+    message = redact(error.message)
+    body = {"message": message, "type": error.type, "param": None, "code": error.code}
     return sse_event(orjson.dumps({"error": body}))
 
 

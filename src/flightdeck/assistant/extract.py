@@ -1,14 +1,17 @@
 """Main-content extraction: HTML through trafilatura, after removing what a reader never sees.
 
-Before trafilatura runs, the page loses scripts, styles, comments, templates and every element
-hidden by ``hidden``, ``aria-hidden="true"``, or an inline style (``display:none``,
-``visibility:hidden``, ``opacity:0``, ``font-size:0``): hidden text is a classic carrier of
-prompt injections. Trafilatura then keeps the main text without navigation, ads or comments.
+Before trafilatura runs, the page loses scripts, styles, comments, templates and every box or
+text run that its own CSS hides (``assistant.visibility``): hidden text is a classic carrier of
+prompt injections. Trafilatura then keeps the main text without navigation, ads or comments,
+and its result is cut into blocks: paragraphs, headings, list items, table rows (cells joined
+by `` | ``), quotes and definitions are separate blocks; ``<br>`` stays a line break inside a
+block; preformatted code keeps its line breaks and indentation.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import lxml.etree
@@ -17,15 +20,10 @@ import trafilatura
 
 from flightdeck.assistant.pages import Block, Extracted, PageInput
 from flightdeck.assistant.pdf import extract_pdf
+from flightdeck.assistant.visibility import drop_element, remove_invisible
 
-_HIDDEN_STYLE = re.compile(
-    r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|opacity\s*:\s*0(\.0*)?\s*(;|$)"
-    r"|font-size\s*:\s*0(px|em|rem|pt|%)?\s*(;|$)|(^|;)\s*(height|width)\s*:\s*0(px)?\s*;.*overflow\s*:\s*hidden",
-    re.IGNORECASE,
-)
-_DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed")
 _CHROME_TAGS = ("nav", "header", "footer", "aside", "form", "button", "menu", "select")
-_HIDDEN_CLASSES = {"hidden", "d-none", "is-hidden", "visually-hidden-all"}
+_MIN_MAIN_TEXT = 250  # characters; trafilatura's min_extracted_size
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 
 
@@ -56,6 +54,7 @@ def extract_html(html: str, title: str = "") -> Extracted:
         return Extracted(title.strip(), ())
     page_title = title.strip() or _title_of(tree)
     remove_invisible(tree)
+    _mark_preformatted(tree)
     document = trafilatura.bare_extraction(
         tree,
         include_comments=False,
@@ -67,51 +66,27 @@ def extract_html(html: str, title: str = "") -> Extracted:
         with_metadata=False,
     )
     body = getattr(document, "body", None)
-    blocks: list[Block] = []
-    if body is not None:
-        _walk_xml(body, blocks)
-    if not blocks:  # trafilatura may have changed the tree: start again from the source
+    blocks = _BlockWriter(_XML).write(body) if body is not None else []
+    if sum(len(b.text) for b in blocks) < _MIN_MAIN_TEXT:
+        # Too short for trafilatura's main-text path: its fallback glues inline elements as
+        # lines, so cut the page's own blocks (from the source: trafilatura changed the tree).
         fresh = _parse(html)
         remove_invisible(fresh)
-        blocks = _blocks_from_tree(fresh)
+        blocks = _blocks_from_tree(fresh) or blocks
     return Extracted(page_title, tuple(blocks))
 
 
-def remove_invisible(tree: Any) -> None:
-    """Drop scripts, comments and hidden elements in place."""
-    for comment in tree.xpath("//comment()"):
-        _drop(comment)
-    for el in tree.xpath("|".join(f"//{t}" for t in _DROP_TAGS)):
-        _drop(el)
-    hidden = tree.xpath("//*[@hidden or @aria-hidden='true' or @style or @class or @type='hidden']")
-    for el in hidden:
-        if _is_hidden(el):
-            _drop(el)
-
-
-def _is_hidden(el: Any) -> bool:
-    return (
-        el.get("hidden") is not None
-        or el.get("aria-hidden") == "true"
-        or el.get("type") == "hidden"
-        or bool(_HIDDEN_STYLE.search(el.get("style") or ""))
-        or bool(_HIDDEN_CLASSES & set((el.get("class") or "").split()))
-    )
-
-
-def _drop(el: Any) -> None:
-    parent = el.getparent()
-    if parent is None:
-        return
-    # Keep the text that follows the element (its tail belongs to the parent).
-    tail = el.tail
-    if tail:
-        prev = el.getprevious()
-        if prev is not None:
-            prev.tail = (prev.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    parent.remove(el)
+def _mark_preformatted(tree: Any) -> None:
+    """Wrap the content of each ``<pre>`` without ``<code>`` in one: trafilatura keeps the
+    layout of code but turns a bare ``<pre>`` into a quote."""
+    for pre in tree.iter("pre"):
+        if pre.find(".//code") is not None:
+            continue
+        code = lxml.html.Element("code")
+        code.text, pre.text = pre.text, None
+        for child in list(pre):
+            code.append(child)
+        pre.append(code)
 
 
 def _parse(html: str) -> Any:
@@ -128,49 +103,135 @@ def _title_of(tree: Any) -> str:
     return _normalize(str(found[0])) if found else ""
 
 
-def _walk_xml(node: Any, blocks: list[Block]) -> None:
-    for child in node:
-        tag = child.tag
-        if tag == "head":
-            _append(blocks, "heading", _all_text(child))
-        elif tag == "list":
-            for item in child.iter("item"):
-                _append(blocks, "paragraph", _all_text(item))
-        elif tag == "table":
-            for row in child.iter("row"):
-                cells = [_all_text(c) for c in row.iter("cell")]
-                _append(blocks, "paragraph", " | ".join(c for c in cells if c))
-        elif tag in ("p", "quote", "code"):
-            _append(blocks, "paragraph", _all_text(child))
-        elif tag == "div" or len(child):
-            _walk_xml(child, blocks)
+@dataclass(frozen=True, slots=True)
+class _Grammar:
+    """The tag names of one tree dialect: trafilatura's XML or HTML."""
+
+    blocks: frozenset[str]
+    headings: frozenset[str]
+    verbatim: frozenset[str]
+    line_break: str
+    row: str
+    cells: frozenset[str]
+
+
+_HTML_BLOCKS = (
+    "address article aside blockquote body caption center dd details dialog div dl dt "
+    "fieldset figcaption figure footer form header hgroup hr li main nav ol p section "
+    "summary table tbody td tfoot th thead tr ul"
+)
+_XML = _Grammar(
+    blocks=frozenset({"body", "div", "p", "list", "item", "quote", "table", "row", "cell"}),
+    headings=frozenset({"head"}),
+    verbatim=frozenset({"code"}),
+    line_break="lb",
+    row="row",
+    cells=frozenset({"cell"}),
+)
+_HTML = _Grammar(
+    blocks=frozenset(_HTML_BLOCKS.split()),
+    headings=frozenset({"h1", "h2", "h3", "h4", "h5", "h6"}),
+    verbatim=frozenset({"pre"}),
+    line_break="br",
+    row="tr",
+    cells=frozenset({"td", "th"}),
+)
+
+
+class _BlockWriter:
+    """Cuts a tree into blocks: each block element (paragraph, list item, table row, heading,
+    quote, definition) is a boundary; ``<br>`` is a line break inside a block; inline elements
+    (``<b>``, ``<a>``, ``<span>``) never split a word; preformatted text keeps its layout."""
+
+    def __init__(self, grammar: _Grammar) -> None:
+        self.g = grammar
+        self.blocks: list[Block] = []
+        self._has_block: set[Any] = set()
+
+    def write(self, root: Any) -> list[Block]:
+        g = self.g
+        boundary = g.blocks | g.headings | g.verbatim | {g.row}
+        for el in root.iter(*boundary):
+            if el is not root and self._is_block(el):
+                for ancestor in el.iterancestors():
+                    if ancestor in self._has_block:
+                        break
+                    self._has_block.add(ancestor)
+        self._container(root)
+        return self.blocks
+
+    def _is_block(self, el: Any) -> bool:
+        g = self.g
+        if el.tag in g.verbatim and g is _XML:  # trafilatura's inline code stays inline
+            return "\n" in "".join(el.itertext()) or el.getparent().tag in g.blocks - {"p"}
+        return el.tag in g.blocks or el.tag in g.headings or el.tag in g.verbatim or el.tag == g.row
+
+    def _element(self, el: Any) -> None:
+        g = self.g
+        if el.tag in g.headings:
+            self._add("heading", _clean_lines(self._inline(el)))
+        elif el.tag in g.verbatim:
+            self._add("paragraph", _verbatim(self._inline(el, keep=True)))
+        elif el.tag == g.row:
+            cells = [_clean_lines(self._inline(c)).replace("\n", " ") for c in el]
+            self._add("paragraph", " | ".join(c for c in cells if c))
         else:
-            _append(blocks, "paragraph", _all_text(child))
+            self._container(el)
+
+    def _container(self, el: Any) -> None:
+        run: list[str] = [el.text or ""]
+        for child in el:
+            if not isinstance(child.tag, str):
+                run.append(child.tail or "")
+            elif self._is_block(child) or child in self._has_block:
+                self._add("paragraph", _clean_lines("".join(run)))
+                self._element(child)
+                run = [child.tail or ""]
+            elif child.tag == self.g.line_break:
+                run.append("\n" + (child.tail or ""))
+            else:
+                run.append(self._inline(child) + (child.tail or ""))
+        self._add("paragraph", _clean_lines("".join(run)))
+
+    def _inline(self, el: Any, keep: bool = False) -> str:
+        """The text of an element with line breaks as ``\\n`` (``keep``: all whitespace kept)."""
+        parts: list[str] = [el.text or ""]
+        for child in el:
+            if isinstance(child.tag, str):
+                parts.append("\n" if child.tag == self.g.line_break else self._inline(child, keep))
+            parts.append(child.tail or "")
+        return "".join(parts)
+
+    def _add(self, kind: str, text: str) -> None:
+        if text:
+            self.blocks.append(Block("heading" if kind == "heading" else "paragraph", text))
+
+
+def _clean_lines(text: str) -> str:
+    """Whitespace of flowing text: runs become one space, line breaks (``<br>``) stay."""
+    lines = (_SPACE.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _verbatim(text: str) -> str:
+    """Preformatted text: line breaks and indentation kept, trailing spaces and the blank
+    lines around it dropped, tabs kept."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
 
 
 def _blocks_from_tree(tree: Any) -> list[Block]:
-    """Fallback for pages trafilatura finds too short: every block-level element's text."""
+    """Fallback for pages trafilatura finds too short: every block of ``<body>``."""
     body = tree.find("body")
     if body is None:
         return []
     for el in body.xpath("|".join(f".//{t}" for t in _CHROME_TAGS)):
-        _drop(el)
-    blocks: list[Block] = []
-    for el in body.iter("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "blockquote", "td"):
-        kind = "heading" if el.tag.startswith("h") and len(el.tag) == 2 else "paragraph"
-        _append(blocks, kind, _all_text(el))
-    if not blocks:
-        _append(blocks, "paragraph", _all_text(body))
-    return blocks
-
-
-def _append(blocks: list[Block], kind: str, text: str) -> None:
-    if text:
-        blocks.append(Block("heading" if kind == "heading" else "paragraph", text))
-
-
-def _all_text(node: Any) -> str:
-    return _normalize("".join(node.itertext()))
+        drop_element(el)
+    return _BlockWriter(_HTML).write(body)
 
 
 def _normalize(text: str) -> str:

@@ -189,6 +189,11 @@ class Authenticator:
             raise AuthenticationError("Incorrect API key provided")
         return principal
 
+    def has_cached_callers(self) -> bool:
+        """Whether some key is cached as valid: while the store is down, those callers are
+        still authenticated from the cache (for /readyz)."""
+        return any(principal is not None for _, principal in self._cache.values())
+
     async def _lookup(self, digest: str) -> Principal | None:
         """One database query per key however many requests miss the cache at once."""
         pending = self._pending.get(digest)

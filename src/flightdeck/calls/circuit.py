@@ -66,6 +66,10 @@ class Circuit:
         """Whether the upstream asked us (``Retry-After``) to wait before sending again."""
         return self._clock() < self.not_before
 
+    def wait_left(self) -> float:
+        """Seconds until the upstream's ``Retry-After`` window ends (0 when there is none)."""
+        return max(0.0, self.not_before - self._clock()) if self.not_before else 0.0
+
     def on_send(self) -> None:
         if self.failures >= self.failures_to_open and self.state is CircuitState.HALF_OPEN:
             self.probing = True

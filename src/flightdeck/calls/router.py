@@ -3,9 +3,15 @@
 A call walks the group the client named, then its fallbacks in order. Inside a group each
 attempt goes to a weighted choice among deployments whose circuit admits traffic, preferring
 ones not yet tried; between attempts on the same deployment it sleeps a jittered exponential
-backoff (longer if the upstream sent ``Retry-After``). Every attempt has its own deadline and
-the whole call a total one. Client errors (the upstream said the request itself is wrong) are
-not retried.
+backoff. Every attempt has its own deadline and the whole call a total one. Client errors (the
+upstream said the request itself is wrong) are not retried.
+
+Rate-limit hints (``Retry-After`` in any form, ``flightdeck.providers.retry_hints``) are
+honoured: no request goes to a deployment inside the window it asked for. The router waits for
+the window's end when it is at most ``router.max_retry_after_seconds`` (the clamp: a deployment
+is kept out of rotation that long at most) and fits the deadline, else moves on to the next
+deployment or fallback, or gives up; the 429 the client then gets carries the upstream's wait
+(at most an hour) as ``Retry-After`` in seconds.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from flightdeck.core.errors import (
 from flightdeck.core.settings import ModelDeployment, RouterSettings, Settings
 from flightdeck.providers.base import ChatStream, Provider, UpstreamReply
 from flightdeck.providers.registry import ProviderRegistry
+from flightdeck.telemetry.attempts import AttemptTelemetry
 
 T = TypeVar("T")
 Operation = Literal["chat", "embeddings"]
@@ -129,6 +136,7 @@ class Router:
         self.groups = groups
         self._rng = rng or random.Random()
         self._clock = clock
+        self.telemetry: AttemptTelemetry | None = None  # a span and metrics per attempt
 
     @classmethod
     def from_settings(cls, settings: Settings, registry: ProviderRegistry) -> Router:
@@ -176,13 +184,15 @@ class Router:
         self, model: str, body: dict[str, Any], on_attempt: AttemptObserver | None = None
     ) -> Routed[UpstreamReply]:
         """A chat completion (OpenAI JSON body) from ``model``'s group or its fallbacks."""
-        return await self._route(model, "chat", lambda p: p.chat(body), on_attempt)
+        return await self._route(model, "chat", lambda p: p.chat(body), on_attempt, body)
 
     async def embeddings(
         self, model: str, body: dict[str, Any], on_attempt: AttemptObserver | None = None
     ) -> Routed[UpstreamReply]:
         """Embeddings (OpenAI JSON body) from ``model``'s group or its fallbacks."""
-        return await self._route(model, "embeddings", lambda p: p.embeddings(body), on_attempt)
+        return await self._route(
+            model, "embeddings", lambda p: p.embeddings(body), on_attempt, body
+        )
 
     async def open_chat_stream(
         self, model: str, body: dict[str, Any], on_attempt: AttemptObserver | None = None
@@ -202,7 +212,7 @@ class Router:
                 raise
             return OpenedStream(stream, events, first)
 
-        return await self._route(model, "chat", attempt, on_attempt)
+        return await self._route(model, "chat", attempt, on_attempt, body)
 
     async def _route(
         self,
@@ -210,6 +220,7 @@ class Router:
         op: Operation,
         call: Callable[[Provider], Awaitable[T]],
         on_attempt: AttemptObserver | None = None,
+        body: dict[str, Any] | None = None,
     ) -> Routed[T]:
         primary = self.group(model, op)
         deadline = self._clock() + self.settings.total_timeout_seconds
@@ -227,16 +238,35 @@ class Router:
                         f"every deployment of `{group.name}` is cooling down after failures"
                     )
                     break
-                if dep in tried and not await self._backoff(retry, last, deadline):
+                if dep in tried:
+                    if not await self._backoff(retry, last, deadline, dep):
+                        break
+                elif dep.circuit.deferred() and not await self._wait_window(dep, deadline):
+                    last = last or self._asked_to_wait(dep)
                     break
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     raise UpstreamTimeout(f"`{model}` did not answer within the deadline")
+                retried = bool(tried)
                 tried.add(dep)
                 attempts += 1
                 started = time.time() if on_attempt is not None else 0.0
                 try:
-                    value = await self._attempt(dep, call, remaining)
+                    if self.telemetry is None:
+                        value = await self._attempt(dep, call, remaining)
+                    else:
+                        fell_back = None if group is primary else primary.name
+                        with self.telemetry.attempt(
+                            op,
+                            group.name,
+                            dep,
+                            attempts,
+                            body or {},
+                            retry=retried,
+                            fallback=fell_back,
+                        ) as recorder:
+                            value = await self._attempt(dep, call, remaining)
+                            recorder.answered(value)
                 except UpstreamError as err:
                     if on_attempt is not None:
                         on_attempt(_attempt(group, dep, attempts, started, err))
@@ -279,10 +309,13 @@ class Router:
             return None
         return min(ra, self.settings.max_retry_after_seconds)
 
-    async def _backoff(self, retry: int, err: UpstreamError | None, deadline: float) -> bool:
-        """Sleep before retrying the same deployment; False when that would pass the deadline."""
+    async def _backoff(
+        self, retry: int, err: UpstreamError | None, deadline: float, dep: Deployment
+    ) -> bool:
+        """Sleep before retrying the same deployment, past any window it asked for; False when
+        that would pass the deadline or the upstream asked for more than the router waits."""
         cap = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2**retry)
-        delay = self._rng.uniform(cap / 2, cap)
+        delay = max(self._rng.uniform(cap / 2, cap), dep.circuit.wait_left())
         if err is not None and err.retry_after is not None:
             if err.retry_after > self.settings.max_retry_after_seconds:
                 return False
@@ -291,6 +324,24 @@ class Router:
             return False
         await asyncio.sleep(delay)
         return True
+
+    async def _wait_window(self, dep: Deployment, deadline: float) -> bool:
+        """Wait out the window ``dep`` asked for (another call saw its 429); False when it
+        ends past the deadline."""
+        wait = dep.circuit.wait_left()
+        if self._clock() + wait >= deadline:
+            return False
+        await asyncio.sleep(wait)
+        return True
+
+    def _asked_to_wait(self, dep: Deployment) -> UpstreamError:
+        return UpstreamError(
+            f"deployment `{dep.id}` asked for no requests until its rate limit resets",
+            status=429,
+            retry_after=dep.circuit.wait_left(),
+            error_type="rate_limit_error",
+            code="rate_limit_exceeded",
+        )
 
 
 def _attempt(

@@ -18,5 +18,8 @@ def main() -> None:
 
         start_workers_early()
     from flightdeck.cli.main import main as run
+    from flightdeck.core.redact import install_log_redaction
+
+    install_log_redaction()  # every command's log lines, not only the server's
 
     run()

@@ -13,12 +13,17 @@
     +-- UpstreamError                a model deployment failed (HTTP 5xx, or its own 4xx)
         +-- UpstreamUnavailable      nothing reachable to send it to (503)
         +-- UpstreamTimeout          the deadline passed (504)
+        +-- InvalidUpstreamReply     a 2xx reply that is not a valid answer (502)
 
 Each error carries the HTTP status and the OpenAI error ``type``/``code`` the server answers
-with; the server maps them to responses in one place (``flightdeck.server.errors``).
+with; the server maps them to responses in one place (``flightdeck.server.errors``). Messages
+are redacted when the error is made (``flightdeck.core.redact``): whatever an error quotes (an
+upstream URL, an upstream's body, a header), no credential leaves through it.
 """
 
 from __future__ import annotations
+
+from flightdeck.core.redact import redact
 
 
 class FlightdeckError(Exception):
@@ -29,6 +34,7 @@ class FlightdeckError(Exception):
     code: str | None = None
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.param = param
@@ -130,3 +136,10 @@ class UpstreamUnavailable(UpstreamError):
 class UpstreamTimeout(UpstreamError):
     status = 504
     code = "upstream_timeout"
+
+
+class InvalidUpstreamReply(UpstreamError):
+    """A 2xx reply that is not a valid answer: not JSON, not the API's shape, a broken stream
+    (``flightdeck.providers.replies``). A failed attempt like a 5xx: retried, failed over."""
+
+    code = "invalid_upstream_reply"

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from flightdeck.core.cache_settings import CacheSettings
 from flightdeck.core.console_settings import ConsoleSettings
 from flightdeck.core.errors import ConfigError
+from flightdeck.core.telemetry_settings import TelemetrySettings, otel_environment
 from flightdeck.core.tenancy_settings import LedgerSettings, LimitsSettings, OAuthSettings
 
 ENV_PREFIX = "FLIGHTDECK_"
@@ -31,7 +32,21 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
-    max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, description="larger bodies get 413")
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024, gt=0, description="larger request bodies get 413, on every route"
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="a request body not complete this long after its request began: 408"
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="a new connection or request whose headers take longer is closed (slowloris)",
+    )
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="request line and headers larger than this get 431"
+    )
+    max_header_count: int = Field(100, ge=8, description="more request headers than this: 431")
     access_log: bool = False
     workers: int = Field(
         1, ge=1, le=256, description="processes serving the port; one per core on one machine"
@@ -185,6 +200,7 @@ class Settings(_Section):
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @model_validator(mode="after")
     def _fallbacks_known(self) -> Settings:
@@ -237,6 +253,9 @@ def load_settings(
     """
     environ = environ or {}
     data: dict[str, Any] = dict(defaults or {})
+    otel = otel_environment(environ)
+    if otel:  # the standard OTEL_* variables, below the file and FLIGHTDECK_* overrides
+        data = _deep_merge(data, {"telemetry": otel})
     source = "defaults"
     if path is not None:
         source = str(path)

@@ -203,6 +203,13 @@ class LimitsSettings(_Section):
     default_user: LimitRule = Field(
         default_factory=LimitRule, description="limits of each OAuth user (a token, no API key)"
     )
+    max_output_tokens: int = Field(
+        131_072,
+        ge=1,
+        le=10_000_000,
+        description="most max_tokens / max_completion_tokens / max_output_tokens a request may ask",
+    )
+    max_choices: int = Field(16, ge=1, le=128, description="most 'n' (choices) a request may ask")
     currency: str = "USD"
     prices: dict[str, ModelPrice] = Field(default_factory=dict, description="model group -> price")
 

@@ -10,6 +10,7 @@ leave in Anthropic's shape (``{"type": "error", "error": {"type", "message"}}``)
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -142,7 +143,7 @@ def error_response(exc: FlightdeckError) -> Response:
     headers: dict[str, str] = {}
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(exc, RateLimited | UpstreamError) and retry_after is not None:
-        headers["retry-after"] = str(max(1, round(retry_after)))
+        headers["retry-after"] = str(max(1, math.ceil(retry_after)))
     if isinstance(exc, RateLimited):
         headers.update(exc.headers)
     body = orjson.dumps(error_body(exc.status, exc.message))

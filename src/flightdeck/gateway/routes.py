@@ -23,6 +23,7 @@ from flightdeck.calls import CallContext, ModelCalls, ModelStream, OpenedStream,
 from flightdeck.core.errors import InvalidRequest, NotFound, UpstreamError
 from flightdeck.core.settings import Settings
 from flightdeck.providers.base import UpstreamReply
+from flightdeck.wire.embeddings import check_embeddings_options
 
 JSON = "application/json"
 
@@ -82,6 +83,7 @@ class Gateway:
                 "'input' must be a non-empty string, array of strings, or array of tokens",
                 param="input",
             )
+        check_embeddings_options(body)
         ctx = CallContext(principal, model, "embeddings", client_gone=client_gone(request))
         routed = await self.calls.embeddings(ctx, body)
         return json_reply(routed, ctx.ticket, ctx.experiment_headers())

@@ -14,6 +14,7 @@ import orjson
 
 from flightdeck.core.errors import ConfigError
 from flightdeck.core.settings import ModelDeployment
+from flightdeck.providers import replies
 from flightdeck.providers.base import ChatStream, UpstreamReply
 from flightdeck.providers.upstream import HTTPProvider, TranslatedEventStream
 from flightdeck.wire.anthropic import (
@@ -66,7 +67,12 @@ class AnthropicProvider(HTTPProvider):
 
     async def chat(self, body: dict[str, Any]) -> UpstreamReply:
         notes = Notes()
-        reply = await self.post_for_json("messages", self.messages_body(body, notes))
+        reply = await self.post_for_json(
+            "messages",
+            self.messages_body(body, notes),
+            replies.anthropic_message,
+            "an Anthropic message",
+        )
         completion = anthropic_to_chat_completion(reply)
         return UpstreamReply.from_json(completion, dropped_thinking=notes.dropped_thinking)
 
@@ -74,8 +80,14 @@ class AnthropicProvider(HTTPProvider):
         notes = Notes()
         payload = self.messages_body({**body, "stream": True}, notes)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        resp = await self.post("messages", payload)
-        return TranslatedEventStream(resp, AnthropicToChat(include_usage=include_usage), notes)
+        resp = await self.post("messages", payload, stream=True)
+        return TranslatedEventStream(
+            resp,
+            AnthropicToChat(include_usage=include_usage),
+            notes,
+            shape=replies.anthropic_event,
+            expected="an Anthropic stream event",
+        )
 
     async def count_tokens(self, body: dict[str, Any]) -> int | None:
         """``POST /v1/messages/count_tokens`` for a chat body (free at Anthropic)."""
@@ -84,6 +96,8 @@ class AnthropicProvider(HTTPProvider):
         )
         request.pop("max_tokens", None)
         request.pop("stream", None)
-        reply = await self.post_for_json("messages/count_tokens", orjson.dumps(request))
+        reply = await self.post_for_json(
+            "messages/count_tokens", orjson.dumps(request), replies.any_object, "a token count"
+        )
         tokens = reply.get("input_tokens")
         return tokens if isinstance(tokens, int) else None

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import orjson
 
 from flightdeck.core.settings import ModelDeployment
+from flightdeck.providers import replies
 from flightdeck.providers.base import ChatStream, UpstreamReply
 from flightdeck.providers.upstream import HTTPProvider, TranslatedEventStream
 from flightdeck.wire.chat import Notes
@@ -48,7 +49,12 @@ class GeminiProvider(HTTPProvider):
     async def chat(self, body: dict[str, Any]) -> UpstreamReply:
         notes = Notes()
         payload = orjson.dumps(chat_to_gemini_request(body, notes=notes))
-        reply = await self.post_for_json(f"{self.model_path}:generateContent", payload)
+        reply = await self.post_for_json(
+            f"{self.model_path}:generateContent",
+            payload,
+            replies.gemini_response,
+            "a Gemini GenerateContentResponse",
+        )
         completion = gemini_to_chat_completion(reply)
         completion["model"] = completion["model"] or self.deployment.upstream_model
         return UpstreamReply.from_json(completion, dropped_thinking=notes.dropped_thinking)
@@ -57,14 +63,24 @@ class GeminiProvider(HTTPProvider):
         notes = Notes()
         payload = orjson.dumps(chat_to_gemini_request({**body, "stream": False}, notes=notes))
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        resp = await self.post(f"{self.model_path}:streamGenerateContent?alt=sse", payload)
-        return TranslatedEventStream(resp, GeminiToChat(include_usage=include_usage), notes)
+        resp = await self.post(
+            f"{self.model_path}:streamGenerateContent?alt=sse", payload, stream=True
+        )
+        return TranslatedEventStream(
+            resp,
+            GeminiToChat(include_usage=include_usage),
+            notes,
+            shape=replies.gemini_event,
+            expected="a Gemini GenerateContentResponse chunk",
+        )
 
     async def count_tokens(self, body: dict[str, Any]) -> int | None:
         """Prompt tokens of a chat request, counted by the upstream (``countTokens``)."""
         request = chat_to_gemini_request({**body, "stream": False})
         request["model"] = self.model_path
         payload = orjson.dumps({"generateContentRequest": request})
-        reply = await self.post_for_json(f"{self.model_path}:countTokens", payload)
+        reply = await self.post_for_json(
+            f"{self.model_path}:countTokens", payload, replies.any_object, "a token count"
+        )
         total = reply.get("totalTokens")
         return total if isinstance(total, int) else None

@@ -8,16 +8,25 @@ they send; the wire format lives in ``flightdeck.wire``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import orjson
 
-from flightdeck.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from flightdeck.core.errors import (
+    InvalidUpstreamReply,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from flightdeck.core.redact import redact, redact_url, summarize
 from flightdeck.core.settings import ModelDeployment
+from flightdeck.providers import replies
 from flightdeck.providers.base import SSE_DONE, ChatStream, Provider, sse_event
 from flightdeck.providers.http1 import ConnectionPool, MalformedResponse, Response
+from flightdeck.providers.retry_hints import retry_after_seconds
+from flightdeck.telemetry.tracing import outgoing_headers
 from flightdeck.wire.chat import Notes, ToChat
 from flightdeck.wire.sse import IncompleteEvent, SSEDecoder
 
@@ -36,10 +45,12 @@ class HTTPProvider(Provider):
         if not base_url:
             raise UpstreamError(f"model {deployment.name!r}: provider {self.kind} needs base_url")
         self.base_url = base_url.rstrip("/")
+        self.shown_url = redact_url(self.base_url)  # for errors and logs: no userinfo, no keys
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UpstreamError(
-                f"model {deployment.name!r}: base_url must be an http(s) URL, got {self.base_url!r}"
+                f"model {deployment.name!r}: base_url must be an http(s) URL, "
+                f"got {self.shown_url!r}"
             )
         self.origin = f"{parts.scheme}://{parts.netloc}"
         headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
@@ -84,76 +95,95 @@ class HTTPProvider(Provider):
             raise UpstreamUnavailable(f"deployment {self.deployment.name!r} is not started")
         return self._pool
 
-    async def post(self, path: str, payload: bytes) -> Response:
-        """POST ``payload``; returns once a 2xx status and headers are in, else raises."""
+    async def post(self, path: str, payload: bytes, *, stream: bool = False) -> Response:
+        """POST ``payload``; returns once a 2xx status and headers are in, else raises.
+
+        ``stream``: the reply must be ``text/event-stream`` (InvalidUpstreamReply otherwise).
+        """
         try:
-            resp = await self.pool.request("POST", self.target(path), self.header_block, payload)
+            headers = self.header_block + outgoing_headers()  # traceparent of the attempt span
+            resp = await self.pool.request("POST", self.target(path), headers, payload)
         except (OSError, MalformedResponse) as exc:
-            raise UpstreamUnavailable(f"cannot reach {self.base_url}: {reason(exc)}") from exc
+            raise UpstreamUnavailable(
+                f"cannot reach {self.shown_url}: {redact(reason(exc))}"
+            ) from exc
         except TimeoutError as exc:
-            raise UpstreamTimeout(f"{self.base_url} did not answer in time") from exc
+            raise UpstreamTimeout(f"{self.shown_url} did not answer in time") from exc
         if resp.status >= 300:
-            try:
-                raw = await resp.read()
-            except (OSError, MalformedResponse):
-                raw = b""
+            raw = await self._read_quietly(resp)
             if resp.status < 400:  # never followed: a POST must not turn into a GET elsewhere
-                where = resp.headers.get("location", "elsewhere")
+                where = redact_url(resp.headers.get("location", "elsewhere"))
                 raise UpstreamError(
                     f"upstream redirected ({resp.status}) to {where}: set base_url to the "
                     "final URL",
                     upstream_status=resp.status,
                 )
-            raise upstream_error(resp.status, raw, resp.headers.get("retry-after"))
+            raise upstream_error(resp.status, raw, resp.headers)
+        if stream and not replies.is_event_stream(resp.headers.get("content-type")):
+            raw = await self._read_quietly(resp)
+            raise InvalidUpstreamReply(
+                replies.describe(
+                    resp.status, resp.headers.get("content-type"), raw, "text/event-stream"
+                )
+            )
         return resp
 
-    async def post_for_body(self, path: str, payload: bytes) -> bytes:
+    @staticmethod
+    async def _read_quietly(resp: Response) -> bytes:
+        try:
+            return await resp.read()
+        except (OSError, MalformedResponse):
+            return b""
+
+    async def post_for_body(self, path: str, payload: bytes) -> tuple[Response, bytes]:
         """POST ``payload`` and read the whole 2xx reply body."""
         resp = await self.post(path, payload)
         try:
-            return await resp.read()
+            return resp, await resp.read()
         except (OSError, MalformedResponse) as exc:
-            raise UpstreamError(f"upstream connection broke: {reason(exc)}") from exc
+            raise UpstreamError(f"upstream connection broke: {redact(reason(exc))}") from exc
 
-    async def post_for_json(self, path: str, payload: bytes) -> dict[str, Any]:
-        """POST ``payload``; the reply as a JSON object (UpstreamError if it is not one)."""
-        raw = await self.post_for_body(path, payload)
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("upstream answered with a body that is not JSON") from None
-        if not isinstance(data, dict):
-            raise UpstreamError("upstream answered with JSON that is not an object")
-        return data
+    async def post_for_json(
+        self, path: str, payload: bytes, shape: replies.ShapeCheck, expected: str
+    ) -> dict[str, Any]:
+        """POST ``payload``; the reply as a JSON object of ``shape`` (``expected`` names it in
+        the error), else InvalidUpstreamReply (see ``flightdeck.providers.replies``)."""
+        resp, raw = await self.post_for_body(path, payload)
+        return replies.json_reply(
+            resp.status, resp.headers.get("content-type"), raw, shape, expected
+        )
 
 
 class HTTPEventStream(ChatStream):
-    """Reads server-sent events off an upstream response, one complete event at a time."""
+    """Chat-completion chunks read off an OpenAI-compatible stream, each checked
+    (``replies.chat_chunk``) and forwarded as one ``data: ...`` block; comments are dropped,
+    ``[DONE]`` passes. A chunk that is not JSON of that shape is an InvalidUpstreamReply."""
 
     def __init__(self, resp: Response) -> None:
         self.resp = resp
 
     async def events(self) -> AsyncIterator[bytes]:
-        lines: list[bytes] = []
-        pending = b""
+        decoder = SSEDecoder()
+        chunks = 0
         try:
             async for chunk in self.resp.iter_chunks():
-                data = pending + chunk if pending else chunk
-                start = 0
-                while (end := data.find(b"\n", start)) >= 0:
-                    line = data[start : end + 1]
-                    start = end + 1
-                    if line == b"\n" or line == b"\r\n":
-                        if lines:
-                            yield b"".join(lines) + b"\n"
-                            lines.clear()
-                    else:
-                        lines.append(line)
-                pending = data[start:]
+                for event in decoder.feed(chunk):
+                    if event.data == b"[DONE]":
+                        if not chunks:
+                            raise InvalidUpstreamReply(
+                                "upstream ended the stream before any chunk (expected "
+                                "chat.completion.chunk events before [DONE])"
+                            )
+                        yield SSE_DONE
+                        continue
+                    replies.event_data(event.data, replies.chat_chunk, "a chat.completion.chunk")
+                    chunks += 1
+                    yield sse_event(event.data)
+            decoder.close()
         except (OSError, MalformedResponse) as exc:
-            raise UpstreamError(f"upstream stream broke: {reason(exc)}") from exc
-        if lines or pending.strip():
-            raise UpstreamError("upstream stream ended in the middle of an event")
+            raise UpstreamError(f"upstream stream broke: {redact(reason(exc))}") from exc
+        except IncompleteEvent as exc:
+            raise UpstreamError(f"upstream stream broke: {exc}") from None
 
     async def aclose(self) -> None:
         self.resp.close()
@@ -166,10 +196,20 @@ class TranslatedEventStream(ChatStream):
     what the translation could not carry.
     """
 
-    def __init__(self, resp: Response, translator: ToChat, notes: Notes | None = None) -> None:
+    def __init__(
+        self,
+        resp: Response,
+        translator: ToChat,
+        notes: Notes | None = None,
+        *,
+        shape: replies.ShapeCheck,
+        expected: str,
+    ) -> None:
         self.resp = resp
         self.translator = translator
         self.notes = notes or Notes()
+        self.shape = shape
+        self.expected = expected
 
     @property
     def dropped_thinking(self) -> int:
@@ -181,11 +221,19 @@ class TranslatedEventStream(ChatStream):
         try:
             async for chunk in self.resp.iter_chunks():
                 for event in decoder.feed(chunk):
-                    for out in translate(parse_event(event.data)):
+                    data = replies.event_data(event.data, self.shape, self.expected)
+                    try:
+                        translated = translate(data)
+                    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+                        raise InvalidUpstreamReply(
+                            "upstream sent a stream event the gateway cannot read: "
+                            f"'{summarize(event.data, replies.PREVIEW_CHARS)}'"
+                        ) from None
+                    for out in translated:
                         yield sse_event(orjson.dumps(out))
             decoder.close()
         except (OSError, MalformedResponse) as exc:
-            raise UpstreamError(f"upstream stream broke: {reason(exc)}") from exc
+            raise UpstreamError(f"upstream stream broke: {redact(reason(exc))}") from exc
         except IncompleteEvent as exc:
             raise UpstreamError(f"upstream stream broke: {exc}") from None
         for out in self.translator.finish():
@@ -196,26 +244,18 @@ class TranslatedEventStream(ChatStream):
         self.resp.close()
 
 
-def parse_event(data: bytes) -> dict[str, Any]:
-    """One SSE event's data as a JSON object; UpstreamError if it is not one."""
-    try:
-        event = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raise UpstreamError("upstream sent an event that is not JSON") from None
-    if not isinstance(event, dict):
-        raise UpstreamError("upstream sent an event that is not a JSON object")
-    return event
-
-
-def upstream_error(status: int, raw: bytes, retry_after: str | None) -> UpstreamError:
+def upstream_error(status: int, raw: bytes, headers: Mapping[str, str]) -> UpstreamError:
     """Map an upstream HTTP error to the error the client should see, keeping its reason.
 
     Reads the OpenAI and Anthropic error shapes (``error.message``, ``error.type``) and
-    Google's (``error.message``, ``error.status``).
+    Google's (``error.message``, ``error.status``); the reason is a redacted summary of at
+    most ``SUMMARY_CHARS`` characters, never the raw body. How long to wait comes from every
+    form of rate-limit hint (``flightdeck.providers.retry_hints``).
     """
-    message, err_type, code = _error_fields(raw)
-    why = message or f"upstream returned HTTP {status}"
-    wait = _parse_retry_after(retry_after)
+    data = _json_or_none(raw)
+    message, err_type, code = _error_fields(raw, data)
+    why = summarize(message) if message else f"upstream returned HTTP {status}"
+    wait = retry_after_seconds(headers, rate_limited=status == 429, body=data)
     if status in CLIENT_STATUSES:
         return UpstreamError(
             why,
@@ -249,12 +289,17 @@ def upstream_error(status: int, raw: bytes, retry_after: str | None) -> Upstream
 GOOGLE_TYPES = {"INVALID_ARGUMENT": "invalid_request_error", "NOT_FOUND": "invalid_request_error"}
 
 
-def _error_fields(raw: bytes) -> tuple[str | None, str | None, str | None]:
+def _json_or_none(raw: bytes) -> Any:
     try:
-        data = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
+        return None
+
+
+def _error_fields(raw: bytes, data: Any) -> tuple[str | None, str | None, str | None]:
+    if data is None:
         text = raw.decode("utf-8", "replace").strip()
-        return (text[:500] or None), None, None
+        return (text or None), None, None
     if isinstance(data, list) and data and isinstance(data[0], dict):
         data = data[0]  # Google APIs may wrap the error in a one-element array
     err = data.get("error") if isinstance(data, dict) else None
@@ -266,15 +311,6 @@ def _error_fields(raw: bytes) -> tuple[str | None, str | None, str | None]:
     if isinstance(err, str):
         return err, None, None
     return None, None, None
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # HTTP-date form: rare from model APIs; fall back to our own backoff
 
 
 def reason(exc: BaseException) -> str:

@@ -7,11 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+from starlette.types import Scope
 
 from flightdeck.assistant.routes import Assistant
 from flightdeck.auth.accounts import AccountStore
@@ -19,7 +20,7 @@ from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore
 from flightdeck.auth.legacy import adopt_legacy_identities
 from flightdeck.calls import Accounting, ModelCalls, Router
-from flightdeck.core.errors import ClientGone, FlightdeckError
+from flightdeck.core.redact import install_log_redaction
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
 from flightdeck.experiments.runtime import ExperimentRuntime
@@ -32,14 +33,14 @@ from flightdeck.search.routes import SearchRoutes
 from flightdeck.server.admin import admin_mount
 from flightdeck.server.console_page import console_routes
 from flightdeck.server.console_sources import ConsoleSources
-from flightdeck.server.errors import (
-    handle_flightdeck_error,
-    handle_http_exception,
-    handle_unexpected,
-)
+from flightdeck.server.edge import EdgeLimits
+from flightdeck.server.errors import exception_handlers
 from flightdeck.server.feedback import FeedbackRoutes
 from flightdeck.server.health import Health
+from flightdeck.server.metrics import MetricsListener, MetricsRoutes
 from flightdeck.store.database import Store
+from flightdeck.telemetry import Telemetry
+from flightdeck.telemetry.middleware import TelemetryMiddleware
 from flightdeck.web import web_routes
 
 
@@ -54,14 +55,17 @@ class Services:
     accounting: Accounting
 
 
-async def _client_gone(request: Request, exc: Exception) -> Response:
-    return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
-
-
 def _lifespan(
-    settings: Settings, store: Store, router: Router, accounting: Accounting, search: SearchRoutes
+    settings: Settings,
+    store: Store,
+    router: Router,
+    accounting: Accounting,
+    search: SearchRoutes,
+    telemetry: Telemetry,
+    listener: MetricsListener | None,
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """Start-up (migrations, tokenizer, accounting, upstream pools) and shutdown, in order."""
+    """Start-up (migrations, tokenizer, accounting, upstream pools, the metrics listener) and
+    shutdown, in order."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -70,31 +74,46 @@ def _lifespan(
         await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
         await accounting.start()
         await router.start()
+        if listener is not None:
+            listener.start()
         try:
             yield
         finally:
+            if listener is not None:
+                listener.close()
             search.close()
             await router.close()
             await accounting.close()
             await store.close()
+            telemetry.shutdown()
 
     return lifespan
 
 
-def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) -> Starlette:
-    """The whole platform as one Starlette app: every plane's routes, ``/admin``, the web page."""
+def create_app(
+    settings: Settings,
+    *,
+    registry: ProviderRegistry | None = None,
+    telemetry: Telemetry | None = None,
+) -> Starlette:
+    """The whole platform as one Starlette app: every plane's routes, ``/admin``, the web page,
+    ``/metrics``; also turns on log redaction for the process (``flightdeck.core.redact``).
+    ``telemetry`` replaces the one ``settings.telemetry`` describes (tests)."""
+    install_log_redaction()
     registry = registry or ProviderRegistry.default()
+    telemetry = telemetry or Telemetry(settings.telemetry)
     store = Store(settings.store_url)
     keys = KeyStore(store)
     router = Router.from_settings(settings, registry)
     caller = CallerAuthenticator.from_settings(settings.auth, keys, AccountStore(store))
     accounting = Accounting.from_settings(settings, store)
+    _instrument(telemetry, router, accounting)
     experiments = ExperimentRuntime(ExperimentStore(store))
     calls = ModelCalls(router, accounting, before_call=experiments.before_call)
     gateway = Gateway(settings, calls, caller)
     messages = MessagesRoutes(settings, calls, caller)
     responses = ResponsesRoutes(settings, calls, caller, store)
-    health = Health(store, router, accounting)
+    health = Health(store, router, accounting, caller.keys)
     admin = admin_mount(
         settings,
         store,
@@ -102,13 +121,16 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         caller=caller,
         policies=accounting.policies,
         experiment_runtime=experiments,
-        console_sources=ConsoleSources(
-            router, lambda: getattr(app.state, "telemetry", None), settings.console
-        ),
+        console_sources=ConsoleSources(router, lambda: telemetry, settings.console),
     )
     feedback = FeedbackRoutes(store, caller)
-    assistant = Assistant(settings, calls, caller, store)
-    search = SearchRoutes(settings, caller, store, accounting)
+    assistant = Assistant(settings, calls, caller, store, stage=telemetry.stage)
+    search = SearchRoutes(settings, caller, store, accounting, stage=telemetry.stage)
+    metrics = MetricsRoutes(telemetry, caller, settings.auth.platform_tenant)
+    address = settings.telemetry.metrics_address
+    listener = (
+        MetricsListener(telemetry, address) if address and settings.telemetry.metrics else None
+    )
 
     app = Starlette(
         routes=[
@@ -121,17 +143,56 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
             *web_routes(),
             *console_routes(caller),
             *health.routes(),
+            *([] if listener is not None or not settings.telemetry.metrics else metrics.routes()),
             admin,
         ],
-        exception_handlers={
-            FlightdeckError: handle_flightdeck_error,
-            ClientGone: _client_gone,
-            HTTPException: handle_http_exception,
-            Exception: handle_unexpected,
-        },
-        lifespan=_lifespan(settings, store, router, accounting, search),
+        exception_handlers=dict(exception_handlers()),
+        # outermost but for Starlette's own: limits hold before any route parses or authenticates
+        middleware=[Middleware(EdgeLimits, settings=settings.server)],
+        lifespan=_lifespan(settings, store, router, accounting, search, telemetry, listener),
     )
     app.state.services = Services(settings, store, keys, router, accounting)
     app.state.assistant = assistant
     app.state.search = search
+    app.state.telemetry = telemetry
+    app.state.metrics_listener = listener
+    if telemetry.settings.logs or telemetry.tracer is not None or telemetry.metrics is not None:
+        app.add_middleware(TelemetryMiddleware, telemetry=telemetry, route_of=route_names(app))
     return app
+
+
+def _instrument(telemetry: Telemetry, router: Router, accounting: Accounting) -> None:
+    """Hook telemetry into the shared services: one call site per event."""
+    router.telemetry = telemetry.attempts
+    accounting.on_settle = telemetry.record_call
+    accounting.limiter.on_reject = telemetry.record_rejection
+    deployments = router.deployments()
+    telemetry.know_providers((d.id, d.provider.kind) for d in deployments)
+    ledger = accounting.ledger
+    telemetry.watch(
+        lambda: ((d.id, d.circuit.state.value) for d in deployments),
+        ledger.backlog if ledger is not None else None,
+    )
+
+
+def route_names(app: Starlette) -> Callable[[Scope], str]:
+    """The route template a request matched (bounded, for labels and span names)."""
+    templates: dict[Any, str] = {}
+    mounts: list[str] = []
+    for route in app.routes:
+        if isinstance(route, Route):
+            templates[route.endpoint] = route.path
+        elif isinstance(route, Mount):
+            mounts.append(route.path)
+
+    def route_of(scope: Scope) -> str:
+        name = templates.get(scope.get("endpoint"))
+        if name is not None:
+            return name
+        path: str = scope["path"]
+        for mount in mounts:
+            if path == mount or path.startswith(mount + "/"):
+                return mount + "/*"
+        return "unmatched"
+
+    return route_of

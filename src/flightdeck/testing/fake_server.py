@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Self
 
 import orjson
 from aiohttp import web
+
+CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
 
 
 @dataclass
@@ -26,6 +29,13 @@ class Behaviour:
     reset_after_chunks: int | None = None  # streams: drop the connection after this many chunks
     stream_chunks: int = 5
     chunk_delay: float = 0.0
+    fail_headers: dict[str, str] = field(default_factory=dict)  # sent with failures
+    echo_credentials: bool = False  # failures quote the request's credential headers
+    # embeddings (FakeUpstream): "ignore" encoding_format (floats), "honour" it, or "base64"
+    # always; dimensions are cut only when honour_dimensions (else embedding_size long)
+    embedding_format: str = "ignore"
+    honour_dimensions: bool = False
+    embedding_size: int = 8
 
 
 @dataclass
@@ -37,6 +47,7 @@ class Record:
     last_body: dict[str, Any] | None = None
     last_headers: dict[str, str] = field(default_factory=dict)
     last_query: dict[str, str] = field(default_factory=dict)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each request
 
     @property
     def total(self) -> int:
@@ -78,10 +89,18 @@ class FakeServer:
     def app(self) -> web.Application:
         raise NotImplementedError
 
-    def script(self, body: bytes, *, status: int = 200, chunk_size: int | None = None) -> None:
-        """Answer the next request with ``body`` (JSON if it starts with ``{``, else SSE)."""
+    def script(
+        self,
+        body: bytes,
+        *,
+        status: int = 200,
+        chunk_size: int | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        """Answer the next request with ``body`` (JSON if it starts with ``{``, else SSE,
+        unless ``content_type`` says otherwise)."""
         kind = "application/json" if body.lstrip()[:1] in (b"{", b"[") else "text/event-stream"
-        self.scripted.append(Canned(body, status, kind, chunk_size))
+        self.scripted.append(Canned(body, status, content_type or kind, chunk_size))
 
     def error_body(self, status: int, message: str) -> Any:
         """The vendor's error document for ``status``."""
@@ -135,6 +154,7 @@ class FakeServer:
         """Record the request, apply latency and failures; a response here ends the handler."""
         b = self.behaviour
         self.record.counts[request.path] += 1
+        self.record.arrivals.append(time.monotonic())
         self.record.last_headers = dict(request.headers)
         self.record.last_query = dict(request.query)
         body = orjson.loads(await request.read())
@@ -148,8 +168,12 @@ class FakeServer:
             self.record.cancelled += 1
             raise
         if b.failure_rate and self._rng.random() < b.failure_rate:
-            headers = {"Retry-After": f"{b.retry_after:g}"} if b.retry_after is not None else None
+            headers = {"Retry-After": f"{b.retry_after:g}"} if b.retry_after is not None else {}
+            headers.update(b.fail_headers)
             message = f"fake upstream failure {b.fail_status}"
+            if b.echo_credentials:  # what a misconfigured proxy's error page does
+                seen = {k: v for k, v in request.headers.items() if k.lower() in CREDENTIALS}
+                message += f"; request headers: {seen}; url: {request.url}"
             return body, json_response(
                 self.error_body(b.fail_status, message), b.fail_status, headers
             )

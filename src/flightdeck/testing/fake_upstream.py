@@ -10,7 +10,9 @@ changed while the server runs. Start it in a thread (tests) or as a process (ben
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
+import struct
 import time
 import uuid
 from typing import Any
@@ -113,12 +115,20 @@ class FakeUpstream(FakeServer):
         if failure is not None:
             return failure
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        b = self.behaviour
+        size = b.embedding_size
+        if b.honour_dimensions and isinstance(body.get("dimensions"), int):
+            size = body["dimensions"]
+        fmt = {"ignore": "float", "base64": "base64"}.get(
+            b.embedding_format, body.get("encoding_format") or "float"
+        )
         data = []
         for i, text in enumerate(inputs):
-            digest = hashlib.sha256(str(text).encode()).digest()
-            data.append(
-                {"object": "embedding", "index": i, "embedding": [b / 255 for b in digest[:8]]}
-            )
+            vector = fake_vector(str(text), size)
+            embedding: list[float] | str = vector
+            if fmt == "base64":
+                embedding = base64.b64encode(struct.pack(f"<{size}f", *vector)).decode()
+            data.append({"object": "embedding", "index": i, "embedding": embedding})
         tokens = sum(len(str(t).split()) for t in inputs)
         return _json(
             {
@@ -131,6 +141,14 @@ class FakeUpstream(FakeServer):
 
     async def models(self, request: web.Request) -> web.Response:
         return _json({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+
+def fake_vector(text: str, size: int) -> list[float]:
+    """A deterministic vector of ``size`` numbers in [0, 1] for ``text`` (float32-exact)."""
+    digest = b""
+    while len(digest) < size:
+        digest += hashlib.sha256(text.encode() + len(digest).to_bytes(4, "little")).digest()
+    return [b / 256 for b in digest[:size]]
 
 
 def reply_message(body: dict[str, Any]) -> dict[str, Any]:

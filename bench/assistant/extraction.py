@@ -1,0 +1,203 @@
+"""``python -m bench.assistant.extraction --data DIR``: main-text extraction on a public benchmark.
+
+The benchmark is trafilatura's own evaluation set (``tests/evaldata.json`` of adbar/trafilatura:
+about a thousand real pages in many languages, each with up to six passages that belong to the
+main text and up to six that do not, e.g. navigation, comments, footers). The usual metric of
+that set: a passage of ``with`` found in the output (whitespace-normalized substring) is a true
+positive, one of ``without`` found is a false positive; precision, recall and F1 are summed
+over all pages. Get the data with ``bench/assistant/extraction_data.sh DIR``.
+
+Flightdeck's extractor (``flightdeck.assistant.extract.extract_html``: hidden-text removal, then
+trafilatura and the agreement of its precision, recall and readability runs) runs beside its
+peers on the same pages in the same process: trafilatura as the benchmark configures it,
+trafilatura's precision and recall modes, readability-lxml and jusText. Pages are split
+deterministically by a hash of their URL into ``tune`` and ``test`` halves: tune on one, report
+the other. The hidden-text set of the injection suite must keep passing (exit status 1 if not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trafilatura
+from rich.console import Console
+from rich.table import Table
+from tests.assistant.injection_pages import INJECTION_PAGES
+from trafilatura.utils import decode_file
+
+from flightdeck.assistant.extract import extract_html
+
+console = Console()
+RESULTS = Path(__file__).parents[1] / "results"
+DEFAULT_DATA = Path("/work/shared/data/extraction/trafilatura-eval")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass
+class Score:
+    """Summed counts over pages and the time spent extracting (seconds)."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    seconds: float = 0.0
+    pages: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, item: dict[str, Any], output: str) -> None:
+        text = norm(output)
+        tp = sum(1 for s in item["with"] if norm(s) in text)
+        self.tp += tp
+        self.fn += len(item["with"]) - tp
+        self.fp += sum(1 for s in item["without"] if norm(s) in text)
+
+    def prf(self) -> tuple[float, float, float]:
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def norm(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def split_of(url: str) -> str:
+    """``tune`` or ``test``: a fixed half of the pages, by a hash of the URL."""
+    return "tune" if hashlib.sha256(url.encode()).digest()[0] % 2 == 0 else "test"
+
+
+def load(data: Path, split: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(url, html, annotation) of each page of the split whose file is present."""
+    evaldata = json.loads((data / "evaldata.json").read_text(encoding="utf-8"))
+    pages = []
+    for url in sorted(evaldata):
+        if split != "all" and split_of(url) != split:
+            continue
+        item = evaldata[url]
+        path = next(
+            (
+                data / d / item["file"]
+                for d in ("cache", "eval")
+                if (data / d / item["file"]).is_file()
+            ),
+            None,
+        )
+        if path is None:
+            continue
+        pages.append((url, decode_file(path.read_bytes()), item))
+    return pages
+
+
+def _readability(html: str) -> str:
+    from readability import Document  # readability-lxml, a peer only
+
+    summary = Document(html).summary(html_partial=True)
+    return trafilatura.html2txt(summary) or ""
+
+
+def _justext(html: str) -> str:
+    import justext  # a peer only
+
+    paragraphs = justext.justext(html.encode(), justext.get_stoplist("English"))
+    return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
+
+
+SYSTEMS: dict[str, Callable[[str], str]] = {
+    "flightdeck": lambda h: extract_html(h).text,
+    "trafilatura (benchmark settings)": lambda h: (
+        trafilatura.extract(h, include_comments=False, include_tables=True) or ""
+    ),
+    "trafilatura favor_precision": lambda h: (
+        trafilatura.extract(h, include_comments=False, include_tables=True, favor_precision=True)
+        or ""
+    ),
+    "trafilatura favor_recall": lambda h: (
+        trafilatura.extract(h, include_comments=False, include_tables=True, favor_recall=True) or ""
+    ),
+    "readability-lxml": _readability,
+    "justext (English stoplist)": _justext,
+}
+
+
+def run(pages: list[tuple[str, str, dict[str, Any]]], names: list[str]) -> dict[str, Score]:
+    scores: dict[str, Score] = {}
+    for name in names:
+        score = scores[name] = Score()
+        extract = SYSTEMS[name]
+        for url, html, item in pages:
+            start = time.perf_counter()
+            try:
+                output = extract(html)
+            except Exception as exc:  # a crash is a miss, as in the benchmark
+                output = ""
+                score.errors.append(f"{url}: {type(exc).__name__}")
+            score.seconds += time.perf_counter() - start
+            score.pages += 1
+            score.add(item, output)
+    return scores
+
+
+def hidden_text_kept_out() -> tuple[int, list[str]]:
+    """(cases, names of those whose hidden instruction reached the extracted text)."""
+    hidden = [p for p in INJECTION_PAGES if p.hidden]
+    leaked = [p.name for p in hidden if "Ignore all previous" in extract_html(p.html).text]
+    return len(hidden), leaked
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="evaldata.json's folder")
+    parser.add_argument("--split", choices=["tune", "test", "all"], default="test")
+    parser.add_argument("--systems", nargs="*", default=list(SYSTEMS), choices=list(SYSTEMS))
+    parser.add_argument("--limit", type=int, default=0, help="first N pages only (0: all)")
+    args = parser.parse_args()
+    if not (args.data / "evaldata.json").is_file():
+        console.print(f"no evaldata.json in {args.data}: run bench/assistant/extraction_data.sh")
+        return 2
+    pages = load(args.data, args.split)
+    if args.limit:
+        pages = pages[: args.limit]
+    scores = run(pages, args.systems)
+    cases, leaked = hidden_text_kept_out()
+    table = Table(
+        title=f"trafilatura's evaluation set, split {args.split!r}: {len(pages)} pages "
+        "(passage-level P/R/F1)"
+    )
+    for col in ("system", "precision", "recall", "F1", "pages/s", "errors"):
+        table.add_column(col, justify="left" if col == "system" else "right")
+    out: dict[str, Any] = {"split": args.split, "pages": len(pages), "systems": {}}
+    for name, score in scores.items():
+        p, r, f1 = score.prf()
+        rate = score.pages / score.seconds if score.seconds else 0.0
+        table.add_row(
+            name, f"{p:.3f}", f"{r:.3f}", f"{f1:.3f}", f"{rate:.1f}", str(len(score.errors))
+        )
+        out["systems"][name] = {
+            "precision": p,
+            "recall": r,
+            "f1": f1,
+            "pages_per_s": rate,
+            "tp": score.tp,
+            "fp": score.fp,
+            "fn": score.fn,
+            "errors": score.errors[:20],
+        }
+    console.print(table)
+    console.print(f"hidden-text set: {cases - len(leaked)}/{cases} kept out {leaked or ''}")
+    out["hidden_text"] = {"cases": cases, "leaked": leaked}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"extraction-{args.split}.json").write_text(json.dumps(out, indent=2))
+    return 1 if leaked else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
