@@ -126,11 +126,7 @@ def create_app(
     feedback = FeedbackRoutes(store, caller)
     assistant = Assistant(settings, calls, caller, store, stage=telemetry.stage)
     search = SearchRoutes(settings, caller, store, accounting, stage=telemetry.stage)
-    metrics = MetricsRoutes(telemetry, caller, settings.auth.platform_tenant)
-    address = settings.telemetry.metrics_address
-    listener = (
-        MetricsListener(telemetry, address) if address and settings.telemetry.metrics else None
-    )
+    metric_routes, listener = _metrics(settings, telemetry, caller)
 
     app = Starlette(
         routes=[
@@ -143,7 +139,7 @@ def create_app(
             *web_routes(),
             *console_routes(caller),
             *health.routes(),
-            *([] if listener is not None or not settings.telemetry.metrics else metrics.routes()),
+            *metric_routes,
             admin,
         ],
         exception_handlers=dict(exception_handlers()),
@@ -151,7 +147,20 @@ def create_app(
         middleware=[Middleware(EdgeLimits, settings=settings.server)],
         lifespan=_lifespan(settings, store, router, accounting, search, telemetry, listener),
     )
-    app.state.services = Services(settings, store, keys, router, accounting)
+    services = Services(settings, store, keys, router, accounting)
+    return _finish(app, services, assistant, search, telemetry, listener)
+
+
+def _finish(
+    app: Starlette,
+    services: Services,
+    assistant: Assistant,
+    search: SearchRoutes,
+    telemetry: Telemetry,
+    listener: MetricsListener | None,
+) -> Starlette:
+    """What tests and the CLI reach on ``app.state``; the telemetry middleware outermost."""
+    app.state.services = services
     app.state.assistant = assistant
     app.state.search = search
     app.state.telemetry = telemetry
@@ -159,6 +168,19 @@ def create_app(
     if telemetry.settings.logs or telemetry.tracer is not None or telemetry.metrics is not None:
         app.add_middleware(TelemetryMiddleware, telemetry=telemetry, route_of=route_names(app))
     return app
+
+
+def _metrics(
+    settings: Settings, telemetry: Telemetry, caller: CallerAuthenticator
+) -> tuple[list[Route], MetricsListener | None]:
+    """``/metrics`` on the main port, or (with ``metrics_address``) a listener of its own for
+    scrapers and no route here; neither when metrics are off."""
+    address = settings.telemetry.metrics_address
+    if not settings.telemetry.metrics:
+        return [], None
+    if address:
+        return [], MetricsListener(telemetry, address)
+    return MetricsRoutes(telemetry, caller, settings.auth.platform_tenant).routes(), None
 
 
 def _instrument(telemetry: Telemetry, router: Router, accounting: Accounting) -> None:
