@@ -6,10 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
-SRC := src tests bench
+SRC := src tests bench examples
 
 .PHONY: run test test-main test-openclip check lint imports lint-deploy format typecheck bench \
-	bench-gateway bench-media bench-clip-gpu lock clean
+	bench-gateway bench-media bench-cache bench-clip-gpu lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -92,6 +92,19 @@ clean:
 
 bench-media: $(STAMP)
 	$(BIN)/python -m bench.media.run $(BENCH_ARGS)
+
+# Response cache: hits beside misses through the server, semantic lookup at 100,000 prompts,
+# and the false-hit table when the paraphrase data (STS-B, MRPC; never committed) is in
+# PARAPHRASE.
+PARAPHRASE ?= /work/shared/data/paraphrase
+bench-cache: $(STAMP)
+	$(BIN)/python -m bench.cache.gateway $(BENCH_ARGS)
+	$(BIN)/python -m bench.cache.run lookup --entries 100000
+	@if [ -f "$(PARAPHRASE)/stsb-sts-train.csv" ]; then \
+	  $(BIN)/python -m bench.cache.run quality \
+	    --tune $(PARAPHRASE)/stsb-sts-train.csv $(PARAPHRASE)/stsb-sts-dev.csv \
+	    --eval $(PARAPHRASE)/stsb-sts-test.csv $(PARAPHRASE)/msr_paraphrase_test.txt; \
+	else echo "bench-cache: no paraphrase data in $(PARAPHRASE): false-hit table skipped"; fi
 
 # CLIP features on a CUDA GPU against the CPU (open_clip, so .venv-openclip); not part of `bench`.
 bench-clip-gpu: $(OPENCLIP_STAMP)

@@ -206,6 +206,11 @@ CASES: dict[tuple[str, str], Builder] = {
         A("GET", "/admin/console/live?tenant=acme&range=30d"),
         A("GET", "/admin/console/live?range=30d", may_succeed=True),
     ],
+    ("DELETE", "/admin/cache"): lambda w: [
+        A("DELETE", "/admin/cache?tenant=acme"),
+        A("DELETE", "/admin/cache?tenant=acme&model=local/extractive"),
+        A("DELETE", "/admin/cache", may_succeed=True),  # its own tenant's entries
+    ],
     ("POST", "/v1/feedback"): lambda w: [
         # accepted as the attacker's own feedback: results join feedback within a tenant
         A("POST", "/v1/feedback?tenant=acme", {"response_id": "x", "rating": 1}, may_succeed=True),

@@ -46,6 +46,8 @@ class ProcessedPage:
 
 @dataclass(frozen=True, slots=True)
 class Source:
+    """A numbered passage the prompt shows the model, which it cites as ``[n]``."""
+
     n: int
     page: int
     passage: Passage
@@ -68,6 +70,8 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """What one answer is built from: the prompt's messages, its sources and what each page used."""
+
     messages: list[dict[str, Any]]
     sources: list[Source]
     usage: list[PageUsage]

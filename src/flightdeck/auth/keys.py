@@ -30,6 +30,8 @@ SERVICE_KIND = "service"  # Account.kind of a service account (auth/accounts.py)
 
 
 class Role(StrEnum):
+    """What a caller may do in its tenant: admin, member or viewer."""
+
     ADMIN = "admin"
     MEMBER = "member"
     VIEWER = "viewer"
@@ -79,6 +81,8 @@ def hash_key(key: str) -> str:
 
 
 class KeyStore:
+    """API keys: created hashed, looked up with a short cache, revoked."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
 

@@ -112,6 +112,12 @@ class ResponseCache:
             backend = MemoryBackend(settings.max_bytes)
         return cls(settings, backend, encoder)
 
+    @property
+    def semantic(self) -> bool:
+        """Whether some model group uses the semantic cache (and so the encoder)."""
+        settings = self.settings
+        return settings.semantic or any(g.semantic for g in settings.models.values())
+
     def plan(
         self,
         *,

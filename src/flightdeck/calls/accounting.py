@@ -69,6 +69,7 @@ class Ticket:
     started: float = field(default_factory=time.perf_counter)
     experiments: tuple[ExperimentTag, ...] = ()  # recorded with the usage (experiments)
     response_id: str | None = None  # the reply's id, once known
+    cache_result: str | None = None  # the response cache's result, recorded with the usage
 
     @property
     def headers(self) -> dict[str, str]:
@@ -209,11 +210,71 @@ class Accounting:
             trace_id=trace_id,
             experiments=ticket.experiments,
             response_id=ticket.response_id,
+            cache_result=ticket.cache_result,
         )
         if self.on_settle is not None:
             self.on_settle(record, tokens)
         if self.ledger is not None:
             await self.ledger.commit(record)  # returns once on disk when sync_before_reply
+        return record
+
+    async def admit_hit(self, principal: Principal, model_group: str, result: str) -> Ticket:
+        """A request the response cache answers: one request against requests/minute and
+        concurrency, no tokens, no budget (``admit_request``); 429 when over the rate."""
+        try:
+            reservation = await self.admit_request(principal)
+        except RateLimited as exc:
+            if self.ledger is not None:
+                self.ledger.record(
+                    UsageRecord(
+                        tenant=principal.tenant,
+                        key_id=principal.key_id,
+                        user=principal.user,
+                        model_group=model_group,
+                        status=exc.status,
+                        error_type=exc.code,
+                        cache_result=result,
+                    )
+                )
+            raise
+        return Ticket(principal, model_group, 0, reservation, cache_result=result)
+
+    async def settle_hit(
+        self,
+        ticket: Ticket,
+        *,
+        saved_usage: dict[str, Any] | None,
+        error_type: str | None = None,
+        trace_id: str | None = None,
+    ) -> UsageRecord:
+        """Release a cache hit's request slot and record it: no tokens, zero cost, and as
+        ``saved_cost`` the price of ``saved_usage`` (the usage of the call that wrote the entry)."""
+        await ticket.reservation.reconcile(0, 0)
+        tokens = Usage.from_chat(saved_usage)
+        saved_micros = self.prices.cost_micros(
+            ticket.model_group,
+            tokens.prompt,
+            tokens.completion,
+            tokens.cached,
+            cache_write=tokens.cache_write,
+            reasoning=tokens.reasoning,
+        )
+        record = UsageRecord(
+            tenant=ticket.principal.tenant,
+            key_id=ticket.principal.key_id,
+            user=ticket.principal.user,
+            model_group=ticket.model_group,
+            latency_ms=(time.perf_counter() - ticket.started) * 1000,
+            status=200,
+            error_type=error_type,
+            trace_id=trace_id,
+            experiments=ticket.experiments,
+            response_id=ticket.response_id,
+            cache_result=ticket.cache_result,
+            saved_cost=saved_micros / MICROS,
+        )
+        if self.ledger is not None:
+            await self.ledger.commit(record)
         return record
 
     async def admit_request(self, principal: Principal) -> Reservation:

@@ -9,13 +9,16 @@ call and hands it to ``ModelCalls``. It is the one place later layers hook in:
 - the route says how to notice a client that left (``client_gone``), so the call is cancelled;
 - experiments (``ModelCalls(before_call=...)``) assign the request's unit, may rewrite
   ``model_group`` or the body, and list what they served in ``variants``: the ledger records
-  them with the usage and the route answers ``x-flightdeck-experiment: <key>=<variant>``.
+  them with the usage and the route answers ``x-flightdeck-experiment: <key>=<variant>``;
+- the response cache reads the request's ``headers`` (``Cache-Control``,
+  ``x-flightdeck-cache``) and sets ``cache_result``: the route answers it as
+  ``x-flightdeck-cache``, and it is the value telemetry labels the request with.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +45,7 @@ class Attempt:
 
 AttemptObserver = Callable[[Attempt], None]
 EXPERIMENT_HEADER = "x-flightdeck-experiment"
+CACHE_RESULT_HEADER = b"x-flightdeck-cache"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,9 @@ class CallContext:
     ticket: Ticket | None = None  # set by ModelCalls once the call is admitted
     variants: list[ServedVariant] = field(default_factory=list)  # set by experiments
     units: dict[str, str] = field(default_factory=dict)  # unit ids a route knows (conversation)
+    headers: Mapping[str, str] = field(default_factory=dict)  # the request's (lower-case names)
+    prepared: bool = False  # set by ModelCalls once experiments ran for this call
+    cache_result: str | None = None  # set by ModelCalls for chat: hit | semantic-hit | miss | ...
 
     def experiment_headers(self) -> list[tuple[bytes, bytes]]:
         """``x-flightdeck-experiment: key=variant[, key=variant]`` (none outside experiments)."""
@@ -75,6 +82,16 @@ class CallContext:
             return []
         value = ", ".join(f"{v.key}={v.variant}" for v in self.variants)
         return [(EXPERIMENT_HEADER.encode(), value.encode())]
+
+    def cache_headers(self) -> list[tuple[bytes, bytes]]:
+        """``x-flightdeck-cache: hit | semantic-hit | miss | bypass | refresh`` (chat calls)."""
+        if self.cache_result is None:
+            return []
+        return [(CACHE_RESULT_HEADER, self.cache_result.encode())]
+
+    def response_headers(self) -> list[tuple[bytes, bytes]]:
+        """What the route adds to its response for this call: experiments and cache result."""
+        return self.experiment_headers() + self.cache_headers()
 
 
 CallHook = Callable[[CallContext, dict[str, Any]], Awaitable[None]]

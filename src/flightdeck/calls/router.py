@@ -96,12 +96,17 @@ class ModelGroup:
 
 @dataclass(slots=True)
 class Routed(Generic[T]):
-    """What a call returned, and where it went."""
+    """What a call returned, and where it went (``deployment`` None, ``attempts`` 0: the
+    response cache answered it, no model was called)."""
 
     value: T
     group: str
-    deployment: Deployment
+    deployment: Deployment | None
     attempts: int
+
+    @property
+    def deployment_id(self) -> str | None:
+        return self.deployment.id if self.deployment is not None else None
 
 
 @dataclass(slots=True)

@@ -14,10 +14,14 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from flightdeck.calls.accounting import Accounting, StreamMeter, Ticket
 from flightdeck.calls.router import OpenedStream, Routed
 from flightdeck.core.errors import FlightdeckError, UpstreamError, UpstreamTimeout
+
+if TYPE_CHECKING:
+    from flightdeck.calls.cached import StreamRecording
 
 CLIENT_GONE = "client_gone"  # how a stream closed before its end, without an error, ended
 
@@ -37,6 +41,7 @@ class ModelStream:
         *,
         idle_timeout: float,
         trace_id: str | None = None,
+        recording: StreamRecording | None = None,
     ) -> None:
         self.routed = routed
         self.ticket = ticket
@@ -47,15 +52,21 @@ class ModelStream:
         self._accounting = accounting
         self._trace_id = trace_id
         self._closed = False
+        self._recording = recording  # the response cache records this stream (a miss)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._events()
 
     async def _events(self) -> AsyncIterator[bytes]:
         opened = self.routed.value
-        self.meter.see(opened.first_event)
-        yield opened.first_event
+        event: bytes | None = opened.first_event
         while True:
+            assert event is not None
+            self.meter.see(event)
+            if self._recording is not None:
+                event = await self._recording.see(event)
+            if event is not None:
+                yield event
             try:
                 async with asyncio.timeout(self.idle_timeout):
                     event = await anext(opened.events)
@@ -69,8 +80,6 @@ class ModelStream:
             except UpstreamError as exc:
                 self.outcome = "stream_interrupted"
                 raise UpstreamError(exc.message, code=self.outcome) from exc
-            self.meter.see(event)
-            yield event
 
     async def aclose(self, error: BaseException | None = None) -> None:
         """Release the upstream and settle the ticket (once; later calls do nothing).
@@ -88,7 +97,7 @@ class ModelStream:
             self.ticket,
             status=200,
             usage=self.meter.settled_usage(self.ticket.prompt_tokens),
-            deployment=self.routed.deployment.id,
+            deployment=self.routed.deployment_id,
             ttft_ms=self.ttft_ms,
             error_type=self.outcome,
             trace_id=self._trace_id,

@@ -30,6 +30,8 @@ class _Section(BaseModel):
 
 
 class ServerSettings(_Section):
+    """The ``[server]`` section: where to listen and request bounds."""
+
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(
@@ -86,6 +88,8 @@ class ModelDeployment(_Section):
 
 
 class RouterSettings(_Section):
+    """The ``[router]`` section: retries, backoff, circuits and timeouts of model calls."""
+
     max_retries: int = Field(2, ge=0, description="extra attempts inside a group")
     backoff_base_seconds: float = Field(0.05, ge=0)
     backoff_max_seconds: float = Field(2.0, ge=0)
@@ -104,10 +108,14 @@ class RouterSettings(_Section):
 
 
 class StoreSettings(_Section):
+    """The ``[store]`` section: the database URL."""
+
     url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite under home")
 
 
 class AuthSettings(_Section):
+    """The ``[auth]`` section: key caching, OAuth issuers and the platform tenant."""
+
     key_cache_seconds: float = Field(5.0, ge=0, description="how long a key lookup is cached")
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
     platform_tenant: str = Field("default", description="its admins manage every tenant")
@@ -187,6 +195,8 @@ class ResponsesSettings(_Section):
 
 
 class Settings(_Section):
+    """Every setting: one validated object, built at the entry point and passed down."""
+
     home: Path = Path(".flightdeck")
     server: ServerSettings = Field(default_factory=ServerSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)

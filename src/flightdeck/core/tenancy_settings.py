@@ -115,6 +115,8 @@ class OAuthIssuer(_Section):
 
 
 class OAuthSettings(_Section):
+    """The ``[auth.oauth]`` section: trusted issuers and token checks."""
+
     issuers: list[OAuthIssuer] = Field(default_factory=list)
     leeway_seconds: float = Field(30.0, ge=0, le=60, description="clock skew allowed on exp/nbf")
     jwks_cache_seconds: float = Field(300.0, gt=0, description="how long a fetched JWKS is used")
@@ -183,6 +185,8 @@ class ModelPrice(_Section):
 
 
 class LimitsSettings(_Section):
+    """The ``[limits]`` section: the limits backend and default limits."""
+
     backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "fd:lim:"
@@ -215,6 +219,8 @@ class LimitsSettings(_Section):
 
 
 class LedgerSettings(_Section):
+    """The ``[ledger]`` section: how usage records are spooled and written."""
+
     enabled: bool = True
     flush_interval_seconds: float = Field(
         1.0, gt=0, le=60, description="most a kill -9 can lose; spool is fsynced this often"

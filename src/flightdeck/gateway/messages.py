@@ -39,6 +39,8 @@ from flightdeck.wire.chat import Notes
 
 
 class MessagesRoutes:
+    """``POST /v1/messages`` and ``/v1/messages/count_tokens``: the Anthropic Messages API."""
+
     def __init__(self, settings: Settings, calls: ModelCalls, auth: CallerAuthenticator) -> None:
         self.calls = calls
         self.auth = auth
@@ -62,21 +64,25 @@ class MessagesRoutes:
         body = await read_json_object(request, self.max_body)
         model = check_body(body)
         chat = anthropic_to_chat_request(body)
-        ctx = CallContext(principal, model, "chat", client_gone=client_gone(request))
+        ctx = CallContext(
+            principal, model, "chat", client_gone=client_gone(request), headers=request.headers
+        )
         if body.get("stream"):
             chat["stream_options"] = {"include_usage": True}
             opened = await self.calls.open_chat_stream(ctx, chat)
             translator = ChatToAnthropic(model=model, input_tokens=opened.ticket.prompt_tokens)
             return EventStreamResponse(
                 translated(opened, translator),
-                headers=routing_headers(opened.routed) + limit_headers(opened.ticket),
+                headers=routing_headers(opened.routed)
+                + limit_headers(opened.ticket)
+                + ctx.response_headers(),
                 on_close=opened.aclose,
             )
         routed = await self.calls.chat(ctx, chat)
         notes = Notes(routed.value.dropped_thinking)
         message = chat_to_anthropic_message(routed.value.json(), model=model, notes=notes)
         response = Response(orjson.dumps(message), media_type=JSON)
-        headers = routing_headers(routed) + limit_headers(ctx.ticket)
+        headers = routing_headers(routed) + limit_headers(ctx.ticket) + ctx.response_headers()
         response.raw_headers.extend(with_dropped(headers, notes.dropped_thinking))
         return response
 

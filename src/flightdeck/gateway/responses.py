@@ -45,6 +45,8 @@ CALL_KEYS = ("id", "type", "function", "extra_content")
 
 
 class ResponsesRoutes:
+    """``/v1/responses``: the OpenAI Responses API, with stored responses."""
+
     def __init__(
         self, settings: Settings, calls: ModelCalls, auth: CallerAuthenticator, store: Store
     ) -> None:
@@ -72,7 +74,9 @@ class ResponsesRoutes:
         # the conversation to store: without the instructions (they are not carried over)
         history = chat["messages"][1:] if body.get("instructions") else list(chat["messages"])
         response_id = new_id("resp")
-        ctx = CallContext(principal, model, "chat", client_gone=client_gone(request))
+        ctx = CallContext(
+            principal, model, "chat", client_gone=client_gone(request), headers=request.headers
+        )
         keep = body.get("store") is not False
         if body.get("stream"):
             chat["stream_options"] = {"include_usage": True}
@@ -87,7 +91,9 @@ class ResponsesRoutes:
 
             return EventStreamResponse(
                 translated(opened, translator, on_chunk=reply.add, before_end=store_it),
-                headers=routing_headers(opened.routed) + limit_headers(opened.ticket),
+                headers=routing_headers(opened.routed)
+                + limit_headers(opened.ticket)
+                + ctx.response_headers(),
                 on_close=opened.aclose,
             )
         routed = await self.calls.chat(ctx, chat)
@@ -98,7 +104,7 @@ class ResponsesRoutes:
             message = (completion.get("choices") or [{}])[0].get("message") or {}
             await self.save(principal, response, [*history, reply_message(message)])
         reply_body = Response(orjson.dumps(response), media_type=JSON)
-        headers = routing_headers(routed) + limit_headers(ctx.ticket)
+        headers = routing_headers(routed) + limit_headers(ctx.ticket) + ctx.response_headers()
         reply_body.raw_headers.extend(with_dropped(headers, notes.dropped_thinking))
         return reply_body
 

@@ -60,18 +60,20 @@ class Gateway:
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
             raise InvalidRequest("'stream' must be a boolean", param="stream")
-        ctx = CallContext(principal, model, "chat", client_gone=client_gone(request))
+        ctx = CallContext(
+            principal, model, "chat", client_gone=client_gone(request), headers=request.headers
+        )
         if stream:
             opened = await self.calls.open_chat_stream(ctx, body)
             return EventStreamResponse(
                 forwarded(opened),
                 headers=routing_headers(opened.routed)
                 + limit_headers(opened.ticket)
-                + ctx.experiment_headers(),
+                + ctx.response_headers(),
                 on_close=opened.aclose,
             )
         routed = await self.calls.chat(ctx, body)
-        return json_reply(routed, ctx.ticket, ctx.experiment_headers())
+        return json_reply(routed, ctx.ticket, ctx.response_headers())
 
     async def embeddings(self, request: Request) -> Response:
         principal = await self.authenticate(request)

@@ -14,7 +14,16 @@ from flightdeck.ledger.record import UsageRecord
 from flightdeck.store.models_experiments import ExperimentRequestRow, ExposureRow
 from flightdeck.store.models_tenancy import UsageDaily, UsageRow
 
-ROLLUP_SUMS = ("requests", "errors", "input_tokens", "output_tokens", "cached_tokens", "cost")
+ROLLUP_SUMS = (
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost",
+    "cache_hits",
+    "saved_cost",
+)
 
 
 def _insert(conn: AsyncConnection, table: Any) -> postgresql.Insert | sqlite.Insert:
@@ -43,7 +52,9 @@ async def write_batch(conn: AsyncConnection, records: Sequence[UsageRecord], chu
         result = await conn.execute(stmt, rows[start : start + chunk])
         new_ids.extend(result.scalars().all())
     await _write_experiment_links(conn, [by_id[rid] for rid in new_ids], chunk)
-    sums: dict[tuple[str, Any, str, int], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0.0])
+    sums: dict[tuple[str, Any, str, int], list[float]] = defaultdict(
+        lambda: [0, 0, 0, 0, 0, 0.0, 0, 0.0]
+    )
     for rid in new_ids:
         r = by_id[rid]
         s = sums[(r.tenant, r.ts.astimezone(UTC).date(), r.model_group, r.key_id or 0)]
@@ -53,6 +64,8 @@ async def write_batch(conn: AsyncConnection, records: Sequence[UsageRecord], chu
         s[3] += r.output_tokens
         s[4] += r.cached_tokens
         s[5] += r.cost
+        s[6] += 1 if r.cache_hit else 0
+        s[7] += r.saved_cost
     if not sums:
         return 0
     values = [

@@ -16,10 +16,13 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
+from flightdeck.ledger.record import CACHE_HITS
 from flightdeck.store.models_tenancy import UsageDaily, UsageRow
 
 
 class GroupBy(StrEnum):
+    """How usage is grouped: by model, key or day."""
+
     MODEL = "model"
     KEY = "key"
     DAY = "day"
@@ -27,6 +30,8 @@ class GroupBy(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class UsageQuery:
+    """A tenant's usage from ``start`` to ``end``, grouped by ``group_by``."""
+
     tenant: str
     start: datetime
     end: datetime
@@ -35,6 +40,8 @@ class UsageQuery:
 
 @dataclass(slots=True)
 class UsageTotals:
+    """The usage totals of one group."""
+
     group: str
     requests: int = 0
     errors: int = 0
@@ -42,6 +49,13 @@ class UsageTotals:
     output_tokens: int = 0
     cached_tokens: int = 0
     cost: float = 0.0
+    cache_hits: int = 0  # answered by the response cache (exact or semantic)
+    saved_cost: float = 0.0  # what the model calls those hits replaced would have cost
+
+    @property
+    def cache_hit_rate(self) -> float:
+        """Cache hits as a share of all requests (0 without requests)."""
+        return self.cache_hits / self.requests if self.requests else 0.0
 
     def add(self, row: Any) -> None:
         self.requests += int(row.requests or 0)
@@ -50,6 +64,8 @@ class UsageTotals:
         self.output_tokens += int(row.output_tokens or 0)
         self.cached_tokens += int(row.cached_tokens or 0)
         self.cost += float(row.cost or 0.0)
+        self.cache_hits += int(row.cache_hits or 0)
+        self.saved_cost += float(row.saved_cost or 0.0)
 
 
 def _midnight(day: date) -> datetime:
@@ -86,6 +102,8 @@ def _rollup_query(q: UsageQuery, first: date, last: date) -> Executable:
             func.sum(UsageDaily.output_tokens).label("output_tokens"),
             func.sum(UsageDaily.cached_tokens).label("cached_tokens"),
             func.sum(UsageDaily.cost).label("cost"),
+            func.sum(UsageDaily.cache_hits).label("cache_hits"),
+            func.sum(UsageDaily.saved_cost).label("saved_cost"),
         )
         .where(UsageDaily.tenant == q.tenant, UsageDaily.day >= first, UsageDaily.day < last)
         .group_by(group)
@@ -107,6 +125,8 @@ def _records_query(q: UsageQuery, a: datetime, b: datetime) -> Executable:
             func.sum(UsageRow.output_tokens).label("output_tokens"),
             func.sum(UsageRow.cached_tokens).label("cached_tokens"),
             func.sum(UsageRow.cost).label("cost"),
+            func.sum(case((UsageRow.cache_result.in_(CACHE_HITS), 1), else_=0)).label("cache_hits"),
+            func.sum(UsageRow.saved_cost).label("saved_cost"),
         )
         .where(UsageRow.tenant == q.tenant, UsageRow.ts >= a, UsageRow.ts < b)
         .group_by(group)

@@ -9,6 +9,7 @@ from typing import Any
 from flightdeck.core.ids import unique_id
 
 ExperimentTag = tuple[int, str, str]
+CACHE_HITS = ("hit", "semantic-hit")
 
 
 def _now() -> datetime:
@@ -39,6 +40,15 @@ class UsageRecord:
     # record (experiment_requests, experiment_exposures), not in usage_records
     experiments: tuple[ExperimentTag, ...] = ()
     response_id: str | None = None  # the id the client saw (chat completion id), for feedback
+    # the response cache's result (hit | semantic-hit | miss | bypass | refresh; None when the
+    # call does not go through it) and, for a hit, what the call that wrote the entry cost
+    cache_result: str | None = None
+    saved_cost: float = 0.0
+
+    @property
+    def cache_hit(self) -> bool:
+        """Whether the cache answered (exactly or semantically) instead of a model."""
+        return self.cache_result in CACHE_HITS
 
     def to_json(self) -> dict[str, Any]:
         data = self.to_row()  # explicit fields: dataclasses.asdict deep-copies, and is slow
@@ -76,4 +86,6 @@ class UsageRecord:
             "status": self.status,
             "error_type": self.error_type,
             "trace_id": self.trace_id,
+            "cache_result": self.cache_result,
+            "saved_cost": self.saved_cost,
         }

@@ -42,6 +42,8 @@ class _Segment:
 
 
 class LedgerWriter:
+    """Buffers usage records off the request path: spool, then batched writes to the database."""
+
     def __init__(
         self,
         engine: AsyncEngine,

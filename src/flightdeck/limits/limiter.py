@@ -70,6 +70,8 @@ class Reservation:
 
 
 class Limiter:
+    """Reserves and settles requests, tokens and spend against every scope's limits at once."""
+
     def __init__(
         self,
         backend: LimitsBackend,

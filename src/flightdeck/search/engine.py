@@ -28,6 +28,8 @@ FUSION_DEPTH = 50
 
 @dataclass
 class Hit:
+    """One search result: the document's position in the snapshot and its scores."""
+
     position: int
     score: float
     scores: dict[str, float]

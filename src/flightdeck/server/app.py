@@ -1,4 +1,8 @@
-"""The ASGI app factory: ``create_app(settings)`` wires every plane onto one Starlette app."""
+"""The ASGI app factory: ``create_app(settings)`` wires every plane onto one Starlette app.
+
+``create_app`` also turns on log redaction for the process (``flightdeck.core.redact``); its
+``telemetry`` argument replaces the one ``settings.telemetry`` describes (tests).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
@@ -19,10 +25,12 @@ from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore
 from flightdeck.auth.legacy import adopt_legacy_identities
+from flightdeck.cache import ResponseCache, TextEncoder, sentence_encoder
 from flightdeck.calls import Accounting, ModelCalls, Router
 from flightdeck.core.redact import install_log_redaction
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
+from flightdeck.encoders.sentence import load_sentence_model
 from flightdeck.experiments.runtime import ExperimentRuntime
 from flightdeck.experiments.store import ExperimentStore
 from flightdeck.gateway.messages import MessagesRoutes
@@ -53,6 +61,17 @@ class Services:
     keys: KeyStore
     router: Router
     accounting: Accounting
+    cache: ResponseCache
+
+
+def minilm_encoder() -> TextEncoder:
+    """The semantic cache's encoder: the process's MiniLM (``load_sentence_model``), loaded on
+    first use, so a server without semantic groups never loads it."""
+
+    def encode(texts: list[str]) -> NDArray[np.float32]:
+        return sentence_encoder(load_sentence_model())(texts)
+
+    return encode
 
 
 def _lifespan(
@@ -63,9 +82,10 @@ def _lifespan(
     search: SearchRoutes,
     telemetry: Telemetry,
     listener: MetricsListener | None,
+    cache: ResponseCache,
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """Start-up (migrations, tokenizer, accounting, upstream pools, the metrics listener) and
-    shutdown, in order."""
+    """Start-up (migrations, tokenizer, accounting, upstream pools, the metrics listener, the
+    semantic cache's encoder) and shutdown, in order."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -76,6 +96,8 @@ def _lifespan(
         await router.start()
         if listener is not None:
             listener.start()
+        if cache.semantic:
+            await asyncio.to_thread(load_sentence_model)  # MiniLM now, not on the first request
         try:
             yield
         finally:
@@ -83,6 +105,7 @@ def _lifespan(
                 listener.close()
             search.close()
             await router.close()
+            await cache.close()
             await accounting.close()
             await store.close()
             telemetry.shutdown()
@@ -96,9 +119,7 @@ def create_app(
     registry: ProviderRegistry | None = None,
     telemetry: Telemetry | None = None,
 ) -> Starlette:
-    """The whole platform as one Starlette app: every plane's routes, ``/admin``, the web page,
-    ``/metrics``; also turns on log redaction for the process (``flightdeck.core.redact``).
-    ``telemetry`` replaces the one ``settings.telemetry`` describes (tests)."""
+    """Every plane, ``/admin``, ``/metrics`` and the web page as one app (see the module doc)."""
     install_log_redaction()
     registry = registry or ProviderRegistry.default()
     telemetry = telemetry or Telemetry(settings.telemetry)
@@ -109,10 +130,9 @@ def create_app(
     accounting = Accounting.from_settings(settings, store)
     _instrument(telemetry, router, accounting)
     experiments = ExperimentRuntime(ExperimentStore(store))
-    calls = ModelCalls(router, accounting, before_call=experiments.before_call)
+    cache = ResponseCache.from_settings(settings.cache, minilm_encoder())
+    calls = ModelCalls(router, accounting, before_call=experiments.before_call, cache=cache)
     gateway = Gateway(settings, calls, caller)
-    messages = MessagesRoutes(settings, calls, caller)
-    responses = ResponsesRoutes(settings, calls, caller, store)
     health = Health(store, router, accounting, caller.keys)
     admin = admin_mount(
         settings,
@@ -122,8 +142,8 @@ def create_app(
         policies=accounting.policies,
         experiment_runtime=experiments,
         console_sources=ConsoleSources(router, lambda: telemetry, settings.console),
+        response_cache=cache,
     )
-    feedback = FeedbackRoutes(store, caller)
     assistant = Assistant(settings, calls, caller, store, stage=telemetry.stage)
     search = SearchRoutes(settings, caller, store, accounting, stage=telemetry.stage)
     metric_routes, listener = _metrics(settings, telemetry, caller)
@@ -131,11 +151,11 @@ def create_app(
     app = Starlette(
         routes=[
             *gateway.routes(),
-            *messages.routes(),
-            *responses.routes(),
+            *MessagesRoutes(settings, calls, caller).routes(),
+            *ResponsesRoutes(settings, calls, caller, store).routes(),
             *assistant.routes(),
             *search.routes(),
-            *feedback.routes(),
+            *FeedbackRoutes(store, caller).routes(),
             *web_routes(),
             *console_routes(caller),
             *health.routes(),
@@ -145,26 +165,11 @@ def create_app(
         exception_handlers=dict(exception_handlers()),
         # outermost but for Starlette's own: limits hold before any route parses or authenticates
         middleware=[Middleware(EdgeLimits, settings=settings.server)],
-        lifespan=_lifespan(settings, store, router, accounting, search, telemetry, listener),
+        lifespan=_lifespan(settings, store, router, accounting, search, telemetry, listener, cache),
     )
-    services = Services(settings, store, keys, router, accounting)
-    return _finish(app, services, assistant, search, telemetry, listener)
-
-
-def _finish(
-    app: Starlette,
-    services: Services,
-    assistant: Assistant,
-    search: SearchRoutes,
-    telemetry: Telemetry,
-    listener: MetricsListener | None,
-) -> Starlette:
-    """What tests and the CLI reach on ``app.state``; the telemetry middleware outermost."""
-    app.state.services = services
-    app.state.assistant = assistant
-    app.state.search = search
-    app.state.telemetry = telemetry
-    app.state.metrics_listener = listener
+    app.state.services = Services(settings, store, keys, router, accounting, cache)
+    app.state.assistant, app.state.search = assistant, search
+    app.state.telemetry, app.state.metrics_listener = telemetry, listener
     if telemetry.settings.logs or telemetry.tracer is not None or telemetry.metrics is not None:
         app.add_middleware(TelemetryMiddleware, telemetry=telemetry, route_of=route_names(app))
     return app
@@ -173,11 +178,11 @@ def _finish(
 def _metrics(
     settings: Settings, telemetry: Telemetry, caller: CallerAuthenticator
 ) -> tuple[list[Route], MetricsListener | None]:
-    """``/metrics`` on the main port, or (with ``metrics_address``) a listener of its own for
-    scrapers and no route here; neither when metrics are off."""
-    address = settings.telemetry.metrics_address
+    """``/metrics`` on the app's own port, or a listener of its own at
+    ``telemetry.metrics_address`` (then no route), or neither when metrics are off."""
     if not settings.telemetry.metrics:
         return [], None
+    address = settings.telemetry.metrics_address
     if address:
         return [], MetricsListener(telemetry, address)
     return MetricsRoutes(telemetry, caller, settings.auth.platform_tenant).routes(), None

@@ -134,6 +134,8 @@ class UsageRow(Base):
                 "output_tokens",
                 "cached_tokens",
                 "cost",
+                "cache_result",
+                "saved_cost",
             ],
         ),
         Index("ix_usage_records_ts", "ts"),
@@ -156,6 +158,9 @@ class UsageRow(Base):
     status: Mapped[int] = mapped_column(Integer)
     error_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     trace_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the response cache: hit | semantic-hit | miss | bypass | refresh (None: not a chat call)
+    cache_result: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    saved_cost: Mapped[float] = mapped_column(Float, default=0.0)  # what a hit's miss cost
 
 
 class UsageDaily(Base):
@@ -173,3 +178,5 @@ class UsageDaily(Base):
     output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     cost: Mapped[float] = mapped_column(Float, default=0.0)
+    cache_hits: Mapped[int] = mapped_column(BigInteger, default=0)
+    saved_cost: Mapped[float] = mapped_column(Float, default=0.0)

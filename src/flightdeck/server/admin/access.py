@@ -17,6 +17,7 @@ from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore, Principal, Role
 from flightdeck.auth.tenants import TenantStore
+from flightdeck.cache import ResponseCache
 from flightdeck.core.errors import NotFound, PermissionDenied
 from flightdeck.core.tenancy_settings import OAuthSettings
 from flightdeck.experiments.runtime import ExperimentRuntime
@@ -44,6 +45,7 @@ class AdminServices:
     experiment_runtime: ExperimentRuntime | None = None
     model_groups: tuple[str, ...] = ()
     console: ConsoleSources = field(default_factory=ConsoleSources)
+    cache: ResponseCache | None = None
 
     async def tenant_must_exist(self, name: str) -> None:
         """404 unless tenant ``name`` exists (the platform tenant always does)."""

@@ -15,6 +15,7 @@ from flightdeck.auth.accounts import AccountStore
 from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore
 from flightdeck.auth.tenants import TenantStore
+from flightdeck.cache import ResponseCache
 from flightdeck.core.settings import Settings
 from flightdeck.experiments.runtime import ExperimentRuntime
 from flightdeck.experiments.store import ExperimentStore
@@ -22,6 +23,7 @@ from flightdeck.limits.policy import PolicyStore
 from flightdeck.search.collections import CollectionStore
 from flightdeck.server.admin import (
     budgets,
+    cache,
     collections,
     console,
     experiments,
@@ -51,6 +53,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     store_shares.router,
     experiments.router,
     console.router,
+    cache.router,
 )
 
 
@@ -61,7 +64,7 @@ def create_admin_app(services: AdminServices) -> FastAPI:
         version="1",
         description=(
             "Tenants, users, service accounts, API keys, limits and budgets, usage, search "
-            "collections, experiments and the console's series. "
+            "collections, experiments, the response cache and the console's series. "
             "Bearer auth on every route."
         ),
         openapi_url=None,  # served by add_docs_routes, to admins only
@@ -88,6 +91,7 @@ def admin_mount(
     policies: PolicyStore | None = None,
     experiment_runtime: ExperimentRuntime | None = None,
     console_sources: ConsoleSources | None = None,
+    response_cache: ResponseCache | None = None,
 ) -> Mount:
     """``/admin`` for ``create_app``; pass the app's caller and policies to share their caches."""
     accounts = AccountStore(store)
@@ -107,6 +111,7 @@ def admin_mount(
         experiment_runtime=experiment_runtime,
         model_groups=tuple(settings.model_names()),
         console=console_sources or ConsoleSources(settings=settings.console),
+        cache=response_cache,
     )
     return Mount("/admin", app=create_admin_app(services))
 

@@ -25,6 +25,9 @@ class UsageGroupOut(BaseModel):
     output_tokens: int
     cached_tokens: int
     cost: float
+    cache_hits: int = Field(description="requests the response cache answered (no model call)")
+    cache_hit_rate: float = Field(description="cache_hits / requests")
+    saved_cost: float = Field(description="what the model calls the cache hits replaced cost")
 
 
 class UsageOut(BaseModel):
