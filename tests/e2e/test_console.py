@@ -119,6 +119,14 @@ def workload(world: dict[str, Any], rounds: int = 1) -> int:
             except openai.RateLimitError:
                 pass
         if tenant == "acme":
+            for _ in range(3 * rounds):  # a repeated deterministic question: 1 miss, 2 hits
+                sent += 1
+                client.chat.completions.create(
+                    model=model,
+                    messages=[{"role": "user", "content": "What is an otter?"}],
+                    max_tokens=20,
+                    temperature=0,
+                )
             for _ in range(4 * rounds):
                 sent += 1
                 with pytest.raises(openai.APIStatusError):
@@ -176,6 +184,8 @@ RENDERED = """() => {
     tokens: series("tokens"),
     spend: series("spend"),
     limited: series("limited"),
+    cache: c.charts.cache ? series("cache") : [],
+    cacheHits: c.data.traffic.cache ? c.data.traffic.cache.hits.reduce((a, b) => a + b, 0) : 0,
   };
 }"""
 
@@ -214,6 +224,9 @@ def test_console_charts_the_workload_and_updates_without_a_reload(
     labels = {s["label"] for s in seen["tokens"]}
     assert {"acme / gpt-4o", "globex / llama"} <= labels
     assert total(seen["spend"], "acme / gpt-4o") > 0
+    assert seen["cacheHits"] == 2  # the cache panel: hits from the ledger's cache results
+    assert max(v for v in seen["cache"][0]["values"] if v is not None) > 0
+    assert page.inner_text("#kpi-cache") != "-"
     circuits = page.inner_text("#circuits")
     assert "flaky-1" in circuits and "open" in circuits and "gpt-4o-east" in circuits
     assert page.locator("#slow tbody tr").count() >= 5

@@ -27,8 +27,9 @@ from flightdeck.server.console_sources import ConsoleSources
 SHORTEST, LONGEST = timedelta(minutes=15), timedelta(days=30)
 RANGE = re.compile(r"^([1-9][0-9]{0,4})([mhd])$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-LIVE_METRICS = ("circuit", "limit", "reject", "cache", "retr", "fallback", "spool", "ledger")
-"""Telemetry metric families (by a part of their name) that ``live`` passes on."""
+LIVE_METRICS = ("limit", "reject", "cache", "retr", "fallback", "spool", "ledger")
+"""Telemetry metric families (by a part of their name) that ``live`` passes on (circuit states
+come from the router itself)."""
 
 
 def parse_range(value: str) -> timedelta:
@@ -54,7 +55,8 @@ def console_scope(caller: Access, tenant: str | None) -> str | None:
 
 
 def registry_samples(registry: Any) -> list[dict[str, Any]]:
-    """Current values of the registry's circuit, limiter, cache... families (not buckets)."""
+    """Current values of the registry's limiter, retry, cache, ledger... families (no
+    histogram buckets)."""
     out: list[dict[str, Any]] = []
     for family in registry.collect():
         if not any(part in family.name for part in LIVE_METRICS):

@@ -169,10 +169,12 @@ function drawTraffic(t) {
   $("cache-absent").hidden = !!cache;
   $("chart-cache").hidden = !cache;
   if (cache) {
-    const lines = [{ label: "hit rate %", values: cache.hit_rate.map((r) => (r === null ? null : 100 * r)), color: "#2b8a3e" }];
-    if (cache.saved_cost) lines.push({ label: "saved", values: cache.saved_cost, color: "#2451b8" });
-    draw("cache", x, lines);
+    const rate = cache.hit_rate.map((r) => (r === null ? null : 100 * r));
+    draw("cache", x, [{ label: "hit rate %", values: rate, color: "#2b8a3e" }], {
+      value: (v) => (v === null ? "-" : v.toFixed(1) + "%"),
+    });
   }
+  $("cache-saved").textContent = cache && cache.saved_cost ? `saved ${fmtMoney(sum(cache.saved_cost))}` : "";
   const seconds = t.times.length * t.step;
   const requests = sum(t.requests);
   $("kpi-requests").textContent = fmtNumber(requests);
