@@ -8,6 +8,7 @@ that only the scraper reaches (a pod port the NetworkPolicy opens to ``monitorin
 
 from __future__ import annotations
 
+import logging
 import threading
 from wsgiref.simple_server import WSGIServer
 
@@ -21,6 +22,8 @@ from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import Role
 from flightdeck.core.errors import ConfigError, PermissionDenied
 from flightdeck.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
 
 
 class MetricsRoutes:
@@ -55,9 +58,14 @@ class MetricsListener:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._server, self._thread = start_http_server(
-            self.port, addr=self.host, registry=self.telemetry.metrics_registry
-        )
+        """Listen; with ``serve --workers N`` only the first worker gets the port (the others
+        log a warning and serve no listener: each process keeps its own metrics)."""
+        try:
+            self._server, self._thread = start_http_server(
+                self.port, addr=self.host, registry=self.telemetry.metrics_registry
+            )
+        except OSError as exc:
+            log.warning("telemetry.metrics_address %s:%s: %s", self.host, self.port, exc)
 
     @property
     def bound_port(self) -> int:
