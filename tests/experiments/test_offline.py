@@ -91,7 +91,7 @@ def test_the_documented_offline_commands_run(tmp_path: Path) -> None:
     section = doc.split("## Offline experiments", 1)[1].split("\n## ", 1)[0]
     commands = [
         shlex.split(line)
-        for block in re.findall(r"```\n(.*?)```", section, flags=re.S)
+        for block in re.findall(r"```(?:bash)?\n(.*?)```", section, flags=re.S)
         for line in block.splitlines()
         if line.startswith("flightdeck ")
     ]
