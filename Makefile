@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
-SRC := src tests bench
+SRC := src tests bench examples
 
 .PHONY: run test test-main test-openclip check lint imports lint-deploy format typecheck bench \
 	bench-gateway bench-media bench-cache bench-clip-gpu lock clean

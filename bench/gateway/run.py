@@ -1,6 +1,11 @@
-"""Gateway overhead, side by side with the LiteLLM proxy, in one run.
+"""Gateway overhead, side by side with the LiteLLM proxy, in one run; and the cost of telemetry.
 
     make bench-gateway            # or: .venv/bin/python -m bench.gateway.run [--no-peer]
+
+Flightdeck runs three times: telemetry off; metrics and request logs on (the default); and
+tracing at 100% sampling exported by OTLP/HTTP to a local collector stand-in
+(``bench.gateway.otlp_sink``, on the load core). Targets: metrics+logs >= 90% and tracing >= 75%
+of the requests/s with telemetry off.
 
 Both gateways run pinned to CPU 0 in front of the same fake upstream; the fake upstream and
 the load generator share CPU 1. Measured for each: added latency at 1 concurrent request
@@ -176,6 +181,12 @@ input = 0.15
 output = 0.6
 """
 BARE = "[ledger]\nenabled = false\n"
+OTLP_PORT = 14318
+TELEMETRY = {
+    "telemetry-off": "[telemetry]\nmetrics = false\nlogs = false\n",
+    "metrics-logs": "",  # the defaults
+    "tracing": f'[telemetry]\notlp_endpoint = "http://127.0.0.1:{OTLP_PORT}"\nsample_ratio = 1.0\n',
+}
 
 
 def run_flightdeck(
@@ -191,6 +202,8 @@ def run_flightdeck(
             extra += "[ledger]\nsync_before_reply = true\n"
     elif stack == "bare":
         extra = BARE
+    elif stack in TELEMETRY:
+        extra = TELEMETRY[stack]
     config.write_text(
         f'home = "{work / ("fd-home-" + stack)}"\n[server]\nport = 18080\n'
         f'[[models]]\nname = "bench"\nbase_url = "{upstream}/v1"\nmodel = "gpt-4o-mini"\n'
@@ -211,6 +224,9 @@ def run_flightdeck(
             "default": "Flightdeck",
             "bare": "Flightdeck (bare)",
             "durable": "Flightdeck (full stack, ledger sync_before_reply)",
+            "telemetry-off": "Flightdeck, telemetry off",
+            "metrics-logs": "Flightdeck, metrics + logs (default)",
+            "tracing": "Flightdeck, metrics + logs + tracing 100% to OTLP",
         }.get(stack, "Flightdeck (full stack: key auth, Redis limits, ledger to PostgreSQL)")
         url = "http://127.0.0.1:18080/v1/chat/completions"
         return measure(name, url, key, pid, args, baseline)
@@ -233,6 +249,25 @@ def bench_redis(work: Path, port: int) -> Iterator[None]:
                     break
             time.sleep(0.1)
         yield
+
+
+def telemetry_runs(upstream: str, work: Path, args: argparse.Namespace, baseline: dict) -> list:
+    """Flightdeck with telemetry off, metrics + logs, and tracing to a local OTLP stand-in."""
+    port_free(OTLP_PORT)
+    sink = pinned(
+        LOAD_CPU, sys.executable, "-m", "bench.gateway.otlp_sink", "--port", str(OTLP_PORT)
+    )
+    stats = f"http://127.0.0.1:{OTLP_PORT}/stats"
+    results = []
+    with process(sink, work / "otlp.log"):
+        wait_until_up(stats, {})
+        for stack in TELEMETRY:
+            result = run_flightdeck(upstream, work, args, baseline, stack)
+            if stack == "tracing":
+                with urllib.request.urlopen(stats, timeout=5) as r:
+                    result["spans_exported"] = json.loads(r.read())["spans"]
+            results.append(result)
+    return results
 
 
 def run_litellm(upstream: str, work: Path, args: argparse.Namespace, baseline: dict) -> dict:
@@ -285,7 +320,15 @@ def report(results: list[dict], baseline: dict) -> str:
         f"upstream alone at 1 concurrent: p50 {baseline['p50_ms']:.2f} ms, "
         f"p99 {baseline['p99_ms']:.2f} ms"
     )
-    if len(results) >= 2 and results[1]["name"].startswith("Flightdeck (full"):
+    off = next((r for r in results if r["name"] == "Flightdeck, telemetry off"), None)
+    if off is not None:
+        for r in results:
+            if r is not off and r["name"].startswith("Flightdeck, "):
+                share = r["throughput"]["rps"] / max(off["throughput"]["rps"], 1e-9)
+                spans = f" ({r['spans_exported']} spans exported)" if "spans_exported" in r else ""
+                console.print(f"{r['name']} / telemetry off requests/s: {share:.0%}{spans}")
+                lines.append(f"\n{r['name']} / telemetry off requests/s: **{share:.0%}**{spans}")
+    elif len(results) >= 2 and results[1]["name"].startswith("Flightdeck (full"):
         ratio = results[1]["throughput"]["rps"] / max(results[0]["throughput"]["rps"], 1e-9)
         cpu = results[0]["cpu_ms_per_request"] / max(results[1]["cpu_ms_per_request"], 1e-9)
         console.print(f"full stack / bare requests/s: {ratio:.0%} (by CPU per request: {cpu:.0%})")
@@ -341,7 +384,7 @@ def main() -> None:
                     if args.durable:
                         results.append(run_flightdeck(upstream, work, args, baseline, "durable"))
             else:
-                results = [run_flightdeck(upstream, work, args, baseline)]
+                results = telemetry_runs(upstream, work, args, baseline)
             if not args.no_peer and not args.full_stack:
                 results.append(run_litellm(upstream, work, args, baseline))
     table = report(results, baseline)

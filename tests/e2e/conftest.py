@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,3 +45,12 @@ def browser(playwright: Any) -> Iterator[Any]:
     b = playwright.chromium.launch(executable_path=chromium_path(), args=ARGS)
     yield b
     b.close()
+
+
+def wait_until(page: Any, expression: str, timeout: float = 30.0) -> None:
+    """Poll ``expression`` in the page. (Playwright's ``wait_for_function`` evaluates its
+    predicate with ``eval``, which the pages' Content-Security-Policy blocks.)"""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.05)

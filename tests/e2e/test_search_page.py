@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.e2e.conftest import wait_until
 from tests.search import conftest as search_fixtures
 from tests.search.conftest import PHOTOS, World
 
@@ -18,7 +19,7 @@ def test_search_shows_a_grid_of_thumbnails_with_captions(world: World, browser: 
     page.goto(world.server.url + "/app/search.html")
     page.fill("#api-key", world.keys["globex_admin"])
     page.dispatch_event("#api-key", "change")
-    page.wait_for_function("document.querySelector('#collection').options.length === 2")
+    wait_until(page, "document.querySelector('#collection').options.length === 2")
     assert page.eval_on_selector_all("#collection option", "os => os.map(o => o.value)") == [
         "photos",
         "secrets",
@@ -26,7 +27,7 @@ def test_search_shows_a_grid_of_thumbnails_with_captions(world: World, browser: 
     # acme's key sees only acme's collection, and its results.
     page.fill("#api-key", world.keys["acme_member"])
     page.dispatch_event("#api-key", "change")
-    page.wait_for_function("document.querySelector('#collection').options.length === 1")
+    wait_until(page, "document.querySelector('#collection').options.length === 1")
     page.select_option("#collection", "photos")
     page.fill("#query", "a kitten napping on a couch")
     page.fill("#k", "3")
@@ -37,7 +38,7 @@ def test_search_shows_a_grid_of_thumbnails_with_captions(world: World, browser: 
     assert cards.nth(0).locator(".caption").inner_text() == PHOTOS[3][0]
     assert cards.nth(0).locator(".score").inner_text().startswith("score 0.")
     loaded = "[...document.querySelectorAll('#results img')].every(i => i.naturalWidth > 0)"
-    page.wait_for_function(loaded, timeout=30_000)
+    wait_until(page, loaded)
     assert page.eval_on_selector("#results img", "i => i.naturalWidth") >= 256
     # An unknown collection is an error message, not an empty grid.
     page.evaluate("document.querySelector('#collection').add(new Option('secrets', 'secrets'))")

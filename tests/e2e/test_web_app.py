@@ -12,6 +12,7 @@ from flightdeck.core.settings import Settings
 from flightdeck.testing.pdf import make_pdf
 from flightdeck.testing.server import ServerThread
 from tests.assistant.conftest import EXTRACTIVE, OTTERS
+from tests.e2e.conftest import wait_until
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def test_question_to_highlighted_citation(server: ServerThread, browser: Any) ->
     page.goto(server.url + "/app")
     page.fill("#api-key", server.api_key)
     page.dispatch_event("#api-key", "change")
-    page.wait_for_function("document.querySelector('#model').options.length >= 1")
+    wait_until(page, "document.querySelector('#model').options.length >= 1")
     page.select_option("#model", "local/extractive")
     page.fill("#page-html", OTTERS)
     page.fill("#question", "Where do sea otters live?")

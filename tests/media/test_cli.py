@@ -293,3 +293,34 @@ def test_every_ingest_option_is_documented() -> None:
     assert "--retry-failed" in options
     missing = [o for o in options if o not in docs]
     assert missing == []
+
+
+def test_ingest_writes_and_pushes_its_metrics(image_folder: Path, tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    pushed: list[tuple[str, str, bytes]] = []
+
+    class Pushgateway(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            pushed.append((self.command, self.path, body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Pushgateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        done = cli(str(image_folder), "--out", str(tmp_path / "s"), *FAST, "--pushgateway", url)
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    written = (tmp_path / "s" / "metrics.prom").read_text()
+    assert "flightdeck_media_documents_total 5.0" in written
+    assert "flightdeck_media_documents_per_second " in written
+    assert [(m, p) for m, p, _ in pushed] == [("PUT", "/metrics/job/flightdeck_media_ingest")]
+    assert b"flightdeck_media_documents_total 5.0" in pushed[0][2]

@@ -170,7 +170,7 @@ def test_created_collection_is_searchable_and_delete_leaves_the_store(world: Wor
 
 
 def test_openapi_documents_the_collection_routes(world: World) -> None:
-    status, spec = world.call("GET", "/admin/openapi.json")
+    status, spec = world.call("GET", "/admin/openapi.json", "acme_admin")
     assert status == 200
     assert {"/collections", "/collections/{name}"} <= set(spec["paths"])
     assert set(spec["paths"]["/collections/{name}"]) == {"get", "delete"}

@@ -63,6 +63,7 @@ Builder = Callable[[Hostile], list[Attempt]]
 A = Attempt
 # (method, path as the route table names it) -> the attempts against acme's objects
 CASES: dict[tuple[str, str], Builder] = {
+    ("GET", "/metrics"): lambda w: [A("GET", "/metrics")],  # platform admins only
     ("GET", "/admin/tenants"): lambda w: [A("GET", "/admin/tenants", may_succeed=True)],
     ("POST", "/admin/tenants"): lambda w: [
         A("POST", "/admin/tenants", {"name": VICTIM}),
@@ -256,11 +257,12 @@ CASES: dict[tuple[str, str], Builder] = {
 
 
 def route_table(world: Hostile) -> set[tuple[str, str]]:
-    """Every (method, path) of ``/admin/openapi.json`` and every ``/v1`` route of the app."""
+    """Every (method, path) of ``/admin/openapi.json``, every ``/v1`` route of the app, and
+    ``/metrics`` (authenticated though outside ``/v1``)."""
     spec = world.json("GET", "/admin/openapi.json", "platform")
     routes = {(m.upper(), "/admin" + path) for path, ops in spec["paths"].items() for m in ops}
     for route in world.server.app.routes:
-        if isinstance(route, Route) and route.path.startswith("/v1/"):
+        if isinstance(route, Route) and (route.path.startswith("/v1/") or route.path == "/metrics"):
             routes |= {(m, route.path) for m in route.methods or () if m != "HEAD"}
     return routes
 

@@ -25,5 +25,6 @@ def test_admin_is_mounted_with_the_gateways_auth(
     status, _, tenants = http("GET", server.url + "/admin/tenants", headers=auth)
     assert status == 200 and [t["name"] for t in tenants] == ["acme"]
     assert http("GET", server.url + "/admin/keys")[0] == 401
-    status, _, spec = http("GET", server.url + "/admin/openapi.json")
+    assert http("GET", server.url + "/admin/openapi.json")[0] == 401  # for admins only
+    status, _, spec = http("GET", server.url + "/admin/openapi.json", headers=auth)
     assert status == 200 and "/usage" in spec["paths"]

@@ -18,6 +18,8 @@ NEIGHBOURS_FOR_TOP = 3
 
 @dataclass(frozen=True, slots=True)
 class PageUsage:
+    """How much of one page made it into the prompt: passages and tokens, used and total."""
+
     page: int
     passages_total: int
     passages_used: int

@@ -29,6 +29,9 @@ _INTERNALS = re.compile(
 
 @dataclass
 class CitationChecker:
+    """Checks ``[n]`` citations as text streams: valid ones kept, the rest and prompt internals
+    removed."""
+
     valid: Collection[int]
     boundary: str = ""  # the request's fence boundary, removed wherever it appears
     cited: list[int] = field(default_factory=list)

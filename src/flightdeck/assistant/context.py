@@ -26,6 +26,7 @@ from flightdeck.assistant.ranking import Ranked, rank_passages
 from flightdeck.assistant.spotlight import new_boundary
 from flightdeck.core.settings import AssistantSettings
 from flightdeck.core.tokens import count_message_tokens
+from flightdeck.telemetry.stages import Stage, no_stage
 from flightdeck.text.language import detect_language
 
 
@@ -45,6 +46,8 @@ class ProcessedPage:
 
 @dataclass(frozen=True, slots=True)
 class Source:
+    """A numbered passage the prompt shows the model, which it cites as ``[n]``."""
+
     n: int
     page: int
     passage: Passage
@@ -67,6 +70,8 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """What one answer is built from: the prompt's messages, its sources and what each page used."""
+
     messages: list[dict[str, Any]]
     sources: list[Source]
     usage: list[PageUsage]
@@ -154,20 +159,24 @@ async def build_context(
     model: str,
     prompt: str | None,
     encoder: PassageEncoder | None,
+    stage: Stage = no_stage,
 ) -> Context:
-    """Rank, fit and render: the chat messages to send, and the sources they contain."""
+    """Rank, fit and render: the chat messages to send, and the sources they contain.
+    ``stage`` times ranking (``assistant.rank``) and fitting the budget (``assistant.budget``)."""
     model_settings = settings.for_model(model)
     version = prompt or model_settings.prompt
     query = question or DEFAULT_QUESTIONS[mode]
     passage_lists = [p.passages for p in pages]
-    ranked = await _rank(query, mode, passage_lists, settings, encoder)
-    selection = fit_budget(
-        passage_lists,
-        ranked,
-        model_settings.token_budget,
-        whole_page_tokens=settings.whole_page_tokens,
-        per_page_share=mode == "compare",
-    )
+    with stage("assistant.rank"):
+        ranked = await _rank(query, mode, passage_lists, settings, encoder)
+    with stage("assistant.budget"):
+        selection = fit_budget(
+            passage_lists,
+            ranked,
+            model_settings.token_budget,
+            whole_page_tokens=settings.whole_page_tokens,
+            per_page_share=mode == "compare",
+        )
     usage = [
         dataclasses.replace(u, source_pages=p.source_pages, unreadable=_numbers(p.unreadable))
         for u, p in zip(selection.usage, pages, strict=True)

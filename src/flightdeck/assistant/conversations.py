@@ -28,6 +28,8 @@ HISTORY_TURNS = 6
 
 
 class ConversationStore:
+    """A caller's conversations, their pages and turns, in the database (tenant- and key-scoped)."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
 

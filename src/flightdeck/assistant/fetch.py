@@ -24,6 +24,8 @@ MAX_REDIRECTS = 5
 
 
 class BlockedAddress(PermissionDenied):
+    """A page URL that resolves to an address the SSRF guard refuses."""
+
     code = "url_not_allowed"
 
 

@@ -30,6 +30,7 @@ from flightdeck.calls import CallContext, ModelCalls
 from flightdeck.core.errors import FlightdeckError, InvalidRequest, UpstreamError
 from flightdeck.core.settings import AssistantSettings
 from flightdeck.core.tokens import count_tokens
+from flightdeck.telemetry.stages import Stage, no_stage
 
 
 @dataclass
@@ -61,12 +62,14 @@ class AnswerFlow:
         conversations: ConversationStore,
         encoders: Encoders,
         pages: PageCache,
+        stage: Stage = no_stage,
     ) -> None:
         self.calls = calls
         self.limits = limits
         self.conversations = conversations
         self.encoders = encoders
         self.pages = pages
+        self.stage = stage  # telemetry: extract, rank, budget, cite
 
     # -- the two ways through ----------------------------------------------------------------
 
@@ -78,13 +81,15 @@ class AnswerFlow:
         call: CallContext,
     ) -> Reply:
         """Pages -> context -> generate -> cite -> save, as one reply."""
-        pages = await self.read_pages(req)
+        with self.stage("assistant.extract"):
+            pages = await self.read_pages(req)
         conversation_id = await self.keep_conversation(principal, req, pages)
         context = await self.build_context(req, pages, history)
         routed = await self.calls.chat(call, model_body(req, context, stream=False))
         reply = routed.value.json()
         answer = Answer(checker=CitationChecker({s.n for s in context.sources}, context.boundary))
-        answer.text = checked(answer.checker, message_content(reply))
+        with self.stage("assistant.cite"):
+            answer.text = checked(answer.checker, message_content(reply))
         answer.completion_tokens = (reply.get("usage") or {}).get("completion_tokens")
         await self.save(conversation_id, req, answer, context)
         return Reply(conversation_id, context, answer, call)
@@ -96,7 +101,8 @@ class AnswerFlow:
         ``delta`` and ``citation`` as the text arrives, ``usage``, ``done`` (or ``error``)."""
         yield sse("status", {"stage": "reading", "pages": len(req.pages)})
         try:
-            pages = await self.read_pages(req)
+            with self.stage("assistant.extract"):
+                pages = await self.read_pages(req)
             conversation_id = await self.keep_conversation(principal, req, pages)
             context = await self.build_context(req, pages, history)
         except FlightdeckError as exc:
@@ -199,6 +205,7 @@ class AnswerFlow:
             model=req.model,
             prompt=req.prompt,
             encoder=encoder,
+            stage=self.stage,
         )
 
     async def generate(
@@ -220,7 +227,9 @@ class AnswerFlow:
                 if piece:
                     for event in cite(context, answer, *answer.checker.feed(piece)):
                         yield event
-            for event in cite(context, answer, *answer.checker.finish()):
+            with self.stage("assistant.cite"):
+                text, cited = answer.checker.finish()
+            for event in cite(context, answer, text, cited):
                 yield event
 
     async def save(

@@ -43,6 +43,8 @@ DEFAULT_QUESTIONS: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class PromptPage:
+    """One page as a prompt template sees it: number, title, URL and its passages."""
+
     number: int
     title: str
     url: str

@@ -21,6 +21,8 @@ DENSE_WEIGHT = 0.5
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
+    """A passage with its page and ranking score."""
+
     passage: Passage
     page: int
     score: float

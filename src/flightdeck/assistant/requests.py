@@ -18,6 +18,8 @@ CONTENT_FIELDS = ("html", "text", "pdf_base64")
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
+    """An assistant chat request, parsed and bounded."""
+
     model: str
     question: str
     mode: Mode

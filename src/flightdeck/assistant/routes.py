@@ -31,6 +31,7 @@ from flightdeck.auth.keys import Principal, require_spender
 from flightdeck.calls import CallContext, ModelCalls
 from flightdeck.core.settings import Settings
 from flightdeck.store.database import Store
+from flightdeck.telemetry.stages import Stage, no_stage
 
 JSON = "application/json"
 
@@ -46,6 +47,7 @@ class Assistant:
         store: Store,
         *,
         encoder: PassageEncoder | None = None,
+        stage: Stage = no_stage,
     ) -> None:
         self.calls = calls
         self.limits = settings.assistant
@@ -55,7 +57,9 @@ class Assistant:
         self.encoder = self.encoders.english
         ocr, no_ocr = find_ocr(self.limits)
         self.pages = PageCache(ocr=ocr, no_ocr=no_ocr)
-        self.flow = AnswerFlow(calls, self.limits, self.conversations, self.encoders, self.pages)
+        self.flow = AnswerFlow(
+            calls, self.limits, self.conversations, self.encoders, self.pages, stage
+        )
         self.max_body = settings.server.max_body_bytes
 
     def routes(self) -> list[BaseRoute]:

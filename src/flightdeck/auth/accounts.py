@@ -34,6 +34,8 @@ LEGACY_ISSUER = ""  # users registered before issuer binding, until auth/legacy.
 
 
 class AccountKind(StrEnum):
+    """What an account is: an OAuth user or a service account that owns API keys."""
+
     USER = "user"
     SERVICE = SERVICE_KIND
 
@@ -102,11 +104,15 @@ def registration_issuer(oauth: OAuthSettings, issuer: str | None, tenant: str) -
 
 
 class AccountExists(InvalidRequest):
+    """An account of that name already exists in the tenant (409)."""
+
     status = 409
     code = "account_exists"
 
 
 class AccountStore:
+    """Users and service accounts of every tenant, in the database."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
 

@@ -29,6 +29,8 @@ QUERY_CREDENTIALS = ("access_token", "api_key", "key", "token")
 
 
 class CallerAuthenticator:
+    """Turns an ``Authorization`` header into a Principal: an API key or an OAuth access token."""
+
     def __init__(
         self,
         keys: Authenticator,

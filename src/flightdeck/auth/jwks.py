@@ -22,6 +22,8 @@ MAX_JWKS_BYTES = 512 * 1024
 
 
 class JwksCache:
+    """One issuer's JSON Web Key Set, fetched from its configured URL and cached."""
+
     def __init__(
         self,
         url: str,

@@ -30,6 +30,8 @@ SERVICE_KIND = "service"  # Account.kind of a service account (auth/accounts.py)
 
 
 class Role(StrEnum):
+    """What a caller may do in its tenant: admin, member or viewer."""
+
     ADMIN = "admin"
     MEMBER = "member"
     VIEWER = "viewer"
@@ -79,6 +81,8 @@ def hash_key(key: str) -> str:
 
 
 class KeyStore:
+    """API keys: created hashed, looked up with a short cache, revoked."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
 
@@ -188,6 +192,11 @@ class Authenticator:
         if principal is None:
             raise AuthenticationError("Incorrect API key provided")
         return principal
+
+    def has_cached_callers(self) -> bool:
+        """Whether some key is cached as valid: while the store is down, those callers are
+        still authenticated from the cache (for /readyz)."""
+        return any(principal is not None for _, principal in self._cache.values())
 
     async def _lookup(self, digest: str) -> Principal | None:
         """One database query per key however many requests miss the cache at once."""

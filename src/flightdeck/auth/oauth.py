@@ -44,6 +44,8 @@ class TokenRejected(Exception):
 
 @dataclass(frozen=True, slots=True)
 class TokenIdentity:
+    """Who an OAuth access token names: issuer, subject, tenant and role."""
+
     issuer: str
     subject: str
     tenant: str

@@ -66,11 +66,15 @@ def check_tenant_name(name: str) -> str:
 
 
 class TenantExists(InvalidRequest):
+    """A tenant of that name already exists (409)."""
+
     status = 409
     code = "tenant_exists"
 
 
 class TenantNameReserved(InvalidRequest):
+    """The tenant name is reserved (400)."""
+
     code = "tenant_name_reserved"
 
 

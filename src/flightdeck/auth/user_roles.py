@@ -25,6 +25,8 @@ Identity = tuple[str, str, str]  # (tenant, issuer, subject)
 
 
 class UserRoles:
+    """Registered roles of OAuth users, cached for ``ttl`` seconds."""
+
     def __init__(
         self, accounts: AccountStore, ttl: float, clock: Callable[[], float] = time.monotonic
     ) -> None:

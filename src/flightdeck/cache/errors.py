@@ -13,6 +13,8 @@ from flightdeck.core.errors import FlightdeckError
 
 
 class CacheUnavailable(FlightdeckError):
+    """The response cache's backend cannot be reached (503)."""
+
     status = 503
     type = "server_error"
     code = "cache_unavailable"

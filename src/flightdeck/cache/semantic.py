@@ -40,6 +40,8 @@ def _faiss() -> Any:
 
 @dataclass(frozen=True, slots=True)
 class PartitionKey:
+    """Which semantic-cache partition an entry lives in: tenant, model group, key and context."""
+
     tenant: str
     model_group: str
     key_id: int | None

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, assert_never
 
+import anyio
 import orjson
 
 from flightdeck.auth.keys import Principal
@@ -30,7 +32,13 @@ from flightdeck.ledger.record import ExperimentTag, UsageRecord
 from flightdeck.ledger.spool import Spool
 from flightdeck.ledger.writer import LedgerWriter
 from flightdeck.limits.backend import SpendLoader
-from flightdeck.limits.estimate import estimate_chat_tokens, estimate_embedding_tokens
+from flightdeck.limits.estimate import (
+    DEFAULT_MAX_OUTPUT_TOKENS,
+    check_output_params,
+    estimate_chat_tokens,
+    estimate_embedding_tokens,
+    payload_chars,
+)
 from flightdeck.limits.limiter import Limiter, Reservation
 from flightdeck.limits.policy import PolicyStore
 from flightdeck.limits.prices import PriceTable
@@ -47,6 +55,7 @@ from flightdeck.store.database import Store
 from flightdeck.wire.chat import Usage
 
 Kind = Literal["chat", "embeddings"]
+OFFLOAD_CHARS = 32_768  # bodies with more text than this are tokenized in a worker thread
 
 
 @dataclass
@@ -77,11 +86,17 @@ class Accounting:
         policies: PolicyStore,
         prices: PriceTable,
         ledger: LedgerWriter | None,
+        *,
+        max_output_tokens: int = 131_072,
+        max_choices: int = 16,
     ) -> None:
         self.limiter = limiter
         self.policies = policies
         self.prices = prices
         self.ledger = ledger
+        self.max_output_tokens = max_output_tokens
+        self.max_choices = max_choices
+        self.on_settle: Callable[[UsageRecord, Usage], None] | None = None  # telemetry
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> Accounting:
@@ -100,6 +115,8 @@ class Accounting:
             PolicyStore(store, settings.limits),
             PriceTable(settings.limits.prices),
             ledger,
+            max_output_tokens=settings.limits.max_output_tokens,
+            max_choices=settings.limits.max_choices,
         )
 
     async def start(self) -> None:
@@ -115,11 +132,18 @@ class Accounting:
     async def admit(
         self, principal: Principal, model_group: str, body: dict[str, Any], kind: Kind = "chat"
     ) -> Ticket:
-        """Reserve the most this request can use, or raise RateLimited (429)."""
+        """Reserve the most this request can use, or raise RateLimited (429).
+
+        Raises InvalidRequest (400) for a ``max_tokens``/``n`` that is not a positive integer
+        or is over the configured cap. Large bodies are tokenized in a worker thread, so the
+        event loop keeps serving other requests meanwhile.
+        """
         if kind == "chat":
-            prompt, most_output = estimate_chat_tokens(body)
+            check_output_params(body, self.max_output_tokens, self.max_choices)
+        if payload_chars(body, OFFLOAD_CHARS) >= OFFLOAD_CHARS:
+            prompt, most_output = await anyio.to_thread.run_sync(estimate, body, kind)
         else:
-            prompt, most_output = estimate_embedding_tokens(body), 0
+            prompt, most_output = estimate(body, kind)
         cost = self.prices.estimate_micros(model_group, prompt, most_output)
         scopes = await self.policies.scopes_for(principal.tenant, principal.key_id, principal.user)
         try:
@@ -188,6 +212,8 @@ class Accounting:
             response_id=ticket.response_id,
             cache_result=ticket.cache_result,
         )
+        if self.on_settle is not None:
+            self.on_settle(record, tokens)
         if self.ledger is not None:
             await self.ledger.commit(record)  # returns once on disk when sync_before_reply
         return record
@@ -320,3 +346,10 @@ class StreamMeter:
         if self.usage is not None:
             return self.usage
         return {"prompt_tokens": prompt_tokens, "completion_tokens": max(self.chunks - 1, 0)}
+
+
+def estimate(body: dict[str, Any], kind: Kind) -> tuple[int, int]:
+    """(prompt tokens, most output tokens) of a ``kind`` request (``limits.estimate``)."""
+    if kind == "chat":
+        return estimate_chat_tokens(body, DEFAULT_MAX_OUTPUT_TOKENS)
+    return estimate_embedding_tokens(body), 0

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 
 class CircuitState(StrEnum):
+    """A deployment's circuit: closed (taking traffic), open (cooling down), half-open (probing)."""
+
     CLOSED = "closed"  # taking traffic
     OPEN = "open"  # cooling down: no traffic
     HALF_OPEN = "half_open"  # cooldown over: one probe request at a time

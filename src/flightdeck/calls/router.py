@@ -37,6 +37,7 @@ from flightdeck.core.errors import (
 from flightdeck.core.settings import ModelDeployment, RouterSettings, Settings
 from flightdeck.providers.base import ChatStream, Provider, UpstreamReply
 from flightdeck.providers.registry import ProviderRegistry
+from flightdeck.telemetry.attempts import AttemptTelemetry
 
 T = TypeVar("T")
 Operation = Literal["chat", "embeddings"]
@@ -140,6 +141,7 @@ class Router:
         self.groups = groups
         self._rng = rng or random.Random()
         self._clock = clock
+        self.telemetry: AttemptTelemetry | None = None  # a span and metrics per attempt
 
     @classmethod
     def from_settings(cls, settings: Settings, registry: ProviderRegistry) -> Router:
@@ -187,13 +189,15 @@ class Router:
         self, model: str, body: dict[str, Any], on_attempt: AttemptObserver | None = None
     ) -> Routed[UpstreamReply]:
         """A chat completion (OpenAI JSON body) from ``model``'s group or its fallbacks."""
-        return await self._route(model, "chat", lambda p: p.chat(body), on_attempt)
+        return await self._route(model, "chat", lambda p: p.chat(body), on_attempt, body)
 
     async def embeddings(
         self, model: str, body: dict[str, Any], on_attempt: AttemptObserver | None = None
     ) -> Routed[UpstreamReply]:
         """Embeddings (OpenAI JSON body) from ``model``'s group or its fallbacks."""
-        return await self._route(model, "embeddings", lambda p: p.embeddings(body), on_attempt)
+        return await self._route(
+            model, "embeddings", lambda p: p.embeddings(body), on_attempt, body
+        )
 
     async def open_chat_stream(
         self, model: str, body: dict[str, Any], on_attempt: AttemptObserver | None = None
@@ -213,7 +217,7 @@ class Router:
                 raise
             return OpenedStream(stream, events, first)
 
-        return await self._route(model, "chat", attempt, on_attempt)
+        return await self._route(model, "chat", attempt, on_attempt, body)
 
     async def _route(
         self,
@@ -221,6 +225,7 @@ class Router:
         op: Operation,
         call: Callable[[Provider], Awaitable[T]],
         on_attempt: AttemptObserver | None = None,
+        body: dict[str, Any] | None = None,
     ) -> Routed[T]:
         primary = self.group(model, op)
         deadline = self._clock() + self.settings.total_timeout_seconds
@@ -247,11 +252,26 @@ class Router:
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     raise UpstreamTimeout(f"`{model}` did not answer within the deadline")
+                retried = bool(tried)
                 tried.add(dep)
                 attempts += 1
                 started = time.time() if on_attempt is not None else 0.0
                 try:
-                    value = await self._attempt(dep, call, remaining)
+                    if self.telemetry is None:
+                        value = await self._attempt(dep, call, remaining)
+                    else:
+                        fell_back = None if group is primary else primary.name
+                        with self.telemetry.attempt(
+                            op,
+                            group.name,
+                            dep,
+                            attempts,
+                            body or {},
+                            retry=retried,
+                            fallback=fell_back,
+                        ) as recorder:
+                            value = await self._attempt(dep, call, remaining)
+                            recorder.answered(value)
                 except UpstreamError as err:
                     if on_attempt is not None:
                         on_attempt(_attempt(group, dep, attempts, started, err))

@@ -72,15 +72,22 @@ def settings_for(path: Path | None, *, embedded: bool = False) -> Settings:
     return settings
 
 
-def run_with_store(settings: Settings, job: Callable[[Store], Awaitable[T]]) -> T:
+def run_with_store(
+    settings: Settings, job: Callable[[Store], Awaitable[T]], *, announce: bool = False
+) -> T:
+    """Run ``job`` on the migrated store. An upgrade of an existing store is always reported
+    on stderr; a new store's first migration only with ``announce`` (``up``, ``serve``), so
+    one-shot commands keep their output to one line."""
+
     async def main() -> T:
         from flightdeck.store.database import Store
 
         store = Store(settings.store_url)
         try:
             done = await store.migrate()
-            if done.applied and done.before:  # an upgrade is news; a new store is not
-                err_console.print(f"store: schema migrated from {done.before} to {done.after}")
+            if done.applied and (done.before or announce):
+                before = done.before or "an empty schema"
+                err_console.print(f"store: schema migrated from {before} to {done.after}")
             return await job(store)
         finally:
             await store.close()

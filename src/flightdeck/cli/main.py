@@ -78,7 +78,9 @@ def up(
         _, key = await keys.create("admin (created by flightdeck up)", role=Role.ADMIN)
         return key
 
-    key = run_with_store(settings, first_key)  # before any worker starts: one key, ever
+    key = run_with_store(
+        settings, first_key, announce=True
+    )  # before any worker starts: one key, ever
     url = f"http://{settings.server.host}:{settings.server.port}"
     console.print(f"[bold]Flightdeck {__version__}[/] on [link={url}]{url}[/link]")
     console.print(f"store: {settings.store_url}")
@@ -147,7 +149,9 @@ def _serve(settings: Settings, workers: int | None) -> None:
     async def nothing(store: Store) -> None:
         return None
 
-    run_with_store(settings, nothing)  # a migration error is one line here, not a traceback
+    run_with_store(
+        settings, nothing, announce=True
+    )  # a migration error is one line here, not a traceback
     count = workers if workers is not None else settings.server.workers
     if count > 1 and settings.limits.backend == "memory":
         err_console.print(

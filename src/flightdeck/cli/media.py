@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import fsspec
 import typer
+from prometheus_client import push_to_gateway, write_to_textfile
 from rich.console import Console
 
 from flightdeck.cli.media_progress import IngestProgress, summary
@@ -31,6 +33,7 @@ from flightdeck.media.options import (
 from flightdeck.media.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, open_source
 from flightdeck.mediastore.errors import StoreError
 from flightdeck.mediastore.store import MediaStore
+from flightdeck.telemetry.media_metrics import media_registry
 
 app = typer.Typer(help="Ingest images and videos into a deduplicated, featurized store.")
 console = Console(stderr=True)
@@ -85,6 +88,9 @@ def ingest_command(
     retry_failed_only: Annotated[
         bool, typer.Option("--retry-failed", help="rerun only transient failures in STORE")
     ] = False,
+    pushgateway: Annotated[
+        str | None, typer.Option(help="push the run's metrics to this Prometheus Pushgateway URL")
+    ] = None,
     allow_scheme: Annotated[
         list[str] | None,
         typer.Option(help="also fetch URLs of this fsspec scheme (s3, gs, ...); repeatable"),
@@ -141,9 +147,25 @@ def ingest_command(
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     console.print(summary(report, out, featurizer.device))
+    _write_metrics(report, out, pushgateway)
     if src is not None and report.inputs_seen == 0:
         warning = f"warning: {_nothing_found(source)}; nothing was ingested"
         console.print(warning, style="yellow", highlight=False, soft_wrap=True)
+
+
+def _write_metrics(report: IngestReport, out: str, pushgateway: str | None) -> None:
+    """The run's documents, documents/s and failures by reason: ``metrics.prom`` in a local
+    store (for node_exporter's textfile collector), and pushed to ``pushgateway`` if given."""
+    registry = media_registry(report.documents, dict(report.failures), report.seconds)
+    if is_local(out):
+        path = Path(out.removeprefix("file://")) / "metrics.prom"
+        write_to_textfile(str(path), registry)
+        console.print(f"metrics: {path}", highlight=False, soft_wrap=True)
+    if pushgateway:
+        try:
+            push_to_gateway(pushgateway, job="flightdeck_media_ingest", registry=registry)
+        except OSError as exc:
+            typer.echo(f"warning: metrics not pushed to {pushgateway}: {exc}", err=True)
 
 
 def _check_options(

@@ -24,16 +24,16 @@ from typing import Any
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
 from flightdeck.core.settings import Settings
 from flightdeck.server.app import create_app
+from flightdeck.server.protocol import EdgeConfig, EdgeHttpToolsProtocol
 
 WORKER_START_SECONDS = 60
 
 
-class DrainingHttpToolsProtocol(HttpToolsProtocol):
+class DrainingHttpToolsProtocol(EdgeHttpToolsProtocol):
     """uvicorn's HTTP/1.1 protocol, with a gentler graceful shutdown for keep-alive connections.
 
     uvicorn closes an idle keep-alive connection the moment shutdown starts. A request that a
@@ -132,10 +132,12 @@ def accept_queued(fd: int, family: int, kind: int) -> list[socket.socket]:
 
 
 def uvicorn_config(settings: Settings, workers: int = 1) -> uvicorn.Config:
-    """The uvicorn configuration of ``settings.server``; the app is built in each process."""
+    """The uvicorn configuration of ``settings.server`` (with its limits on request heads);
+    the app is built in each process."""
     app = functools.partial(create_app, settings)  # picklable: spawned workers rebuild it
-    return uvicorn.Config(
+    return EdgeConfig(
         app,
+        settings.server,
         factory=True,
         host=settings.server.host,
         port=settings.server.port,

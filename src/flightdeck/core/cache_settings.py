@@ -42,6 +42,8 @@ class CacheGroup(_Section):
 
 
 class CacheSettings(_Section):
+    """The ``[cache]`` section: the response cache, exact and semantic."""
+
     enabled: bool = Field(True, description="serve repeated deterministic requests from a cache")
     backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"

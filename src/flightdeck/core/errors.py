@@ -47,36 +47,50 @@ class ConfigError(FlightdeckError):
 
 
 class RequestError(FlightdeckError):
+    """The request is wrong (4xx): the caller can fix it."""
+
     status = 400
     type = "invalid_request_error"
 
 
 class InvalidRequest(RequestError):
+    """A malformed or out-of-range request (400); ``param`` names the field."""
+
     status = 400
 
 
 class AuthenticationError(RequestError):
+    """No valid credentials (401)."""
+
     status = 401
     type = "authentication_error"
     code = "invalid_api_key"
 
 
 class PermissionDenied(RequestError):
+    """Valid credentials without the right to do this (403)."""
+
     status = 403
     type = "permission_error"
 
 
 class NotFound(RequestError):
+    """The thing asked for does not exist, or not for this caller (404)."""
+
     status = 404
     code = "model_not_found"
 
 
 class PayloadTooLarge(RequestError):
+    """The request body is over the size limit (413)."""
+
     status = 413
     code = "request_too_large"
 
 
 class RateLimited(RequestError):
+    """A rate limit or budget is exhausted (429); ``retry_after`` says when to retry."""
+
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
@@ -129,11 +143,15 @@ class UpstreamError(FlightdeckError):
 
 
 class UpstreamUnavailable(UpstreamError):
+    """No upstream could take the request (503)."""
+
     status = 503
     code = "upstream_unavailable"
 
 
 class UpstreamTimeout(UpstreamError):
+    """The upstream did not answer in time (504)."""
+
     status = 504
     code = "upstream_timeout"
 

@@ -9,6 +9,7 @@ database query again); evicting only the least recently used entry keeps the bus
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -43,6 +44,10 @@ class LruCache(Generic[K, V]):
 
     def clear(self) -> None:
         self._entries.clear()
+
+    def values(self) -> Iterator[V]:
+        """The entries, least recently used first, without marking them used."""
+        return iter(self._entries.values())
 
     def __contains__(self, key: object) -> bool:
         return key in self._entries

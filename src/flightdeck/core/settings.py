@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from flightdeck.core.cache_settings import CacheSettings
 from flightdeck.core.errors import ConfigError
+from flightdeck.core.telemetry_settings import TelemetrySettings, otel_environment
 from flightdeck.core.tenancy_settings import LedgerSettings, LimitsSettings, OAuthSettings
 
 ENV_PREFIX = "FLIGHTDECK_"
@@ -28,9 +29,25 @@ class _Section(BaseModel):
 
 
 class ServerSettings(_Section):
+    """The ``[server]`` section: where to listen and request bounds."""
+
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
-    max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, description="larger bodies get 413")
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024, gt=0, description="larger request bodies get 413, on every route"
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="a request body not complete this long after its request began: 408"
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="a new connection or request whose headers take longer is closed (slowloris)",
+    )
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="request line and headers larger than this get 431"
+    )
+    max_header_count: int = Field(100, ge=8, description="more request headers than this: 431")
     access_log: bool = False
     workers: int = Field(
         1, ge=1, le=256, description="processes serving the port; one per core on one machine"
@@ -70,6 +87,8 @@ class ModelDeployment(_Section):
 
 
 class RouterSettings(_Section):
+    """The ``[router]`` section: retries, backoff, circuits and timeouts of model calls."""
+
     max_retries: int = Field(2, ge=0, description="extra attempts inside a group")
     backoff_base_seconds: float = Field(0.05, ge=0)
     backoff_max_seconds: float = Field(2.0, ge=0)
@@ -88,10 +107,14 @@ class RouterSettings(_Section):
 
 
 class StoreSettings(_Section):
+    """The ``[store]`` section: the database URL."""
+
     url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite under home")
 
 
 class AuthSettings(_Section):
+    """The ``[auth]`` section: key caching, OAuth issuers and the platform tenant."""
+
     key_cache_seconds: float = Field(5.0, ge=0, description="how long a key lookup is cached")
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
     platform_tenant: str = Field("default", description="its admins manage every tenant")
@@ -171,6 +194,8 @@ class ResponsesSettings(_Section):
 
 
 class Settings(_Section):
+    """Every setting: one validated object, built at the entry point and passed down."""
+
     home: Path = Path(".flightdeck")
     server: ServerSettings = Field(default_factory=ServerSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
@@ -183,6 +208,7 @@ class Settings(_Section):
     search: SearchSettings = Field(default_factory=SearchSettings)
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @model_validator(mode="after")
     def _fallbacks_known(self) -> Settings:
@@ -235,6 +261,9 @@ def load_settings(
     """
     environ = environ or {}
     data: dict[str, Any] = dict(defaults or {})
+    otel = otel_environment(environ)
+    if otel:  # the standard OTEL_* variables, below the file and FLIGHTDECK_* overrides
+        data = _deep_merge(data, {"telemetry": otel})
     source = "defaults"
     if path is not None:
         source = str(path)

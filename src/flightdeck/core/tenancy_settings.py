@@ -115,6 +115,8 @@ class OAuthIssuer(_Section):
 
 
 class OAuthSettings(_Section):
+    """The ``[auth.oauth]`` section: trusted issuers and token checks."""
+
     issuers: list[OAuthIssuer] = Field(default_factory=list)
     leeway_seconds: float = Field(30.0, ge=0, le=60, description="clock skew allowed on exp/nbf")
     jwks_cache_seconds: float = Field(300.0, gt=0, description="how long a fetched JWKS is used")
@@ -183,6 +185,8 @@ class ModelPrice(_Section):
 
 
 class LimitsSettings(_Section):
+    """The ``[limits]`` section: the limits backend and default limits."""
+
     backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "fd:lim:"
@@ -203,11 +207,20 @@ class LimitsSettings(_Section):
     default_user: LimitRule = Field(
         default_factory=LimitRule, description="limits of each OAuth user (a token, no API key)"
     )
+    max_output_tokens: int = Field(
+        131_072,
+        ge=1,
+        le=10_000_000,
+        description="most max_tokens / max_completion_tokens / max_output_tokens a request may ask",
+    )
+    max_choices: int = Field(16, ge=1, le=128, description="most 'n' (choices) a request may ask")
     currency: str = "USD"
     prices: dict[str, ModelPrice] = Field(default_factory=dict, description="model group -> price")
 
 
 class LedgerSettings(_Section):
+    """The ``[ledger]`` section: how usage records are spooled and written."""
+
     enabled: bool = True
     flush_interval_seconds: float = Field(
         1.0, gt=0, le=60, description="most a kill -9 can lose; spool is fsynced this often"

@@ -39,6 +39,8 @@ from flightdeck.wire.chat import Notes
 
 
 class MessagesRoutes:
+    """``POST /v1/messages`` and ``/v1/messages/count_tokens``: the Anthropic Messages API."""
+
     def __init__(self, settings: Settings, calls: ModelCalls, auth: CallerAuthenticator) -> None:
         self.calls = calls
         self.auth = auth

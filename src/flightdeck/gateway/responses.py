@@ -45,6 +45,8 @@ CALL_KEYS = ("id", "type", "function", "extra_content")
 
 
 class ResponsesRoutes:
+    """``/v1/responses``: the OpenAI Responses API, with stored responses."""
+
     def __init__(
         self, settings: Settings, calls: ModelCalls, auth: CallerAuthenticator, store: Store
     ) -> None:

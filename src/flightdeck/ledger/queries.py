@@ -21,6 +21,8 @@ from flightdeck.store.models_tenancy import UsageDaily, UsageRow
 
 
 class GroupBy(StrEnum):
+    """How usage is grouped: by model, key or day."""
+
     MODEL = "model"
     KEY = "key"
     DAY = "day"
@@ -28,6 +30,8 @@ class GroupBy(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class UsageQuery:
+    """A tenant's usage from ``start`` to ``end``, grouped by ``group_by``."""
+
     tenant: str
     start: datetime
     end: datetime
@@ -36,6 +40,8 @@ class UsageQuery:
 
 @dataclass(slots=True)
 class UsageTotals:
+    """The usage totals of one group."""
+
     group: str
     requests: int = 0
     errors: int = 0

@@ -51,6 +51,8 @@ def _try_lock(slot: Path) -> int | None:
 
 
 class Spool:
+    """An fsynced on-disk spool of usage records not yet in the database, one slot per process."""
+
     def __init__(self, base: Path) -> None:
         self.base = base
         self.directory = base  # the slot this process owns, once open

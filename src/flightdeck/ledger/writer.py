@@ -42,6 +42,8 @@ class _Segment:
 
 
 class LedgerWriter:
+    """Buffers usage records off the request path: spool, then batched writes to the database."""
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -205,6 +207,13 @@ class LedgerWriter:
             log.warning("ledger database write failed (%s); spooling to disk", type(exc).__name__)
         self._retry_delay = min(max(self._retry_delay * 2, self.flush_interval), MAX_RETRY_SECONDS)
         self._retry_at = time.monotonic() + self._retry_delay
+
+    def backlog(self) -> tuple[int, float]:
+        """For metrics: usage records not yet in the database (buffered, or spooled and held in
+        memory), and seconds since the database stopped taking them (0 while it does)."""
+        pending = sum(len(s.records) for s in self._pending if s.records is not None)
+        lag = 0.0 if self.db_down_since is None else time.monotonic() - self.db_down_since
+        return len(self._buffer) + pending, lag
 
     def health(self) -> dict[str, object]:
         pending = sum(len(s.records) for s in self._pending if s.records is not None)

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -70,6 +70,8 @@ class Reservation:
 
 
 class Limiter:
+    """Reserves and settles requests, tokens and spend against every scope's limits at once."""
+
     def __init__(
         self,
         backend: LimitsBackend,
@@ -89,6 +91,7 @@ class Limiter:
         self.degraded_since: float | None = None
         self.last_error: str | None = None
         self._probe: asyncio.Task[None] | None = None
+        self.on_reject: Callable[[str, str], None] | None = None  # (scope kind, reason)
 
     @classmethod
     def from_settings(
@@ -156,6 +159,9 @@ class Limiter:
 
     def rejection(self, decision: Decision) -> RateLimited:
         reason, scope = decision.reason, decision.scope
+        if self.on_reject is not None:  # telemetry: by scope kind (key, user, tenant), bounded
+            kind = scope.split(":", 1)[0] if scope else "unavailable"
+            self.on_reject(kind, reason.value if reason is not None else "unavailable")
         if reason is None:
             return RateLimited(
                 "Rate limiting is temporarily unavailable; try again shortly.",

@@ -45,6 +45,8 @@ class _Window:
 
 
 class MemoryBackend:
+    """Limits kept in this process (one replica): the same semantics as the Redis backend."""
+
     def __init__(
         self,
         *,

@@ -21,6 +21,8 @@ from flightdeck.limits.scopes import MICROS
 
 
 class PriceTable:
+    """Prices per model group, for cost estimates and budgets."""
+
     def __init__(self, prices: Mapping[str, ModelPrice]) -> None:
         self.prices = dict(prices)
 

@@ -87,6 +87,8 @@ def connect(url: str, timeout: float, max_connections: int = 2048) -> Redis:
 
 
 class RedisBackend:
+    """Limits kept in Redis, shared by every replica; each reservation is one Lua script."""
+
     def __init__(
         self,
         client: Redis,

@@ -22,6 +22,8 @@ _DUPLICATE_CLEARS = ("thumbnail", "thumbnail_format", "thumbnail_width", "thumbn
 
 @dataclass
 class DedupeCounts:
+    """How many documents were duplicates: exact, near, or already in the store."""
+
     exact: int = 0
     near: int = 0
     already_present: int = 0

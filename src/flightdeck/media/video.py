@@ -29,6 +29,8 @@ class Keyframe:
 
 @dataclass(frozen=True, slots=True)
 class DecodedVideo:
+    """A decoded video: its size, duration and keyframes."""
+
     width: int
     height: int
     duration_s: float | None

@@ -94,6 +94,7 @@ class Provider:
 
 
 def sse_event(data: bytes) -> bytes:
+    """One server-sent event holding ``data`` (``data: ...`` and a blank line)."""
     return b"data: " + data + b"\n\n"
 
 

@@ -203,6 +203,8 @@ def _cite(s: Sentence) -> str:
 
 
 class LocalExtractiveProvider(Provider):
+    """A local model that answers by quoting the prompt's passages (no model server)."""
+
     kind = "local-extractive"
     supports_embeddings = False
 

@@ -26,6 +26,7 @@ from flightdeck.providers import replies
 from flightdeck.providers.base import SSE_DONE, ChatStream, Provider, sse_event
 from flightdeck.providers.http1 import ConnectionPool, MalformedResponse, Response
 from flightdeck.providers.retry_hints import retry_after_seconds
+from flightdeck.telemetry.tracing import outgoing_headers
 from flightdeck.wire.chat import Notes, ToChat
 from flightdeck.wire.sse import IncompleteEvent, SSEDecoder
 
@@ -100,7 +101,8 @@ class HTTPProvider(Provider):
         ``stream``: the reply must be ``text/event-stream`` (InvalidUpstreamReply otherwise).
         """
         try:
-            resp = await self.pool.request("POST", self.target(path), self.header_block, payload)
+            headers = self.header_block + outgoing_headers()  # traceparent of the attempt span
+            resp = await self.pool.request("POST", self.target(path), headers, payload)
         except (OSError, MalformedResponse) as exc:
             raise UpstreamUnavailable(
                 f"cannot reach {self.shown_url}: {redact(reason(exc))}"

@@ -73,6 +73,8 @@ class SnapshotCache:
 
 @dataclass(frozen=True)
 class Thumbnail:
+    """A document's thumbnail bytes and media type."""
+
     data: bytes
     media_type: str
 

@@ -39,11 +39,15 @@ COLLECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
 class CollectionExists(InvalidRequest):
+    """A collection of that name already exists in the tenant (409)."""
+
     status = 409
     code = "collection_exists"
 
 
 class StoreNotOwned(PermissionDenied):
+    """The store does not belong to the tenant and is not shared with it (403)."""
+
     code = "store_not_owned"
 
 

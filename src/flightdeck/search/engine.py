@@ -20,6 +20,7 @@ from flightdeck.search.cache import SnapshotCache, Thumbnail, ThumbnailCache
 from flightdeck.search.encoders import QueryEncoder
 from flightdeck.search.query import SearchQuery
 from flightdeck.search.snapshot import Snapshot
+from flightdeck.telemetry.stages import Stage, no_stage
 
 RRF_K = 60
 FUSION_DEPTH = 50
@@ -27,6 +28,8 @@ FUSION_DEPTH = 50
 
 @dataclass
 class Hit:
+    """One search result: the document's position in the snapshot and its scores."""
+
     position: int
     score: float
     scores: dict[str, float]
@@ -45,13 +48,15 @@ class SearchEngine:
         self.snapshots = SnapshotCache(settings, roots)
         self.thumbnails = ThumbnailCache(settings.thumbnail_cache_bytes)
         self.encoder = encoder or QueryEncoder(settings.clip_model)
+        self.stage: Stage = no_stage  # telemetry: search.encode, search.ann
 
     async def search(self, uri: str, query: SearchQuery) -> tuple[Snapshot, list[Hit]]:
         snapshot = await self.snapshots.get(uri)
         wanted = set(snapshot.indexes)
         if not self.settings.clip_model:
             wanted.discard("image")
-        vectors = await self.encoder.encode(query.query, wanted)
+        with self.stage("search.encode"):
+            vectors = await self.encoder.encode(query.query, wanted)
         usable = {
             name: vector
             for name, vector in vectors.items()
@@ -60,16 +65,17 @@ class SearchEngine:
         allowed = query.filter.mask(snapshot.documents) if query.filter else None
         depth = query.k if len(usable) == 1 else max(query.k, FUSION_DEPTH)
         ranked: dict[str, list[tuple[int, float]]] = {}
-        for name, vector in usable.items():
-            embedded = snapshot.indexes[name]
-            ids = None
-            if allowed is not None:
-                ids = np.flatnonzero(allowed[embedded.documents]).astype(np.int64)
-            found = embedded.index.search(vector, depth, ids)
-            ranked[name] = [
-                (int(embedded.documents[i]), float(s))
-                for i, s in zip(found.ids, found.scores, strict=True)
-            ]
+        with self.stage("search.ann"):
+            for name, vector in usable.items():
+                embedded = snapshot.indexes[name]
+                ids = None
+                if allowed is not None:
+                    ids = np.flatnonzero(allowed[embedded.documents]).astype(np.int64)
+                found = embedded.index.search(vector, depth, ids)
+                ranked[name] = [
+                    (int(embedded.documents[i]), float(s))
+                    for i, s in zip(found.ids, found.scores, strict=True)
+                ]
         return snapshot, fuse(ranked)[: query.k]
 
     async def thumbnail(self, uri: str, doc_id: str) -> Thumbnail:

@@ -26,6 +26,8 @@ Scalar = str | int | float | bool
 
 @dataclass(frozen=True)
 class DocumentFilter:
+    """Which documents a search may return: kinds and metadata equality."""
+
     kinds: frozenset[str] | None = None
     metadata: dict[str, tuple[Scalar, ...]] = field(default_factory=dict)
 
@@ -48,6 +50,8 @@ def _matches(value: Any, values: tuple[Scalar, ...]) -> bool:
 
 @dataclass(frozen=True)
 class SearchQuery:
+    """A search request, parsed and bounded."""
+
     collection: str
     query: str
     k: int = 10

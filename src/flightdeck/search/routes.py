@@ -28,6 +28,7 @@ from flightdeck.search.engine import SearchEngine, hydrate
 from flightdeck.search.ownership import display_source, hide_locations
 from flightdeck.search.query import parse_search
 from flightdeck.store.database import Store
+from flightdeck.telemetry.stages import Stage, no_stage
 
 JSON = "application/json"
 
@@ -47,11 +48,14 @@ class SearchRoutes:
         accounting: Accounting,
         *,
         engine: SearchEngine | None = None,
+        stage: Stage = no_stage,
     ) -> None:
         self.auth = auth
+        self.stage = stage  # telemetry: encode, ANN (in the engine), hydrate
         self.accounting = accounting
         self.collections = CollectionStore(store, settings.search_roots)
         self.engine = engine or SearchEngine(settings.search, settings.search_roots)
+        self.engine.stage = stage
         self.max_body = settings.server.max_body_bytes
 
     def routes(self) -> list[BaseRoute]:
@@ -81,16 +85,18 @@ class SearchRoutes:
         finally:
             await admitted.reconcile(0)
         roots, tenant = self.collections.roots, principal.tenant
-        body = {
-            "object": "list",
-            "collection": collection.name,
-            "query": query.query,
-            "data": hydrate(
+        with self.stage("search.hydrate"):
+            data = hydrate(
                 snapshot,
                 hits,
                 documents_url(collection.name),
                 source=lambda s: display_source(s, tenant, roots),
-            ),
+            )
+        body = {
+            "object": "list",
+            "collection": collection.name,
+            "query": query.query,
+            "data": data,
             "index": {
                 "documents": len(snapshot.documents),
                 "indexes": {n: e.index.kind for n, e in snapshot.indexes.items()},

@@ -35,6 +35,8 @@ def check_share_name(name: str) -> str:
 
 
 class ShareExists(InvalidRequest):
+    """A share of that name already exists for the tenant (409)."""
+
     status = 409
     code = "share_exists"
 

@@ -1,4 +1,8 @@
-"""The ASGI app factory: ``create_app(settings)`` wires every plane onto one Starlette app."""
+"""The ASGI app factory: ``create_app(settings)`` wires every plane onto one Starlette app.
+
+``create_app`` also turns on log redaction for the process (``flightdeck.core.redact``); its
+``telemetry`` argument replaces the one ``settings.telemetry`` describes (tests).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,14 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+from starlette.types import Scope
 
 from flightdeck.assistant.routes import Assistant
 from flightdeck.auth.accounts import AccountStore
@@ -22,7 +27,6 @@ from flightdeck.auth.keys import KeyStore
 from flightdeck.auth.legacy import adopt_legacy_identities
 from flightdeck.cache import ResponseCache, TextEncoder, sentence_encoder
 from flightdeck.calls import Accounting, ModelCalls, Router
-from flightdeck.core.errors import ClientGone, FlightdeckError
 from flightdeck.core.redact import install_log_redaction
 from flightdeck.core.settings import Settings
 from flightdeck.core.tokens import encoding
@@ -35,14 +39,14 @@ from flightdeck.gateway.routes import Gateway
 from flightdeck.providers.registry import ProviderRegistry
 from flightdeck.search.routes import SearchRoutes
 from flightdeck.server.admin import admin_mount
-from flightdeck.server.errors import (
-    handle_flightdeck_error,
-    handle_http_exception,
-    handle_unexpected,
-)
+from flightdeck.server.edge import EdgeLimits
+from flightdeck.server.errors import exception_handlers
 from flightdeck.server.feedback import FeedbackRoutes
 from flightdeck.server.health import Health
+from flightdeck.server.metrics import MetricsListener, MetricsRoutes
 from flightdeck.store.database import Store
+from flightdeck.telemetry import Telemetry
+from flightdeck.telemetry.middleware import TelemetryMiddleware
 from flightdeck.web import web_routes
 
 
@@ -56,10 +60,6 @@ class Services:
     router: Router
     accounting: Accounting
     cache: ResponseCache
-
-
-async def _client_gone(request: Request, exc: Exception) -> Response:
-    return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
 
 
 def minilm_encoder() -> TextEncoder:
@@ -78,10 +78,12 @@ def _lifespan(
     router: Router,
     accounting: Accounting,
     search: SearchRoutes,
+    telemetry: Telemetry,
+    listener: MetricsListener | None,
     cache: ResponseCache,
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """Start-up (migrations, tokenizer, accounting, upstream pools, the semantic cache's
-    encoder) and shutdown, in order."""
+    """Start-up (migrations, tokenizer, accounting, upstream pools, the metrics listener, the
+    semantic cache's encoder) and shutdown, in order."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -90,12 +92,16 @@ def _lifespan(
         await asyncio.to_thread(encoding)  # load the tokenizer now, not on the first request
         await accounting.start()
         await router.start()
+        if listener is not None:
+            listener.start()
         warming = None
         if cache.semantic:  # MiniLM loads meanwhile; the first semantic lookup waits for it
             warming = asyncio.get_running_loop().run_in_executor(None, load_sentence_model)
         try:
             yield
         finally:
+            if listener is not None:
+                listener.close()
             search.close()
             await router.close()
             if warming is not None:
@@ -103,15 +109,21 @@ def _lifespan(
             await cache.close()
             await accounting.close()
             await store.close()
+            telemetry.shutdown()
 
     return lifespan
 
 
-def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) -> Starlette:
-    """The whole platform as one Starlette app: every plane's routes, ``/admin``, the web page;
-    also turns on log redaction for the process (``flightdeck.core.redact``)."""
+def create_app(
+    settings: Settings,
+    *,
+    registry: ProviderRegistry | None = None,
+    telemetry: Telemetry | None = None,
+) -> Starlette:
+    """Every plane, ``/admin``, ``/metrics`` and the web page as one app (see the module doc)."""
     install_log_redaction()
     registry = registry or ProviderRegistry.default()
+    telemetry = telemetry or Telemetry(settings.telemetry)
     store = Store(settings.store_url)
     keys = KeyStore(store)
     router = Router.from_settings(settings, registry)
@@ -120,10 +132,11 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
     experiments = ExperimentRuntime(ExperimentStore(store))
     cache = ResponseCache.from_settings(settings.cache, minilm_encoder())
     calls = ModelCalls(router, accounting, before_call=experiments.before_call, cache=cache)
+    _instrument(telemetry, calls)
     gateway = Gateway(settings, calls, caller)
     messages = MessagesRoutes(settings, calls, caller)
     responses = ResponsesRoutes(settings, calls, caller, store)
-    health = Health(store, router, accounting)
+    health = Health(store, router, accounting, caller.keys)
     admin = admin_mount(
         settings,
         store,
@@ -133,9 +146,9 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
         experiment_runtime=experiments,
         response_cache=cache,
     )
-    feedback = FeedbackRoutes(store, caller)
-    assistant = Assistant(settings, calls, caller, store)
-    search = SearchRoutes(settings, caller, store, accounting)
+    assistant = Assistant(settings, calls, caller, store, stage=telemetry.stage)
+    search = SearchRoutes(settings, caller, store, accounting, stage=telemetry.stage)
+    metric_routes, listener = _metrics(settings, telemetry, caller)
 
     app = Starlette(
         routes=[
@@ -144,20 +157,72 @@ def create_app(settings: Settings, *, registry: ProviderRegistry | None = None) 
             *responses.routes(),
             *assistant.routes(),
             *search.routes(),
-            *feedback.routes(),
+            *FeedbackRoutes(store, caller).routes(),
             *web_routes(),
             *health.routes(),
+            *metric_routes,
             admin,
         ],
-        exception_handlers={
-            FlightdeckError: handle_flightdeck_error,
-            ClientGone: _client_gone,
-            HTTPException: handle_http_exception,
-            Exception: handle_unexpected,
-        },
-        lifespan=_lifespan(settings, store, router, accounting, search, cache),
+        exception_handlers=dict(exception_handlers()),
+        # outermost but for Starlette's own: limits hold before any route parses or authenticates
+        middleware=[Middleware(EdgeLimits, settings=settings.server)],
+        lifespan=_lifespan(settings, store, router, accounting, search, telemetry, listener, cache),
     )
     app.state.services = Services(settings, store, keys, router, accounting, cache)
-    app.state.assistant = assistant
-    app.state.search = search
+    app.state.assistant, app.state.search = assistant, search
+    app.state.telemetry, app.state.metrics_listener = telemetry, listener
+    if telemetry.settings.logs or telemetry.tracer is not None or telemetry.metrics is not None:
+        app.add_middleware(TelemetryMiddleware, telemetry=telemetry, route_of=route_names(app))
     return app
+
+
+def _metrics(
+    settings: Settings, telemetry: Telemetry, caller: CallerAuthenticator
+) -> tuple[list[Route], MetricsListener | None]:
+    """``/metrics`` on the app's own port, or a listener of its own at
+    ``telemetry.metrics_address`` (then no route), or neither when metrics are off."""
+    if not settings.telemetry.metrics:
+        return [], None
+    address = settings.telemetry.metrics_address
+    if address:
+        return [], MetricsListener(telemetry, address)
+    return MetricsRoutes(telemetry, caller, settings.auth.platform_tenant).routes(), None
+
+
+def _instrument(telemetry: Telemetry, calls: ModelCalls) -> None:
+    """Hook telemetry into the shared services: one call site per event."""
+    router, accounting = calls.router, calls.accounting
+    router.telemetry = telemetry.attempts
+    calls.on_cache_result = telemetry.record_cache
+    accounting.on_settle = telemetry.record_call
+    accounting.limiter.on_reject = telemetry.record_rejection
+    deployments = router.deployments()
+    telemetry.know_providers((d.id, d.provider.kind) for d in deployments)
+    ledger = accounting.ledger
+    telemetry.watch(
+        lambda: ((d.id, d.circuit.state.value) for d in deployments),
+        ledger.backlog if ledger is not None else None,
+    )
+
+
+def route_names(app: Starlette) -> Callable[[Scope], str]:
+    """The route template a request matched (bounded, for labels and span names)."""
+    templates: dict[Any, str] = {}
+    mounts: list[str] = []
+    for route in app.routes:
+        if isinstance(route, Route):
+            templates[route.endpoint] = route.path
+        elif isinstance(route, Mount):
+            mounts.append(route.path)
+
+    def route_of(scope: Scope) -> str:
+        name = templates.get(scope.get("endpoint"))
+        if name is not None:
+            return name
+        path: str = scope["path"]
+        for mount in mounts:
+            if path == mount or path.startswith(mount + "/"):
+                return mount + "/*"
+        return "unmatched"
+
+    return route_of

@@ -13,7 +13,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    pass
+    """The declarative base of every table."""
 
 
 class ApiKey(Base):

@@ -22,6 +22,8 @@ from flightdeck.store.models_tenancy import BigId
 
 
 class ExperimentRow(Base):
+    """An experiment: its target, variants, metrics and status."""
+
     __tablename__ = "experiments"
     __table_args__ = (UniqueConstraint("tenant", "key", name="uq_experiments_tenant_key"),)
 
@@ -48,6 +50,8 @@ class ExperimentRow(Base):
 
 
 class ExposureRow(Base):
+    """The first time a unit saw a variant of an experiment."""
+
     __tablename__ = "experiment_exposures"
 
     experiment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -58,6 +62,8 @@ class ExposureRow(Base):
 
 
 class ExperimentRequestRow(Base):
+    """One request served under an experiment's variant."""
+
     __tablename__ = "experiment_requests"
     __table_args__ = (
         Index("ix_experiment_requests_experiment", "experiment_id"),
@@ -72,6 +78,8 @@ class ExperimentRequestRow(Base):
 
 
 class FeedbackRow(Base):
+    """A user's feedback on a response, an experiment outcome."""
+
     __tablename__ = "experiment_feedback"
     __table_args__ = (Index("ix_experiment_feedback_response", "tenant", "response_id"),)
 

@@ -24,6 +24,8 @@ PURGE_EVERY = 64  # stores between two deletions of expired rows
 
 
 class StoredResponseRow(Base):
+    """A stored Responses API response (tenant-scoped, expiring)."""
+
     __tablename__ = "stored_responses"
     __table_args__ = (Index("ix_stored_responses_expires", "expires_at"),)
 

@@ -21,6 +21,8 @@ CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-ke
 
 @dataclass
 class Behaviour:
+    """How a fake upstream behaves: latency, failures, stalls and scripted answers."""
+
     latency: float = 0.0  # seconds before answering (and between stream chunks)
     failure_rate: float = 0.0  # share of requests answered with fail_status
     fail_status: int = 500

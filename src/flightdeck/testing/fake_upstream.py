@@ -33,6 +33,8 @@ _json = json_response
 
 
 class FakeUpstream(FakeServer):
+    """A fake OpenAI-compatible upstream on a loopback port, speaking the real wire format."""
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"

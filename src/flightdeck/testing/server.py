@@ -13,9 +13,11 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from flightdeck.auth.keys import KeyStore, Role
-from flightdeck.core.settings import Settings
+from flightdeck.core.settings import ServerSettings, Settings
 from flightdeck.server.app import create_app
+from flightdeck.server.protocol import EdgeConfig
 from flightdeck.store.database import Store
+from flightdeck.telemetry import Telemetry
 
 
 def free_port() -> int:
@@ -38,11 +40,19 @@ class AppThread:
     """Any ASGI app on a loopback port, served by uvicorn in a thread:
     ``with AppThread(app) as server: server.url ...``"""
 
-    def __init__(self, app: ASGIApp, port: int = 0, *, log_level: str = "warning") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        port: int = 0,
+        limits: ServerSettings | None = None,
+        *,
+        log_level: str = "warning",
+    ) -> None:
         self.port = port or free_port()
         self.server = uvicorn.Server(
-            uvicorn.Config(
+            EdgeConfig(  # the head limits and timeouts of `flightdeck serve`
                 app,
+                limits or ServerSettings(),
                 host="127.0.0.1",
                 port=self.port,
                 loop="asyncio",
@@ -74,10 +84,16 @@ class AppThread:
 class ServerThread(AppThread):
     """Flightdeck itself, with an admin key: ``with ServerThread(settings) as server: ...``"""
 
-    def __init__(self, settings: Settings, *, log_level: str = "warning") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        log_level: str = "warning",
+        telemetry: Telemetry | None = None,
+    ) -> None:
         if settings.server.port == 0:
             settings.server.port = free_port()
         self.settings = settings
-        self.app: Starlette = create_app(settings)
-        super().__init__(self.app, settings.server.port, log_level=log_level)
+        self.app: Starlette = create_app(settings, telemetry=telemetry)
+        super().__init__(self.app, settings.server.port, settings.server, log_level=log_level)
         self.api_key = asyncio.run(create_key(settings))

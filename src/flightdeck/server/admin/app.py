@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Mount
 
@@ -17,7 +16,6 @@ from flightdeck.auth.caller import CallerAuthenticator
 from flightdeck.auth.keys import KeyStore
 from flightdeck.auth.tenants import TenantStore
 from flightdeck.cache import ResponseCache
-from flightdeck.core.errors import FlightdeckError
 from flightdeck.core.settings import Settings
 from flightdeck.experiments.runtime import ExperimentRuntime
 from flightdeck.experiments.store import ExperimentStore
@@ -36,7 +34,9 @@ from flightdeck.server.admin import (
     users,
 )
 from flightdeck.server.admin.access import AdminServices
-from flightdeck.server.errors import error_body, handle_flightdeck_error, handle_http_exception
+from flightdeck.server.admin.docs import add_docs_routes
+from flightdeck.server.errors import error_body, exception_handlers
+from flightdeck.server.strict_json import StrictJSON
 from flightdeck.store.database import Store
 
 # In this order in the OpenAPI document.
@@ -64,16 +64,18 @@ def create_admin_app(services: AdminServices) -> FastAPI:
             "collections, experiments and the response cache. "
             "Bearer auth on every route."
         ),
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        openapi_url=None,  # served by add_docs_routes, to admins only
+        docs_url=None,
         redoc_url=None,
     )
     app.state.admin = services
     for router in ROUTERS:
         app.include_router(router)
-    app.add_exception_handler(FlightdeckError, handle_flightdeck_error)
-    app.add_exception_handler(HTTPException, handle_http_exception)
+    add_docs_routes(app)
+    for kind, handler in exception_handlers().items():  # the same mapping as the rest
+        app.add_exception_handler(kind, handler)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_middleware(StrictJSON)  # NaN, Infinity, 1e400, 10**30 in a body: 400
     return app
 
 

@@ -1,0 +1,135 @@
+"""The telemetry ASGI middleware: per HTTP request one SERVER span (continuing a valid incoming
+``traceparent``), the request duration metric and one JSON log line.
+
+A thin ASGI wrapper rather than ``opentelemetry-instrumentation-asgi``: that one also spans
+every ``send``/``receive`` message (two or more extra spans per request, each streamed chunk
+one), which the gateway's hot path should not pay for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flightdeck.telemetry import logs
+from flightdeck.telemetry import semconv as sc
+from flightdeck.telemetry.requests import CURRENT, RequestInfo
+from flightdeck.telemetry.tracing import incoming_context
+
+if TYPE_CHECKING:
+    from flightdeck.telemetry.service import Telemetry
+
+
+class TelemetryMiddleware:
+    """Wraps the app built by ``create_app`` (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, telemetry: Telemetry, route_of: Callable[[Any], str]):
+        self.app = app
+        self.telemetry = telemetry
+        self.route_of = route_of
+        self.tracer = telemetry.tracer
+        self.metrics = telemetry.metrics
+        self.log = telemetry.settings.logs
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        info = RequestInfo()
+        token = CURRENT.set(info)
+        status = 500
+        span = None
+        if self.tracer is not None:
+            headers = {
+                k.decode("latin-1"): v.decode("latin-1")
+                for k, v in scope["headers"]
+                if k in (b"traceparent", b"tracestate")
+            }
+            span = self.tracer.start_span(
+                f"{scope['method']} {scope['path']}",  # renamed to the route once matched
+                context=incoming_context(headers),
+                kind=sc.SERVER_SPAN.kind,
+                attributes={
+                    sc.HTTP_METHOD: scope["method"],
+                    sc.URL_PATH: scope["path"],
+                    sc.URL_SCHEME: scope.get("scheme", "http"),
+                },
+            )
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        error: BaseException | None = None
+        try:
+            if span is None:
+                await self.app(scope, receive, send_status)
+            else:  # attach/detach: use_span's exception bookkeeping is not needed here
+                current = otel_context.attach(trace.set_span_in_context(span))
+                try:
+                    await self.app(scope, receive, send_status)
+                finally:
+                    otel_context.detach(current)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            CURRENT.reset(token)
+            self._finish(scope, info, span, status, error, time.perf_counter() - started)
+
+    def _finish(
+        self,
+        scope: Scope,
+        info: RequestInfo,
+        span: Any,
+        status: int,
+        error: BaseException | None,
+        elapsed: float,
+    ) -> None:
+        route = self.route_of(scope)
+        tenant = info.tenant
+        principal = scope.get("state", {}).get("principal")
+        if tenant is None and principal is not None:
+            tenant = getattr(principal, "tenant", None)
+        if self.metrics is not None:
+            self.metrics.http_duration.labels(scope["method"], route, str(status)).observe(elapsed)
+        trace_id = None
+        if span is not None:
+            ctx = span.get_span_context()
+            trace_id = f"{ctx.trace_id:032x}"
+            if span.is_recording():
+                span.update_name(f"{scope['method']} {route}")
+                attrs: dict[str, Any] = {sc.HTTP_ROUTE: route, sc.HTTP_STATUS: status}
+                if tenant is not None and self.telemetry.settings.tenant_label:
+                    attrs[sc.TENANT] = tenant
+                if status >= 500 or error is not None:
+                    attrs[sc.ERROR_TYPE] = (
+                        type(error).__qualname__ if error is not None else str(status)
+                    )
+                    span.set_status(Status(StatusCode.ERROR))
+                span.set_attributes(attrs)
+            span.end()
+        if self.log:
+            logs.emit(
+                {
+                    "trace_id": trace_id,
+                    "tenant": tenant,
+                    "method": scope["method"],
+                    "route": route,
+                    "model": info.model,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "input_tokens": info.input_tokens,
+                    "output_tokens": info.output_tokens,
+                    "cache": info.cache,
+                }
+            )

@@ -1,0 +1,163 @@
+"""``Telemetry``: built once by ``create_app(settings)``, kept at ``app.state.telemetry``.
+
+    telemetry.metrics_registry   prometheus_client.CollectorRegistry (app-owned, not global)
+    telemetry.tracer             OpenTelemetry Tracer, None with tracing off
+    telemetry.attempts           the router's per-attempt recorder factory
+    telemetry.record_call(record, usage, provider)   a settled model call (from Accounting)
+    telemetry.record_cache(result)                   a response cache lookup's result
+    telemetry.record_rejection(scope_kind, reason)   a request a limit refused
+    telemetry.stage(name)                            a span + duration for a plane's stage
+
+With everything off the hooks are None checks; nothing is exported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.trace import SpanKind, Tracer
+from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
+
+from flightdeck.core.telemetry_settings import TelemetrySettings
+from flightdeck.ledger.record import UsageRecord
+from flightdeck.telemetry import semconv as sc
+from flightdeck.telemetry.attempts import AttemptTelemetry
+from flightdeck.telemetry.logs import configure_request_logs
+from flightdeck.telemetry.metrics import FlightdeckMetrics, GenAIMetrics, StateCollector
+from flightdeck.telemetry.requests import current_request
+from flightdeck.telemetry.tracing import INSTRUMENTATION, tracer_provider
+from flightdeck.wire.chat import Usage
+
+
+class Telemetry:
+    """Traces, metrics and request logs of one app (see the module docstring).
+
+    ``span_processors`` and ``meter_provider`` are for tests and embedders (an
+    ``InMemorySpanExporter`` behind a ``SimpleSpanProcessor``; a ``MeterProvider`` with an
+    ``InMemoryMetricReader``); span processors turn tracing on.
+    """
+
+    def __init__(
+        self,
+        settings: TelemetrySettings,
+        *,
+        span_processors: list[SpanProcessor] | None = None,
+        meter_provider: MeterProvider | None = None,
+    ) -> None:
+        self.settings = settings
+        self.conventions = sc.conventions(settings.semconv_opt_in)
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series
+        self.metrics_registry = CollectorRegistry(auto_describe=True)
+        self.provider: TracerProvider | None = None
+        self.tracer: Tracer | None = None
+        if settings.tracing_on or span_processors:
+            self.provider = tracer_provider(settings, span_processors)
+            self.tracer = self.provider.get_tracer(INSTRUMENTATION)
+        self.meter_provider = meter_provider
+        meter = meter_provider.get_meter(INSTRUMENTATION) if meter_provider else None
+        self.metrics: FlightdeckMetrics | None = None
+        self.genai: GenAIMetrics | None = None
+        if settings.metrics:
+            self.metrics = FlightdeckMetrics(
+                self.metrics_registry, tenant_label=settings.tenant_label
+            )
+            self.genai = GenAIMetrics(self.conventions, self.metrics_registry, meter)
+        elif meter is not None:
+            self.genai = GenAIMetrics(self.conventions, CollectorRegistry(), meter)
+        self.attempts: AttemptTelemetry | None = None
+        if self.tracer is not None or self.genai is not None or self.metrics is not None:
+            self.attempts = AttemptTelemetry(
+                self.conventions,
+                self.tracer,
+                self.genai,
+                self.metrics,
+                record_content=settings.record_content,
+            )
+        self._providers: dict[str, str] = {}
+        if settings.logs:
+            configure_request_logs()
+
+    def watch(self, circuits: Any, ledger: Any | None) -> None:
+        """Serve circuit states and ledger spool gauges at scrape time: ``circuits()`` yields
+        (deployment id, state name); ``ledger()`` returns (records waiting, lag seconds)."""
+        if self.metrics is not None:
+            self.metrics_registry.register(StateCollector(circuits, ledger))
+
+    def know_providers(self, providers: Iterable[tuple[str, str]]) -> None:
+        """Deployment id -> provider name, for the token metrics of settled calls."""
+        self._providers.update(providers)
+
+    def record_call(self, record: UsageRecord, usage: Usage) -> None:
+        """A settled model call: request counters, time to first token, token usage."""
+        info = current_request()
+        if info is not None:
+            info.tenant = record.tenant
+            info.model = record.model_group
+            info.deployment = record.deployment
+            info.input_tokens += record.input_tokens
+            info.output_tokens += record.output_tokens
+        metrics = self.metrics
+        if metrics is not None:
+            cache = (info.cache if info is not None else None) or ""
+            labels = [record.model_group, record.deployment or "", str(record.status), cache]
+            if metrics.tenant_label:
+                labels.append(record.tenant)
+            metrics.requests.labels(*labels).inc()
+            if record.ttft_ms is not None:
+                metrics.ttft.labels(record.model_group).observe(record.ttft_ms / 1000)
+        if self.genai is not None and record.status < 400 and record.deployment is not None:
+            attrs = {
+                sc.OPERATION: "chat",
+                sc.PROVIDER: self._providers.get(record.deployment, ""),
+                sc.REQUEST_MODEL: record.model_group,
+            }
+            counts = {"input": record.input_tokens, "output": record.output_tokens}
+            if usage.cached:
+                counts["cache_read"] = usage.cached
+            if usage.cache_write:
+                counts["cache_write"] = usage.cache_write
+            if usage.reasoning:
+                counts["reasoning"] = usage.reasoning
+            self.genai.tokens(counts, attrs)
+
+    def record_cache(self, result: str) -> None:
+        """A response cache lookup ended in ``result`` (one of ``semconv.CACHE_RESULT_VALUES``);
+        also the ``cache`` of this request's log line and request counter."""
+        info = current_request()
+        if info is not None:
+            info.cache = result
+        if self.metrics is not None:
+            self.metrics.cache_results.labels(result).inc()
+
+    def record_rejection(self, scope_kind: str, reason: str) -> None:
+        """A limit refused a request: ``scope_kind`` key, user or tenant; ``reason`` requests,
+        tokens, concurrency, budget, ..."""
+        if self.metrics is not None:
+            self.metrics.limiter_rejections.labels(scope_kind, reason).inc()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """An INTERNAL span named ``name`` (one of ``semconv.STAGES``) and its duration in
+        ``flightdeck_stage_duration_seconds{stage=name}``."""
+        started = time.perf_counter()
+        if self.tracer is None:
+            yield
+        else:
+            with self.tracer.start_as_current_span(name, kind=SpanKind.INTERNAL):
+                yield
+        if self.metrics is not None:
+            self.metrics.stage_duration.labels(name).observe(time.perf_counter() - started)
+
+    def exposition(self) -> bytes:
+        """The registry in the Prometheus text format (version 0.0.4)."""
+        return generate_latest(self.metrics_registry)
+
+    def shutdown(self) -> None:
+        """Flush and stop the exporters (on app shutdown)."""
+        if self.provider is not None:
+            self.provider.shutdown()

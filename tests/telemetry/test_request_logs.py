@@ -1,0 +1,114 @@
+"""One JSON log line per request, with the same keys every time; keys and prompts used by the
+traffic never appear in any log line (in-process through caplog, and on a real server's
+stderr)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import openai
+import pytest
+
+from flightdeck.core.settings import load_settings
+from flightdeck.telemetry.logs import LOGGER
+from flightdeck.testing import FakeUpstream
+from flightdeck.testing.server import create_key, free_port
+from tests.conftest import MakeSettings, http
+
+KEYS = {"time", "trace_id", "tenant", "method", "route", "model", "status", "duration_ms",
+        "input_tokens", "output_tokens", "cache"}  # fmt: skip
+PROMPT = "zebra-quartz-prompt-marker"
+BOGUS_KEY = "fd-bogus-credential-marker-0123456789"
+
+
+def traffic(url: str, key: str) -> None:
+    """Chat, stream, embeddings, a wrong key, an unknown model, a bad body."""
+    client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
+    messages = [{"role": "user", "content": f"{PROMPT} please"}]
+    client.chat.completions.create(model="m", messages=messages)  # type: ignore[arg-type]
+    for _ in client.chat.completions.create(model="m", messages=messages, stream=True):  # type: ignore[arg-type]
+        pass
+    client.embeddings.create(model="m", input=PROMPT)
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=url + "/v1", api_key=BOGUS_KEY, max_retries=0).models.list()
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model=f"{PROMPT}-model", messages=messages)  # type: ignore[arg-type]
+    headers = {"Authorization": f"Bearer {key}"}
+    status, _, _ = http("POST", url + "/v1/chat/completions", PROMPT.encode(), headers)
+    assert status == 400
+
+
+def secrets(key: str) -> list[str]:
+    return [key, key[3:15], BOGUS_KEY, PROMPT]
+
+
+def check_lines(lines: list[str], key: str) -> list[dict[str, object]]:
+    for line in lines:
+        for secret in secrets(key):
+            assert secret not in line, f"{secret!r} in log line {line!r}"
+    return [json.loads(line) for line in lines if line.startswith('{"time"')]
+
+
+def test_request_lines_carry_the_fields_and_never_a_key_or_prompt(
+    upstream: FakeUpstream, make_settings: MakeSettings, serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = serve(make_settings([{"name": "m", "base_url": upstream.base_url}]))
+    traffic(server.url, server.api_key)
+    deadline = time.monotonic() + 10
+    while len([r for r in caplog.records if r.name == LOGGER]) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    lines = [record.getMessage() for record in caplog.records]
+    requests = check_lines(lines, server.api_key)
+    assert len(requests) == 6
+    assert all(set(line) == KEYS for line in requests)
+    chat = requests[0]
+    assert (chat["route"], chat["model"], chat["status"], chat["tenant"]) == (
+        "/v1/chat/completions",
+        "m",
+        200,
+        "default",
+    )
+    assert isinstance(chat["input_tokens"], int) and chat["input_tokens"] > 0
+    assert [line["status"] for line in requests] == [200, 200, 200, 401, 404, 400]
+
+
+def test_a_real_server_stderr_never_shows_a_key_or_prompt(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    config = tmp_path / "flightdeck.toml"
+    config.write_text(
+        f'home = "{tmp_path / "home"}"\n[[models]]\nname = "m"\nbase_url = "{upstream.base_url}"\n'
+    )
+    key = asyncio.run(create_key(load_settings(config, {})))
+    port = free_port()
+    stderr = tmp_path / "stderr.log"
+    argv = [sys.executable, "-m", "flightdeck", "serve", "--config", str(config)]
+    with stderr.open("wb") as err:
+        proc = subprocess.Popen([*argv, "--port", str(port)], stdout=err, stderr=err)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, stderr.read_text()
+                time.sleep(0.2)
+        traffic(url, key)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    lines = stderr.read_text().splitlines()
+    requests = check_lines(lines, key)
+    routes = [line["route"] for line in requests]
+    assert routes.count("/v1/chat/completions") == 4 and "/v1/embeddings" in routes
