@@ -45,7 +45,7 @@ def test_metrics_need_a_platform_admin_and_count_requests(
     status, text = get(server.url + "/metrics", server.api_key)
     assert status == 200
     assert (
-        'flightdeck_requests_total{cache="",deployment="d1",model_group="m",status="200"} 2.0'
+        'flightdeck_requests_total{cache="bypass",deployment="d1",model_group="m",status="200"} 2.0'
         in text
     )
     assert 'flightdeck_limiter_rejections_total{reason="requests",scope_kind="key"} 1.0' in text
