@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import re
 import sys
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import trafilatura
 from rich.console import Console
 from rich.table import Table
@@ -101,13 +103,14 @@ def _readability(html: str) -> str:
     from readability import Document  # readability-lxml, a peer only
 
     summary = Document(html).summary(html_partial=True)
-    return trafilatura.html2txt(summary) or ""
+    return str(lxml.html.fromstring(summary).text_content()) if summary.strip() else ""
 
 
 def _justext(html: str) -> str:
     import justext  # a peer only
 
-    paragraphs = justext.justext(html.encode(), justext.get_stoplist("English"))
+    # An empty stoplist is jusText's language-independent mode: the set is multilingual.
+    paragraphs = justext.justext(html.encode(), frozenset(), stopwords_low=0, stopwords_high=0)
     return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
 
 
@@ -124,7 +127,7 @@ SYSTEMS: dict[str, Callable[[str], str]] = {
         trafilatura.extract(h, include_comments=False, include_tables=True, favor_recall=True) or ""
     ),
     "readability-lxml": _readability,
-    "justext (English stoplist)": _justext,
+    "justext (language-independent)": _justext,
 }
 
 
@@ -163,6 +166,11 @@ def main() -> int:
     if not (args.data / "evaldata.json").is_file():
         console.print(f"no evaldata.json in {args.data}: run bench/assistant/extraction_data.sh")
         return 2
+    missing = {"readability-lxml": "readability", "justext (language-independent)": "justext"}
+    for name, module in missing.items():
+        if name in args.systems and importlib.util.find_spec(module) is None:
+            console.print(f"{name}: not installed (pip install {name.split()[0]}), skipped")
+            args.systems.remove(name)
     pages = load(args.data, args.split)
     if args.limit:
         pages = pages[: args.limit]

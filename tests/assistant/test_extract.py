@@ -88,6 +88,9 @@ VISIBLE_STYLES = {
     "print-only-rule": "<style>@media print {{ .p {{ display:none }} }}</style>"
     "<body><div class=p>{t}</div></body>",
     "hover-rule": "<style>a:hover .y {{ display:none }}</style><body><div class=y>{t}</div></body>",
+    "mobile-only-rule": "<style>@media (max-width: 600px) {{ .side {{ display:none }} }}</style>"
+    "<body><div class=side>{t}</div></body>",
+    "tailwind-responsive-hidden": '<body><div class="hidden lg:block">{t}</div></body>',
     "dark-background-colour-unseen": '<body><div style="background:#000">{t}</div></body>',
     "background-image": '<body><div style="background:url(x.png); color:#fff">{t}</div></body>',
 }
@@ -100,3 +103,19 @@ def test_visible_text_is_kept_whatever_its_style(name: str) -> None:
     text = extract_html(html).text
     assert "six hours of direct sunlight" in text, name
     assert "Cherry tomatoes" in text, name
+
+
+def test_xhtml_with_an_xml_declaration_is_read() -> None:
+    html = '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>' + page_html(ARTICLE)
+    assert "six hours of direct sunlight" in extract_html(html).text
+
+
+def test_soft_hyphens_and_zero_width_spaces_do_not_split_words() -> None:
+    html = page_html(
+        ARTICLE.replace("sunlight", "sun\u00adlight").replace("direct", "di\u200brect")
+    )
+    assert "six hours of direct sunlight" in extract_html(html).text
+
+
+def page_html(body: str) -> str:
+    return f"<html><head><title>T</title></head><body><article>{body}</article></body></html>"

@@ -43,6 +43,11 @@ def playwright() -> Iterator[Any]:
 @pytest.fixture
 def browser(playwright: Any) -> Iterator[Any]:
     b = playwright.chromium.launch(executable_path=chromium_path(), args=ARGS)
+    # The pages' Content-Security-Policy forbids eval, which Playwright's string predicates
+    # (wait_for_function) use: pages bypass it unless a test asks for it (bypass_csp=False),
+    # as tests/e2e/test_start_page.py does to prove the policy blocks nothing the pages use.
+    new_page = b.new_page
+    b.new_page = lambda **options: new_page(**{"bypass_csp": True, **options})
     yield b
     b.close()
 

@@ -25,11 +25,24 @@ def test_collections_create_list_search_delete(tmp_path: Path, media_root: Path)
     assert "photos" not in flightdeck("collections", "list", *c, cwd=tmp_path).stdout
 
     found = flightdeck(
-        "search", "photos", "a kitten napping", "--tenant", "acme", "-k", "2", *c, cwd=tmp_path
+        "search",
+        "photos",
+        "a kitten napping",
+        "--tenant",
+        "acme",
+        "-k",
+        "2",
+        "--min-score",
+        "-1",
+        *c,
+        cwd=tmp_path,
     )
     assert found.returncode == 0, found.stderr
     rows = [line for line in found.stdout.splitlines() if line.startswith("│ ")]
     assert len(rows) == 2 and PHOTOS[3][0] in rows[0]
+    nothing = flightdeck("search", "photos", "qwzx blorf", "--tenant", "acme", *c, cwd=tmp_path)
+    assert nothing.returncode == 1 and "no good match" in nothing.stderr
+    assert "│" not in nothing.stdout
 
     other = flightdeck("search", "photos", "cat", *c, cwd=tmp_path)  # the platform tenant's
     assert other.returncode == 2 and "collection 'photos' does not exist" in other.stderr
@@ -43,6 +56,7 @@ def test_collections_create_errors_are_one_line(tmp_path: Path, media_root: Path
     c = ("--config", str(config))
     outside = flightdeck("collections", "create", "x", "/etc", *c, cwd=tmp_path)
     assert outside.returncode == 2 and "not under a configured search root" in outside.stderr
+    assert f"allowed roots (setting search.roots): {media_root}" in outside.stderr
     assert len(outside.stderr.strip().splitlines()) == 1
     no_tenant = flightdeck(
         "collections",
@@ -86,3 +100,16 @@ def test_a_store_is_shared_with_another_tenant_by_name(tmp_path: Path, media_roo
     assert unshared.returncode == 0
     closed = flightdeck("search", "s", "crown", "--tenant", "acme", *c, cwd=tmp_path)
     assert closed.returncode == 2 and "not shared with it" in closed.stderr
+
+
+def test_a_missing_store_on_default_settings_names_the_roots(tmp_path: Path) -> None:
+    """docs/search.md's example before the store exists: the error says where stores lie."""
+    assert flightdeck("tenants", "create", "acme", cwd=tmp_path).returncode == 0
+    missing = flightdeck(
+        "collections", "create", "photos", "photos", "--tenant", "acme", cwd=tmp_path
+    )
+    root = tmp_path / ".flightdeck" / "media"
+    assert missing.returncode == 2 and "does not exist or does not open" in missing.stderr
+    assert f"allowed roots (setting search.roots): {root}" in missing.stderr
+    assert f"{root}/tenants/acme/" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1

@@ -23,7 +23,7 @@ async def test_clip_stores_are_searched_by_caption_and_image(
     tmp_path: Path,
     tiny_clip: Path,  # noqa: F811
 ) -> None:
-    store = tmp_path / "media" / "clip"
+    store = tmp_path / "media" / "clip"  # a tiny random CLIP: no relevance floor here
     photos = {
         1: ("a red sports car racing on a track", {}),
         2: ("a bowl of hot tomato soup with bread", {}),
@@ -33,7 +33,9 @@ async def test_clip_stores_are_searched_by_caption_and_image(
     assert ingest_photos(store, photos, "clip", features=features).ok == 3
     engine = SearchEngine(SearchSettings(clip_model=str(tiny_clip)), [str(tmp_path / "media")])
     try:
-        snapshot, hits = await engine.search(str(store), SearchQuery("clip", "a fast car", k=10))
+        snapshot, hits = await engine.search(
+            str(store), SearchQuery("clip", "a fast car", k=10, min_score=-1)
+        )
     finally:
         engine.close()
     assert set(snapshot.indexes) == {"text", "image"}
@@ -45,7 +47,9 @@ async def test_clip_stores_are_searched_by_caption_and_image(
     # Without a CLIP model configured the same store is searched by captions only.
     plain = SearchEngine(SearchSettings(), [str(tmp_path / "media")])
     try:
-        _, caption_hits = await plain.search(str(store), SearchQuery("clip", "a fast car", k=10))
+        _, caption_hits = await plain.search(
+            str(store), SearchQuery("clip", "a fast car", k=10, min_score=-1)
+        )
     finally:
         plain.close()
     assert len(caption_hits) == 2

@@ -1,4 +1,7 @@
-"""``POST /v1/search`` and thumbnails over real HTTP, on stores the media pipeline wrote."""
+"""``POST /v1/search`` and thumbnails over real HTTP, on stores the media pipeline wrote.
+
+These tests rank and hydrate every photo, so they turn the relevance floor off
+(``min_score=-1``); tests/search/test_relevance_floor.py tests the floor."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from tests.search.conftest import PHOTOS, World, ingest_photos
 def test_the_caption_closest_in_meaning_ranks_first(
     world: World, query: str, expected: str
 ) -> None:
-    status, body = world.search("acme_member", "photos", query)
+    status, body = world.search("acme_member", "photos", query, min_score=-1)
     assert status == 200, body
     assert body["data"][0]["caption"] == expected
     scores = [hit["score"] for hit in body["data"]]
@@ -33,7 +36,7 @@ def test_the_caption_closest_in_meaning_ranks_first(
 
 
 def test_hits_are_hydrated_and_duplicates_linked_not_indexed(world: World) -> None:
-    status, body = world.search("acme_member", "photos", "a fast automobile", k=100)
+    status, body = world.search("acme_member", "photos", "a fast automobile", k=100, min_score=-1)
     assert status == 200
     assert len(body["data"]) == len(PHOTOS)  # the duplicate copy is not searchable
     assert body["index"] == {"documents": 5, "indexes": {"text": "flat"}}
@@ -47,12 +50,12 @@ def test_hits_are_hydrated_and_duplicates_linked_not_indexed(world: World) -> No
 
 
 def test_k_limits_the_results(world: World) -> None:
-    status, body = world.search("acme_member", "photos", "anything", k=2)
+    status, body = world.search("acme_member", "photos", "anything", k=2, min_score=-1)
     assert status == 200 and len(body["data"]) == 2
 
 
 def test_thumbnail_is_served_with_its_content_type(world: World) -> None:
-    _, body = world.search("acme_member", "photos", "soup")
+    _, body = world.search("acme_member", "photos", "soup", min_score=-1)
     url = body["data"][0]["thumbnail_url"]
     status, headers, data = world.raw("GET", url, "acme_member")
     assert status == 200
@@ -71,7 +74,11 @@ def test_unknown_document_thumbnail_is_404(world: World) -> None:
 
 def test_filter_narrows_the_candidates_before_ranking(world: World) -> None:
     status, body = world.search(
-        "acme_member", "photos", "a fast automobile", filter={"metadata": {"topic": "food"}}
+        "acme_member",
+        "photos",
+        "a fast automobile",
+        filter={"metadata": {"topic": "food"}},
+        min_score=-1,
     )
     assert status == 200
     assert [hit["caption"] for hit in body["data"]] == [PHOTOS[2][0]]
@@ -80,9 +87,12 @@ def test_filter_narrows_the_candidates_before_ranking(world: World) -> None:
         "photos",
         "a fast automobile",
         filter={"kind": "image", "metadata": {"license": ["cc-by"]}},
+        min_score=-1,
     )
     assert [hit["caption"] for hit in body["data"]] == [PHOTOS[5][0], PHOTOS[3][0]]
-    status, body = world.search("acme_member", "photos", "car", filter={"kind": "video"})
+    status, body = world.search(
+        "acme_member", "photos", "car", filter={"kind": "video"}, min_score=-1
+    )
     assert status == 200 and body["data"] == []
 
 
@@ -141,9 +151,11 @@ def test_every_route_needs_credentials(world: World, method: str, path: str, bod
 
 
 def test_another_tenants_collection_is_not_found(world: World) -> None:
-    status, body = world.search("acme_admin", "secrets", "a golden crown")
+    status, body = world.search("acme_admin", "secrets", "a golden crown", min_score=-1)
     assert status == 404 and body["error"]["code"] == "collection_not_found"
-    status, missing = world.search("acme_admin", "no-such-collection", "a golden crown")
+    status, missing = world.search(
+        "acme_admin", "no-such-collection", "a golden crown", min_score=-1
+    )
     assert (
         status == 404
         and missing["error"]["message"].replace("no-such-collection", "secrets")
@@ -152,15 +164,15 @@ def test_another_tenants_collection_is_not_found(world: World) -> None:
 
 
 def test_the_same_name_in_two_tenants_searches_each_tenants_own_store(world: World) -> None:
-    _, acme = world.search("acme_admin", "photos", "a golden crown", k=100)
-    _, globex = world.search("globex_admin", "photos", "a golden crown", k=100)
+    _, acme = world.search("acme_admin", "photos", "a golden crown", k=100, min_score=-1)
+    _, globex = world.search("globex_admin", "photos", "a golden crown", k=100, min_score=-1)
     assert {hit["caption"] for hit in acme["data"]} == {c for c, _ in PHOTOS.values()}
     assert globex["data"][0]["caption"] == "a golden crown in a museum vault"
     assert len(globex["data"]) == 2
 
 
 def test_another_tenants_thumbnail_is_not_found(world: World) -> None:
-    _, secrets = world.search("globex_admin", "secrets", "a golden crown")
+    _, secrets = world.search("globex_admin", "secrets", "a golden crown", min_score=-1)
     secret_url = secrets["data"][0]["thumbnail_url"]
     assert world.raw("GET", secret_url, "globex_admin")[0] == 200
     status, body = world.call("GET", secret_url, "acme_admin")
@@ -170,23 +182,23 @@ def test_another_tenants_thumbnail_is_not_found(world: World) -> None:
     path = f"/v1/collections/photos/documents/{doc_id}/thumbnail"
     assert world.call("GET", path, "acme_admin")[0] == 404
     # and globex's "photos" does not hold acme's.
-    _, photos = world.search("acme_admin", "photos", "soup")
+    _, photos = world.search("acme_admin", "photos", "soup", min_score=-1)
     assert world.call("GET", photos["data"][0]["thumbnail_url"], "globex_admin")[0] == 404
 
 
 def test_a_second_ingest_into_the_store_rebuilds_the_index(world: World) -> None:
     engine = world.server.app.state.search.engine
     query = "a lighthouse on a rocky coast"
-    _, before = world.search("acme_member", "photos", query)
+    _, before = world.search("acme_member", "photos", query, min_score=-1)
     assert before["data"][0]["caption"] != query
     builds = engine.snapshots.builds
-    world.search("acme_member", "photos", query)
+    world.search("acme_member", "photos", query, min_score=-1)
     assert engine.snapshots.builds == builds  # unchanged manifest: the same index
     report = ingest_photos(
         world.store("acme", "photos"), {21: (query, {"topic": "nature"})}, "more"
     )
     assert report.ok == 1
-    _, after = world.search("acme_member", "photos", query)
+    _, after = world.search("acme_member", "photos", query, min_score=-1)
     assert after["data"][0]["caption"] == query
     assert after["index"]["documents"] == 6
     assert engine.snapshots.builds == builds + 1
@@ -194,7 +206,7 @@ def test_a_second_ingest_into_the_store_rebuilds_the_index(world: World) -> None
 
 def test_a_store_that_disappears_is_a_clear_error(world: World, tmp_path: Path) -> None:
     (world.store("globex", "secrets") / "manifest.json").unlink()
-    status, body = world.search("globex_admin", "secrets", "crown")
+    status, body = world.search("globex_admin", "secrets", "crown", min_score=-1)
     assert status == 400 and "manifest.json" in body["error"]["message"]
     assert str(world.root) not in body["error"]["message"]  # why, but not where
 
@@ -213,7 +225,9 @@ def test_searches_count_against_the_tenants_request_rate(world: World) -> None:
         "POST", "/v1/search", "acme_member", {"collection": "photos", "query": "a dog"}
     )
     assert status == 200 and headers["x-ratelimit-limit-requests"] == "2"
-    assert world.search("acme_member", "photos", "a dog")[0] == 200
-    status, body = world.search("acme_admin", "photos", "a dog")  # same tenant, other key
+    assert world.search("acme_member", "photos", "a dog", min_score=-1)[0] == 200
+    status, body = world.search(
+        "acme_admin", "photos", "a dog", min_score=-1
+    )  # same tenant, other key
     assert status == 429 and body["error"]["code"] == "rate_limit_exceeded", body
-    assert world.search("globex_admin", "photos", "a dog")[0] == 200  # another tenant
+    assert world.search("globex_admin", "photos", "a dog", min_score=-1)[0] == 200  # another tenant

@@ -29,6 +29,9 @@ from flightdeck.auth.keys import KeyStore, Role
 from flightdeck.auth.tenants import TenantStore
 from flightdeck.core.settings import Settings, load_settings
 from flightdeck.core.tenancy_settings import LimitRule
+from flightdeck.ledger.record import UsageRecord
+from flightdeck.ledger.spool import Spool
+from flightdeck.ledger.writer import LedgerWriter
 from flightdeck.limits.policy import Level, PolicyStore
 from flightdeck.store.database import Store
 from flightdeck.testing.server import ServerThread
@@ -39,6 +42,7 @@ from tests.search.conftest import place_store
 built_stores = search_fixtures.built_stores
 
 VICTIM, ATTACKER = "acme", "globex"
+ACME_TRACE_ID = "acce55ed" * 4  # on a slow request of acme's in the ledger
 SHARED_SUB = "alice-sub-7f3e"  # alice's sub at acme's provider; globex's provider issues it too
 PAGE = {"url": "https://moon.test/", "title": "Moon", "text": "The Moon is 384,400 km away."}
 
@@ -154,6 +158,19 @@ async def seed(settings: Settings, issuer_a: str) -> tuple[dict[str, str], dict[
             issuer=issuer_a,
         )
         ids["alice"] = alice.id
+        writer = LedgerWriter(store.engine, Spool(settings.home / "seed-spool"))
+        await writer.start()
+        writer.record(  # a slow request of acme's: the console lists it with its trace id
+            UsageRecord(
+                tenant=VICTIM,
+                model_group="local/extractive",
+                status=200,
+                deployment="d",
+                latency_ms=99_000.0,
+                trace_id=ACME_TRACE_ID,
+            )
+        )
+        await writer.close()
         policies = PolicyStore(store, settings.limits)
         await policies.set(VICTIM, LimitRule(tokens_per_minute=777_001), level=Level.CEILING)
         await policies.set(VICTIM, LimitRule(tokens_per_minute=555_001), level=Level.TENANT)

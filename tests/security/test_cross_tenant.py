@@ -18,7 +18,7 @@ import pytest
 from starlette.routing import Route
 
 from tests.search.conftest import PHOTOS
-from tests.security.conftest import PAGE, VICTIM, Hostile
+from tests.security.conftest import ACME_TRACE_ID, PAGE, VICTIM, Hostile
 
 ATTACKERS = [
     "globex_admin",
@@ -190,6 +190,22 @@ CASES: dict[tuple[str, str], Builder] = {
         A("POST", f"/admin/experiments/{w.ids['experiment']}/stop?tenant=acme"),
         A("POST", f"/admin/experiments/{w.ids['experiment']}/stop"),
     ],
+    ("GET", "/admin/console/traffic"): lambda w: [
+        A("GET", "/admin/console/traffic?tenant=acme&range=30d"),
+        A("GET", "/admin/console/traffic?range=30d", may_succeed=True),
+    ],
+    ("GET", "/admin/console/usage"): lambda w: [
+        A("GET", "/admin/console/usage?tenant=acme&range=30d"),
+        A("GET", "/admin/console/usage?range=30d", may_succeed=True),
+    ],
+    ("GET", "/admin/console/slow"): lambda w: [
+        A("GET", "/admin/console/slow?tenant=acme&range=30d"),
+        A("GET", "/admin/console/slow?range=30d", may_succeed=True),
+    ],
+    ("GET", "/admin/console/live"): lambda w: [
+        A("GET", "/admin/console/live?tenant=acme&range=30d"),
+        A("GET", "/admin/console/live?range=30d", may_succeed=True),
+    ],
     ("DELETE", "/admin/cache"): lambda w: [
         A("DELETE", "/admin/cache?tenant=acme"),
         A("DELETE", "/admin/cache?tenant=acme&model=local/extractive"),
@@ -307,6 +323,7 @@ def victim_markers(world: Hostile) -> list[bytes]:
         "alice-question",
         "acme-stored-input",
         "acme-experiment-secret",
+        ACME_TRACE_ID,
         "777001",
         "555001",
         str(world.root / "library"),

@@ -175,6 +175,10 @@ async def test_openapi_documents_every_admin_route(admin: Admin) -> None:
         "/experiments/{ref}/start",
         "/experiments/{ref}/stop",
         "/experiments/{ref}/results",
+        "/console/traffic",
+        "/console/usage",
+        "/console/slow",
+        "/console/live",
         "/cache",
     }
 

@@ -83,3 +83,24 @@ def test_metrics_off_serves_nothing(
     server = serve(settings)
     assert get(server.url + "/metrics", server.api_key)[0] == 404
     assert server.app.state.telemetry.attempts is None
+
+
+def test_cache_results_reach_the_counters_and_the_log_line(
+    upstream: FakeUpstream, make_settings: MakeSettings, serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = serve(make_settings([{"name": "m", "base_url": upstream.base_url, "id": "d1"}]))
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key=server.api_key, max_retries=0)
+    for _ in range(2):  # temperature 0: cacheable; the second is a hit
+        client.chat.completions.create(
+            model="m", temperature=0, messages=[{"role": "user", "content": "same"}]
+        )
+    status, text = get(server.url + "/metrics", server.api_key)
+    assert status == 200
+    assert 'flightdeck_cache_results_total{result="miss"} 1.0' in text
+    assert 'flightdeck_cache_results_total{result="hit"} 1.0' in text
+    assert (
+        'flightdeck_requests_total{cache="hit",deployment="",model_group="m",status="200"} 1.0'
+        in text
+    )
+    lines = [r.getMessage() for r in caplog.records if r.name == "flightdeck.requests"]
+    assert any('"cache":"hit"' in line for line in lines)

@@ -5,6 +5,7 @@ attempt (retries, fallbacks) is its own CLIENT span of the request's trace."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from opentelemetry.trace import SpanKind
@@ -107,3 +108,20 @@ def test_retries_and_fallbacks_are_separate_attempt_spans(
     exposition = rec.telemetry.exposition().decode()
     assert 'flightdeck_retries_total{model_group="m"} 1.0' in exposition
     assert 'flightdeck_fallbacks_total{fallback="b",model_group="m"} 1.0' in exposition
+
+
+def test_the_usage_ledger_records_the_requests_trace_id(
+    upstream: FakeUpstream, make_settings: MakeSettings, recorded: Record
+) -> None:
+    settings = make_settings(
+        [{"name": "m", "base_url": upstream.base_url}], ledger={"flush_interval_seconds": 0.05}
+    )
+    rec = recorded(settings)
+    assert call(rec.server.url, rec.server.api_key, {"traceparent": f"00-{TRACE}-{PARENT}-01"})
+    auth = {"Authorization": f"Bearer {rec.server.api_key}"}
+    for _ in range(100):  # the ledger writes off the request path
+        _, _, slow = http("GET", rec.server.url + "/admin/console/slow?range=15m", None, auth)
+        if slow["data"]:
+            break
+        time.sleep(0.05)
+    assert [row["trace_id"] for row in slow["data"]] == [TRACE]

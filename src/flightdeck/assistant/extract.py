@@ -24,6 +24,10 @@ from flightdeck.assistant.visibility import drop_element, remove_invisible
 
 _CHROME_TAGS = ("nav", "header", "footer", "aside", "form", "button", "menu", "select")
 _MIN_MAIN_TEXT = 250  # characters; trafilatura's min_extracted_size
+_SHORT_PAGE = 2000  # characters of block text: a page this short is all main text
+# lxml refuses a str that declares its encoding ("<?xml ... encoding=...?>", XHTML pages)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_INVISIBLE_CHARS = dict.fromkeys(map(ord, "\u00ad\u200b\ufeff"))  # soft hyphen, ZWSP, BOM
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 
 
@@ -61,7 +65,6 @@ def extract_html(html: str, title: str = "") -> Extracted:
         include_tables=True,
         include_images=False,
         include_links=False,
-        favor_recall=True,
         deduplicate=False,
         with_metadata=False,
     )
@@ -69,10 +72,13 @@ def extract_html(html: str, title: str = "") -> Extracted:
     blocks = _BlockWriter(_XML).write(body) if body is not None else []
     if sum(len(b.text) for b in blocks) < _MIN_MAIN_TEXT:
         # Too short for trafilatura's main-text path: its fallback glues inline elements as
-        # lines, so cut the page's own blocks (from the source: trafilatura changed the tree).
+        # lines, so on a short page cut the page's own blocks (from the source: trafilatura
+        # changed the tree). On a long page, trafilatura's little is the better guess.
         fresh = _parse(html)
         remove_invisible(fresh)
-        blocks = _blocks_from_tree(fresh) or blocks
+        own = _blocks_from_tree(fresh)
+        if not blocks or sum(len(b.text) for b in own) <= _SHORT_PAGE:
+            blocks = own  # empty when the page is only navigation and scripts
     return Extracted(page_title, tuple(blocks))
 
 
@@ -93,7 +99,7 @@ def _parse(html: str) -> Any:
     if not html.strip():
         return None
     try:
-        return lxml.html.document_fromstring(html)
+        return lxml.html.document_fromstring(_XML_DECLARATION.sub("", html, count=1))
     except (lxml.etree.ParserError, ValueError):
         return None
 
@@ -209,7 +215,7 @@ class _BlockWriter:
 
 def _clean_lines(text: str) -> str:
     """Whitespace of flowing text: runs become one space, line breaks (``<br>``) stay."""
-    lines = (_SPACE.sub(" ", line).strip() for line in text.split("\n"))
+    lines = (_SPACE.sub(" ", line).strip() for line in text.translate(_INVISIBLE_CHARS).split("\n"))
     return "\n".join(line for line in lines if line)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cssselect
@@ -41,6 +41,35 @@ _HIDDEN_CLASSES = {
     "sr-only",
     "screen-reader-text",
 }
+_INLINE_TAGS = frozenset(
+    [
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "bdo",
+        "cite",
+        "code",
+        "data",
+        "dfn",
+        "em",
+        "font",
+        "i",
+        "kbd",
+        "mark",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "sup",
+        "time",
+        "u",
+        "var",
+    ]
+)
 _OFFSET_PROPS = ("left", "top", "right", "bottom", "margin-left", "margin-top")
 _LENGTH = re.compile(r"^(-?\d*\.?\d+)(px|pt|em|rem|%|vw|vh)?$")
 _SCALE_ZERO = re.compile(r"scale[xyz3d]*\(\s*0*\.?0+\s*(\)|,)|matrix\(\s*0\s*,\s*0\s*,\s*0\s*,\s*0")
@@ -50,7 +79,13 @@ _NAME_TOKEN = re.compile(r"[.#][\w-]+")
 _COMBINATOR = re.compile(r"\s*[\s>+~]\s*")
 _COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _RULE = re.compile(r"([^{}]*)\{([^{}]*)\}")
-_PRINT_MEDIA = re.compile(r"@media[^{;]*\bprint\b[^{;]*\{", re.IGNORECASE)
+# Media blocks that do not apply to a desktop screen: print, and small or narrow viewports
+# (responsive sites hide their sidebars and menus there, not for the reader at a desk).
+_OTHER_MEDIA = re.compile(
+    r"@media[^{;]*\b(?:print|speech|max-width|max-device-width|max-height|orientation:\s*portrait"
+    r"|hover:\s*none|pointer:\s*coarse)\b[^{;]*\{",
+    re.IGNORECASE,
+)
 # Cheap pre-filters of a rule's body before it is parsed: what can hide, and backgrounds.
 _HIDING_WORDS = (
     r"display\s*:\s*none|visibility|opacity|font-size|font\s*:|-\d{3,}|clip|scale|matrix"
@@ -103,7 +138,10 @@ def remove_invisible(tree: Any) -> None:
             el.text = None
             for child in el:
                 child.tail = None
-        stack.extend((child, state) for child in el)
+        # "font-size: 0" on a row of inline blocks removes the white space between them; the
+        # blocks set their own size in rules we may not match, so only inline children inherit it.
+        block_state = replace(state, font_px=16.0) if state.font_px <= 3 else state
+        stack.extend((child, state if child.tag in _INLINE_TAGS else block_state) for child in el)
     for el in doomed:
         drop_element(el)
 
@@ -113,7 +151,7 @@ def _box_hidden(el: Any, style: Declarations) -> bool:
         el.get("hidden") is not None
         or (el.get("aria-hidden") or "").strip().lower() == "true"
         or (el.get("type") or "").lower() == "hidden"
-        or bool(_HIDDEN_CLASSES & set((el.get("class") or "").lower().split()))
+        or _hiding_class(el.get("class"))
     ):
         return True
     if not style:
@@ -136,6 +174,13 @@ def _box_hidden(el: Any, style: Declarations) -> bool:
             if _px(style.get(prop), 16.0, 99.0) <= 1:
                 return True
     return False
+
+
+def _hiding_class(classes: str | None) -> bool:
+    """A well-known hiding class, unless a responsive variant shows the element again
+    (Tailwind's ``hidden lg:flex``)."""
+    names = (classes or "").lower().split()
+    return bool(_HIDDEN_CLASSES.intersection(names)) and not any(":" in n for n in names)
 
 
 def _clipped(style: Declarations) -> bool:
@@ -280,7 +325,7 @@ _NO_ATTRIBUTES = _NoAttributes()
 
 def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]:
     """Each element's declarations from the page's own stylesheets (hiding-relevant rules)."""
-    css = " ".join(_without_print(_COMMENT.sub(" ", sheet)) for sheet in sheets)
+    css = " ".join(_desktop_screen_only(_COMMENT.sub(" ", sheet)) for sheet in sheets)
     parsed = _qualified_rules(css, _MAYBE_HIDING)
     hiding = [(prelude, decls) for prelude, decls in parsed if _suspicious(decls)]
     if any("color" in decls for _, decls in hiding):  # backgrounds decide if it shows
@@ -346,11 +391,11 @@ def _may_match(selector: str, names: dict[str, list[Any]]) -> bool:
     return all(t.lower() in names for t in _NAME_TOKEN.findall(subject))
 
 
-def _without_print(css: str) -> str:
-    """The stylesheet without its ``@media print`` blocks (screen rules only)."""
+def _desktop_screen_only(css: str) -> str:
+    """The stylesheet without ``@media`` blocks for print or small screens."""
     out: list[str] = []
     pos = 0
-    for m in _PRINT_MEDIA.finditer(css):
+    for m in _OTHER_MEDIA.finditer(css):
         if m.start() < pos:
             continue
         out.append(css[pos : m.start()])

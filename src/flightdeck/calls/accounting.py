@@ -273,6 +273,8 @@ class Accounting:
             cache_result=ticket.cache_result,
             saved_cost=saved_micros / MICROS,
         )
+        if self.on_settle is not None:
+            self.on_settle(record, Usage())  # no upstream tokens: the hit spent none
         if self.ledger is not None:
             await self.ledger.commit(record)
         return record

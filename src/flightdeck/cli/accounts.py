@@ -15,14 +15,14 @@ from rich.table import Table
 from flightdeck.auth.accounts import AccountKind, AccountStore, registration_issuer
 from flightdeck.auth.keys import Role
 from flightdeck.auth.tenants import TenantStore
-from flightdeck.cli.context import one_line_errors, run_with_store, settings_for
+from flightdeck.cli.context import command_group, one_line_errors, run_with_store, settings_for
 from flightdeck.core.errors import NotFound
 from flightdeck.core.settings import Settings
 from flightdeck.store.database import Store
 from flightdeck.store.models_tenancy import Account
 
-users_app = typer.Typer(help="Register OAuth users; their role here overrides their tokens'.")
-service_accounts_app = typer.Typer(help="Service accounts: robots that own API keys.")
+users_app = command_group("Register OAuth users; their role here overrides their tokens'.")
+service_accounts_app = command_group("Service accounts: robots that own API keys.")
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
 TenantOpt = Annotated[str, typer.Option(help="the tenant")]
 NameArg = Annotated[str, typer.Argument(help="lowercase letters, digits, '.', '_', '-', '@'")]

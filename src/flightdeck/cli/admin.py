@@ -13,7 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from flightdeck.auth.tenants import TenantStore
-from flightdeck.cli.context import fail, one_line_errors, run_with_store, settings_for
+from flightdeck.cli.context import (
+    command_group,
+    fail,
+    one_line_errors,
+    run_with_store,
+    settings_for,
+)
 from flightdeck.core.errors import InvalidRequest
 from flightdeck.core.tenancy_settings import LimitRule
 from flightdeck.ledger.queries import GroupBy, UsageQuery, UsageTotals, query_usage
@@ -21,8 +27,8 @@ from flightdeck.limits.policy import TENANT_SCOPE, Level, PolicyStore
 from flightdeck.store.database import Store
 from flightdeck.store.models_tenancy import Tenant
 
-tenants_app = typer.Typer(help="Create and list tenants (teams).")
-budgets_app = typer.Typer(help="Set rate limits and monthly budgets of a tenant or one key.")
+tenants_app = command_group("Create and list tenants (teams).")
+budgets_app = command_group("Set rate limits and monthly budgets of a tenant or one key.")
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
 
 
@@ -47,13 +53,15 @@ def create_tenant(
 @tenants_app.command("list")
 @one_line_errors
 def list_tenants(config: ConfigOpt = None) -> None:
-    """List tenants."""
+    """List tenants, the platform tenant first (it exists without being created)."""
+    settings = settings_for(config)
 
     async def job(store: Store) -> list[Tenant]:
         return await TenantStore(store).list()
 
     table = Table("name", "display name", "created")
-    for t in run_with_store(settings_for(config), job):
+    table.add_row(settings.auth.platform_tenant, "(platform tenant: its admins manage all)", "-")
+    for t in run_with_store(settings, job):
         table.add_row(t.name, t.display_name, t.created_at.strftime("%Y-%m-%d %H:%M"))
     Console().print(table)
 
@@ -104,7 +112,9 @@ def set_budget(
 
 @one_line_errors
 def usage(
-    tenant: Annotated[str, typer.Option(help="the tenant")],
+    tenant: Annotated[
+        str | None, typer.Option(help="the tenant; default: the platform tenant")
+    ] = None,
     start: Annotated[
         datetime | None, typer.Option("--from", help="start (UTC); default: this month")
     ] = None,
@@ -119,11 +129,13 @@ def usage(
     if to <= frm:
         raise fail("--to must be after --from")
 
+    settings = settings_for(config)
+    tenant = tenant or settings.auth.platform_tenant
+
     async def job(store: Store) -> list[UsageTotals]:
         async with store.engine.connect() as conn:
             return await query_usage(conn, UsageQuery(tenant, frm, to, group_by))
 
-    settings = settings_for(config)
     rows = run_with_store(settings, job)
     table = Table(
         group_by.value,

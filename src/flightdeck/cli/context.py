@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from flightdeck.core.errors import FlightdeckError
 
@@ -23,6 +24,27 @@ if TYPE_CHECKING:  # settings (pydantic) and the store (SQLAlchemy, Alembic) loa
 P = ParamSpec("P")
 T = TypeVar("T")
 err_console = Console(stderr=True)
+
+
+class PlainHelpGroup(TyperGroup):
+    """A command group whose ``--help`` wraps every line to the terminal (plain click layout):
+    rich's boxed help cut option names and command summaries with '…' at 80 columns."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:  # typer's vendored click
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                # the first sentence whole, wrapped by write_dl, never cut with "..."
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def command_group(help: str, **options: Any) -> typer.Typer:
+    """A typer app for a group of commands, with help that reads well at 80 columns."""
+    return typer.Typer(help=help, cls=PlainHelpGroup, rich_markup_mode=None, **options)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

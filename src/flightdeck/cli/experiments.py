@@ -12,13 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flightdeck.cli.context import one_line_errors, run_with_store, settings_for
+from flightdeck.cli.context import command_group, one_line_errors, run_with_store, settings_for
 from flightdeck.core.errors import InvalidRequest
 from flightdeck.experiments.offline import OfflineComparison, compare_runs, read_run
 
-app = typer.Typer(
-    help="A/B tests: define, start, stop and analyse experiments.", no_args_is_help=True
-)
+app = command_group("A/B tests: define, start, stop and analyse experiments.", no_args_is_help=True)
 
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]

@@ -11,13 +11,19 @@ from rich.table import Table
 
 from flightdeck.auth.accounts import AccountKind, AccountStore
 from flightdeck.auth.keys import KeyStore, Role
-from flightdeck.cli.context import fail, one_line_errors, run_with_store, settings_for
+from flightdeck.cli.context import (
+    command_group,
+    fail,
+    one_line_errors,
+    run_with_store,
+    settings_for,
+)
 from flightdeck.core.errors import InvalidRequest, NotFound
 from flightdeck.store.database import Store
 from flightdeck.store.models import ApiKey
 from flightdeck.store.models_tenancy import Account
 
-app = typer.Typer(help="Create, list and revoke API keys (stored hashed, shown once).")
+app = command_group("Create, list and revoke API keys (stored hashed, shown once).")
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
 
 

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from flightdeck import __version__
 from flightdeck.cli.context import (
+    command_group,
     config_path,
     err_console,
     one_line_errors,
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
     from flightdeck.core.settings import Settings
     from flightdeck.store.database import Store
 
-app = typer.Typer(no_args_is_help=True, help="Flightdeck: gateway, assistant and media platform.")
-config_app = typer.Typer(help="Check configuration files.")
+app = command_group("Flightdeck: gateway, assistant and media platform.", no_args_is_help=True)
+config_app = command_group("Check configuration files.")
 app.add_typer(config_app, name="config")
 # Sub-commands living in their own modules: name -> (module, attribute, a group of commands?).
 # main() imports only the one asked for (all of them for --help).
@@ -57,6 +58,24 @@ WorkersOpt = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"flightdeck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
+) -> None:
+    """Flightdeck: gateway, assistant and media platform."""
+
+
 @app.command()
 @one_line_errors
 def up(
@@ -78,17 +97,9 @@ def up(
         _, key = await keys.create("admin (created by flightdeck up)", role=Role.ADMIN)
         return key
 
-    key = run_with_store(
-        settings, first_key, announce=True
-    )  # before any worker starts: one key, ever
-    url = f"http://{settings.server.host}:{settings.server.port}"
-    console.print(f"[bold]Flightdeck {__version__}[/] on [link={url}]{url}[/link]")
-    console.print(f"store: {settings.store_url}")
-    console.print("models: " + ", ".join(settings.model_names()))
-    if key:
-        console.print("first start: an admin API key was created. It is shown once:")
-        console.print(f"  [bold]{key}[/]", highlight=False)
-    _serve(settings, workers)
+    # before any worker starts: one key, ever
+    key = run_with_store(settings, first_key, announce=True)
+    _serve(settings, workers, key)
 
 
 @app.command()
@@ -142,16 +153,19 @@ def _override(settings: Settings, host: str | None, port: int | None) -> None:
         settings.server.port = port
 
 
-def _serve(settings: Settings, workers: int | None) -> None:
-    """Migrate the store here, once, then serve (in ``workers`` processes)."""
+def _serve(settings: Settings, workers: int | None, first_key: str | None = None) -> None:
+    """Migrate the store here, once, print the start banner, then serve (in ``workers``
+    processes)."""
+    from flightdeck.cli.banner import start_banner
     from flightdeck.cli.serving import serve
 
     async def nothing(store: Store) -> None:
         return None
 
-    run_with_store(
-        settings, nothing, announce=True
-    )  # a migration error is one line here, not a traceback
+    # a migration error is one line here, not a traceback
+    run_with_store(settings, nothing, announce=True)
+    for line in start_banner(settings, first_key):
+        console.print(line, highlight=False, soft_wrap=True)
     count = workers if workers is not None else settings.server.workers
     if count > 1 and settings.limits.backend == "memory":
         err_console.print(

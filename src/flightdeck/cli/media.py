@@ -11,6 +11,7 @@ import typer
 from prometheus_client import push_to_gateway, write_to_textfile
 from rich.console import Console
 
+from flightdeck.cli.context import command_group
 from flightdeck.cli.media_progress import IngestProgress, summary
 from flightdeck.encoders.errors import ModelLoadError
 from flightdeck.media.engines import Engine
@@ -35,7 +36,7 @@ from flightdeck.mediastore.errors import StoreError
 from flightdeck.mediastore.store import MediaStore
 from flightdeck.telemetry.media_metrics import media_registry
 
-app = typer.Typer(help="Ingest images and videos into a deduplicated, featurized store.")
+app = command_group("Ingest images and videos into a deduplicated, featurized store.")
 console = Console(stderr=True)
 
 

@@ -14,18 +14,24 @@ from rich.console import Console
 from rich.table import Table
 
 from flightdeck.auth.tenants import TenantStore
-from flightdeck.cli.context import one_line_errors, run_with_store, settings_for
+from flightdeck.cli.context import (
+    command_group,
+    fail,
+    one_line_errors,
+    run_with_store,
+    settings_for,
+)
 from flightdeck.core.errors import InvalidRequest
 from flightdeck.search.collections import CollectionStore
 from flightdeck.search.engine import SearchEngine, hydrate
 from flightdeck.search.query import MAX_K, SearchQuery
-from flightdeck.search.routes import documents_url
+from flightdeck.search.routes import documents_url, no_match_reason
 from flightdeck.search.shares import ShareStore
 from flightdeck.store.database import Store
 from flightdeck.store.models_tenancy import Collection, StoreShare
 
-collections_app = typer.Typer(help="Register media stores as searchable collections of a tenant.")
-stores_app = typer.Typer(help="Share a media store with a tenant that does not own it.")
+collections_app = command_group("Register media stores as searchable collections of a tenant.")
+stores_app = command_group("Share a media store with a tenant that does not own it.")
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
 TenantOpt = Annotated[
     str | None, typer.Option(help="the owning tenant; default: the platform tenant")
@@ -37,6 +43,16 @@ def _absolute(uri: str) -> str:
     is passed on as written (an absolute location, a store name in the tenant's folder,
     ``shared:<name>``)."""
     return os.path.abspath(uri) if uri.startswith(("./", "../")) else uri
+
+
+def where_stores_lie(message: str, tenant: str, roots: list[str]) -> str:
+    """``message`` plus the allowed roots and where the tenant's own stores lie under them."""
+    shown = [root if "://" in root else os.path.abspath(root) for root in roots]
+    folders = ", ".join(f"{root}/tenants/{tenant}/" for root in shown)
+    return (
+        f"{message}; allowed roots (setting search.roots): {', '.join(shown)}; the stores "
+        f"of tenant {tenant} lie in {folders} (flightdeck media ingest ... --out there)"
+    )
 
 
 @collections_app.command("create")
@@ -62,7 +78,12 @@ def create_collection(
         if owner != settings.auth.platform_tenant and await TenantStore(store).get(owner) is None:
             raise InvalidRequest(f"tenant {owner!r} does not exist")
         collections = CollectionStore(store, settings.search_roots)
-        return await collections.create(owner, name, _absolute(uri), description)
+        try:
+            return await collections.create(owner, name, _absolute(uri), description)
+        except InvalidRequest as exc:  # the operator may see the roots; a tenant never does
+            raise InvalidRequest(
+                where_stores_lie(exc.message, owner, settings.search_roots)
+            ) from None
 
     record = run_with_store(settings, job)
     print(f"created collection {record.name} of tenant {record.tenant}: {record.uri}")
@@ -108,24 +129,32 @@ def search(
     query: Annotated[str, typer.Argument(help="what to look for")],
     tenant: TenantOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=MAX_K, help="how many results")] = 10,
+    min_score: Annotated[
+        float | None,
+        typer.Option(min=-1.0, max=1.0, help="relevance floor (default [search] min_score)"),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Search a collection and print the best matches."""
+    """Search a collection and print the best matches (none when nothing is close)."""
     settings = settings_for(config)
     owner = tenant or settings.auth.platform_tenant
     engine = SearchEngine(settings.search, settings.search_roots)
 
-    async def job(store: Store) -> list[dict[str, object]]:
+    async def job(store: Store) -> tuple[list[dict[str, object]], str]:
         collections = CollectionStore(store, settings.search_roots)
         record = await collections.get(owner, collection)
         uri = await collections.usable_uri(record)
-        snapshot, hits = await engine.search(uri, SearchQuery(collection, query, k))
-        return hydrate(snapshot, hits, documents_url(collection))
+        wanted = SearchQuery(collection, query, k, min_score=min_score)
+        snapshot, hits = await engine.search(uri, wanted)
+        reason = "" if hits else no_match_reason(snapshot, wanted, engine.min_score(wanted))
+        return hydrate(snapshot, hits, documents_url(collection)), reason
 
     try:
-        results = run_with_store(settings, job)
+        results, reason = run_with_store(settings, job)
     finally:
         engine.close()
+    if reason:  # like grep: nothing found is exit status 1
+        raise fail(reason, code=1)
     table = Table("#", "score", "caption", "source", "doc_id", title=f"{collection}: {query}")
     for rank, hit in enumerate(results, 1):
         table.add_row(

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from flightdeck.core.cache_settings import CacheSettings
+from flightdeck.core.console_settings import ConsoleSettings
 from flightdeck.core.errors import ConfigError
 from flightdeck.core.telemetry_settings import TelemetrySettings, otel_environment
 from flightdeck.core.tenancy_settings import LedgerSettings, LimitsSettings, OAuthSettings
@@ -183,6 +184,13 @@ class SearchSettings(_Section):
     clip_model: str | None = Field(
         None, description="a Hugging Face CLIP folder: text-to-image search on CLIP stores"
     )
+    min_score: float = Field(
+        0.3,
+        ge=-1.0,
+        le=1.0,
+        description="relevance floor: hits whose best cosine is lower are not returned "
+        "(0.3: measured in bench/search/relevance_floor.py); a request's min_score overrides it",
+    )
 
 
 class ResponsesSettings(_Section):
@@ -208,6 +216,7 @@ class Settings(_Section):
     search: SearchSettings = Field(default_factory=SearchSettings)
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @model_validator(mode="after")

@@ -5,6 +5,9 @@ With one index (caption embeddings), a hit's ``score`` is its cosine similarity.
 embeddings of the same size), each index is searched deeper and the lists are fused by
 reciprocal rank fusion (score = sum of 1 / (60 + rank)); each signal's cosine is kept in
 ``scores``. Documents without a caption are found only through CLIP.
+
+A relevance floor (``min_score``) drops hits whose best cosine (over their signals) is below it,
+so a query that matches nothing answers nothing instead of the k least bad documents.
 """
 
 from __future__ import annotations
@@ -76,7 +79,13 @@ class SearchEngine:
                     (int(embedded.documents[i]), float(s))
                     for i, s in zip(found.ids, found.scores, strict=True)
                 ]
-        return snapshot, fuse(ranked)[: query.k]
+        floor = self.min_score(query)
+        kept = [hit for hit in fuse(ranked) if max(hit.scores.values()) >= floor]
+        return snapshot, kept[: query.k]
+
+    def min_score(self, query: SearchQuery) -> float:
+        """The relevance floor of ``query``: its own, or the deployment's."""
+        return self.settings.min_score if query.min_score is None else query.min_score
 
     async def thumbnail(self, uri: str, doc_id: str) -> Thumbnail:
         snapshot = await self.snapshots.get(uri)

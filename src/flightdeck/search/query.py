@@ -1,4 +1,5 @@
-"""The body of ``POST /v1/search``, validated: collection, query, k and an optional filter.
+"""The body of ``POST /v1/search``, validated: collection, query, k, an optional relevance floor
+(``min_score``, a cosine from -1 to 1; default ``[search] min_score``) and an optional filter.
 
 A filter narrows the candidates before ranking (exactly, not by dropping hits afterwards)::
 
@@ -56,6 +57,7 @@ class SearchQuery:
     query: str
     k: int = 10
     filter: DocumentFilter | None = None
+    min_score: float | None = None  # None: the deployment's [search] min_score
 
 
 def _scalars(value: Any, param: str) -> tuple[Scalar, ...]:
@@ -105,4 +107,17 @@ def parse_search(body: dict[str, Any]) -> SearchQuery:
     k = body.get("k", 10)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise InvalidRequest(f"'k' must be an integer from 1 to {MAX_K}", param="k")
-    return SearchQuery(collection, query, k, parse_filter(body.get("filter")))
+    min_score = body.get("min_score")
+    if min_score is not None and (
+        isinstance(min_score, bool)
+        or not isinstance(min_score, int | float)
+        or not -1 <= min_score <= 1
+    ):
+        raise InvalidRequest("'min_score' must be a number from -1 to 1", param="min_score")
+    return SearchQuery(
+        collection,
+        query,
+        k,
+        parse_filter(body.get("filter")),
+        None if min_score is None else float(min_score),
+    )

@@ -26,7 +26,8 @@ from flightdeck.core.settings import Settings
 from flightdeck.search.collections import CollectionStore
 from flightdeck.search.engine import SearchEngine, hydrate
 from flightdeck.search.ownership import display_source, hide_locations
-from flightdeck.search.query import parse_search
+from flightdeck.search.query import SearchQuery, parse_search
+from flightdeck.search.snapshot import Snapshot
 from flightdeck.store.database import Store
 from flightdeck.telemetry.stages import Stage, no_stage
 
@@ -35,6 +36,18 @@ JSON = "application/json"
 
 def documents_url(collection: str) -> str:
     return f"/v1/collections/{collection}/documents"
+
+
+def no_match_reason(snapshot: Snapshot, query: SearchQuery, floor: float) -> str:
+    """Why a search found nothing, in words a person can act on."""
+    if not len(snapshot.documents):
+        return "the collection has no documents yet"
+    if query.filter is not None and not query.filter.mask(snapshot.documents).any():
+        return "no document matches the filter"
+    return (
+        f"no good match: no document scored at least min_score {floor:g}; "
+        "describe what is in the picture, or pass a lower min_score"
+    )
 
 
 class SearchRoutes:
@@ -85,6 +98,7 @@ class SearchRoutes:
         finally:
             await admitted.reconcile(0)
         roots, tenant = self.collections.roots, principal.tenant
+        floor = self.engine.min_score(query)
         with self.stage("search.hydrate"):
             data = hydrate(
                 snapshot,
@@ -96,7 +110,9 @@ class SearchRoutes:
             "object": "list",
             "collection": collection.name,
             "query": query.query,
+            "min_score": floor,
             "data": data,
+            "no_match_reason": None if hits else no_match_reason(snapshot, query, floor),
             "index": {
                 "documents": len(snapshot.documents),
                 "indexes": {n: e.index.kind for n, e in snapshot.indexes.items()},

@@ -39,6 +39,8 @@ from flightdeck.gateway.routes import Gateway
 from flightdeck.providers.registry import ProviderRegistry
 from flightdeck.search.routes import SearchRoutes
 from flightdeck.server.admin import admin_mount
+from flightdeck.server.console_page import console_routes
+from flightdeck.server.console_sources import ConsoleSources
 from flightdeck.server.edge import EdgeLimits
 from flightdeck.server.errors import exception_handlers
 from flightdeck.server.feedback import FeedbackRoutes
@@ -134,8 +136,6 @@ def create_app(
     calls = ModelCalls(router, accounting, before_call=experiments.before_call, cache=cache)
     _instrument(telemetry, calls)
     gateway = Gateway(settings, calls, caller)
-    messages = MessagesRoutes(settings, calls, caller)
-    responses = ResponsesRoutes(settings, calls, caller, store)
     health = Health(store, router, accounting, caller.keys)
     admin = admin_mount(
         settings,
@@ -144,6 +144,7 @@ def create_app(
         caller=caller,
         policies=accounting.policies,
         experiment_runtime=experiments,
+        console_sources=ConsoleSources(router, lambda: telemetry, settings.console),
         response_cache=cache,
     )
     assistant = Assistant(settings, calls, caller, store, stage=telemetry.stage)
@@ -153,12 +154,13 @@ def create_app(
     app = Starlette(
         routes=[
             *gateway.routes(),
-            *messages.routes(),
-            *responses.routes(),
+            *MessagesRoutes(settings, calls, caller).routes(),
+            *ResponsesRoutes(settings, calls, caller, store).routes(),
             *assistant.routes(),
             *search.routes(),
             *FeedbackRoutes(store, caller).routes(),
             *web_routes(),
+            *console_routes(caller),
             *health.routes(),
             *metric_routes,
             admin,

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind, Tracer
@@ -93,8 +94,16 @@ class Telemetry:
         self._providers.update(providers)
 
     def record_call(self, record: UsageRecord, usage: Usage) -> None:
-        """A settled model call: request counters, time to first token, token usage."""
+        """A settled model call (a cache hit too): request counters with the cache result, time
+        to first token, token usage; the record gets the request's trace id (the console links
+        slow requests to it)."""
+        if record.trace_id is None:
+            span_ctx = trace.get_current_span().get_span_context()
+            if span_ctx.is_valid:
+                record.trace_id = f"{span_ctx.trace_id:032x}"
         info = current_request()
+        if record.cache_result is not None:  # the response cache's verdict, on the record
+            self.record_cache(record.cache_result)
         if info is not None:
             info.tenant = record.tenant
             info.model = record.model_group
@@ -103,7 +112,7 @@ class Telemetry:
             info.output_tokens += record.output_tokens
         metrics = self.metrics
         if metrics is not None:
-            cache = (info.cache if info is not None else None) or ""
+            cache = (info.cache if info is not None else record.cache_result) or ""
             labels = [record.model_group, record.deployment or "", str(record.status), cache]
             if metrics.tenant_label:
                 labels.append(record.tenant)

@@ -24,6 +24,7 @@ from flightdeck.experiments.runtime import ExperimentRuntime
 from flightdeck.experiments.store import ExperimentStore
 from flightdeck.limits.policy import PolicyStore
 from flightdeck.search.collections import CollectionStore
+from flightdeck.server.console_sources import ConsoleSources
 from flightdeck.store.database import Store
 
 
@@ -43,6 +44,7 @@ class AdminServices:
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
     experiment_runtime: ExperimentRuntime | None = None
     model_groups: tuple[str, ...] = ()
+    console: ConsoleSources = field(default_factory=ConsoleSources)
     cache: ResponseCache | None = None
 
     async def tenant_must_exist(self, name: str) -> None:

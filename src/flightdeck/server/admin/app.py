@@ -25,6 +25,7 @@ from flightdeck.server.admin import (
     budgets,
     cache,
     collections,
+    console,
     experiments,
     keys,
     service_accounts,
@@ -35,6 +36,7 @@ from flightdeck.server.admin import (
 )
 from flightdeck.server.admin.access import AdminServices
 from flightdeck.server.admin.docs import add_docs_routes
+from flightdeck.server.console_sources import ConsoleSources
 from flightdeck.server.errors import error_body, exception_handlers
 from flightdeck.server.strict_json import StrictJSON
 from flightdeck.store.database import Store
@@ -50,6 +52,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     collections.router,
     store_shares.router,
     experiments.router,
+    console.router,
     cache.router,
 )
 
@@ -61,7 +64,7 @@ def create_admin_app(services: AdminServices) -> FastAPI:
         version="1",
         description=(
             "Tenants, users, service accounts, API keys, limits and budgets, usage, search "
-            "collections, experiments and the response cache. "
+            "collections, experiments, the response cache and the console's series. "
             "Bearer auth on every route."
         ),
         openapi_url=None,  # served by add_docs_routes, to admins only
@@ -87,6 +90,7 @@ def admin_mount(
     caller: CallerAuthenticator | None = None,
     policies: PolicyStore | None = None,
     experiment_runtime: ExperimentRuntime | None = None,
+    console_sources: ConsoleSources | None = None,
     response_cache: ResponseCache | None = None,
 ) -> Mount:
     """``/admin`` for ``create_app``; pass the app's caller and policies to share their caches."""
@@ -106,6 +110,7 @@ def admin_mount(
         oauth=settings.auth.oauth,
         experiment_runtime=experiment_runtime,
         model_groups=tuple(settings.model_names()),
+        console=console_sources or ConsoleSources(settings=settings.console),
         cache=response_cache,
     )
     return Mount("/admin", app=create_admin_app(services))

@@ -18,6 +18,7 @@ function headers() {
 function setStatus(text, isError = false) {
   $("status").textContent = text;
   $("status").classList.toggle("error", isError);
+  $("status").classList.remove("no-match");
 }
 
 async function errorMessage(res) {
@@ -62,8 +63,44 @@ function card(hit) {
   score.textContent = `score ${hit.score.toFixed(3)}`;
   li.append(img, caption, score);
   if (hit.thumbnail_url) thumbnail(img, hit.thumbnail_url);
+  li.tabIndex = 0;
+  li.addEventListener("click", () => openDocument(hit, img));
+  li.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") openDocument(hit, img);
+  });
   return li;
 }
+
+// The document in a dialog: the stored image at full size, caption, source (relative to the
+// tenant's folder, as the API gives it), kind, size, metadata and duplicates.
+function openDocument(hit, img) {
+  $("document-image").src = img.src;
+  $("document-image").alt = hit.caption || hit.source;
+  $("document-caption").textContent = hit.caption || "(no caption)";
+  const rows = [
+    ["source", hit.source],
+    ["kind", hit.kind],
+    ["size", hit.width && hit.height ? `${hit.width} × ${hit.height} px` : ""],
+    ["score", hit.score.toFixed(3)],
+    ["id", hit.doc_id],
+    ...Object.entries(hit.metadata || {}).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+  ];
+  if (hit.duplicates && hit.duplicates.length) {
+    rows.push(["duplicates", hit.duplicates.map((d) => d.source).join(", ")]);
+  }
+  $("document-details").replaceChildren(
+    ...rows.filter(([, v]) => v !== "" && v !== null && v !== undefined).flatMap(([k, v]) => {
+      const dt = document.createElement("dt");
+      dt.textContent = k;
+      const dd = document.createElement("dd");
+      dd.textContent = String(v);
+      return [dt, dd];
+    }),
+  );
+  $("document").showModal();
+}
+
+$("document-close").addEventListener("click", () => $("document").close());
 
 $("search-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -85,9 +122,14 @@ $("search-form").addEventListener("submit", async (event) => {
     setStatus(await errorMessage(res), true);
     return;
   }
-  const { data } = await res.json();
+  const { data, no_match_reason: reason } = await res.json();
   $("results").replaceChildren(...data.map(card));
-  setStatus(`${data.length} results.`);
+  if (data.length) {
+    setStatus(`${data.length} result${data.length === 1 ? "" : "s"}.`);
+  } else {
+    setStatus(reason || "No good match.");
+    $("status").classList.add("no-match");
+  }
 });
 
 loadCollections();
