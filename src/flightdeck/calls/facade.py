@@ -22,7 +22,7 @@ methods.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import orjson
@@ -55,7 +55,6 @@ class ModelCalls:
         self.idle_timeout = router.settings.stream_idle_timeout_seconds
         self.before_call = before_call  # experiments: assign, rewrite ctx.model_group or body
         self.cache = cache  # the response cache (None: no caching)
-        self.on_cache_result: Callable[[str], None] | None = None  # telemetry.record_cache
 
     async def chat(self, ctx: CallContext, body: dict[str, Any]) -> Routed[UpstreamReply]:
         """A chat completion for an OpenAI chat ``body``; raises the router's errors, 429s,
@@ -155,9 +154,7 @@ class ModelCalls:
             key_id=principal.key_id,
         )
         hit = await quietly(self.cache.lookup(plan), None, "lookup") if plan.read else None
-        result = ctx.cache_result = plan.result if hit is not None else _missed(plan)
-        if self.on_cache_result is not None:
-            self.on_cache_result(result)  # metrics label, span attribute, the request's log line
+        ctx.cache_result = plan.result if hit is not None else _missed(plan)
         return plan, hit
 
     async def _admit_hit(self, ctx: CallContext, plan: CachePlan) -> Ticket:

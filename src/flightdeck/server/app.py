@@ -131,10 +131,10 @@ def create_app(
     router = Router.from_settings(settings, registry)
     caller = CallerAuthenticator.from_settings(settings.auth, keys, AccountStore(store))
     accounting = Accounting.from_settings(settings, store)
+    _instrument(telemetry, router, accounting)
     experiments = ExperimentRuntime(ExperimentStore(store))
     cache = ResponseCache.from_settings(settings.cache, minilm_encoder())
     calls = ModelCalls(router, accounting, before_call=experiments.before_call, cache=cache)
-    _instrument(telemetry, calls)
     gateway = Gateway(settings, calls, caller)
     health = Health(store, router, accounting, caller.keys)
     admin = admin_mount(
@@ -191,11 +191,9 @@ def _metrics(
     return MetricsRoutes(telemetry, caller, settings.auth.platform_tenant).routes(), None
 
 
-def _instrument(telemetry: Telemetry, calls: ModelCalls) -> None:
+def _instrument(telemetry: Telemetry, router: Router, accounting: Accounting) -> None:
     """Hook telemetry into the shared services: one call site per event."""
-    router, accounting = calls.router, calls.accounting
     router.telemetry = telemetry.attempts
-    calls.on_cache_result = telemetry.record_cache
     accounting.on_settle = telemetry.record_call
     accounting.limiter.on_reject = telemetry.record_rejection
     deployments = router.deployments()
