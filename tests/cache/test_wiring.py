@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -409,3 +410,27 @@ def test_the_messages_and_responses_apis_share_the_cache(
 
 def json_bytes(data: dict[str, Any]) -> bytes:
     return json.dumps(data).encode()
+
+
+def test_cache_results_are_counted_in_the_metrics(server: ServerThread) -> None:
+    def hits() -> float:
+        request = urllib.request.Request(
+            server.url + "/metrics", headers={"Authorization": f"Bearer {server.api_key}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read().decode()
+        line = next(
+            (
+                x
+                for x in text.splitlines()
+                if x.startswith('flightdeck_cache_results_total{result="hit"}')
+            ),
+            None,
+        )
+        return float(line.split()[-1]) if line else 0.0
+
+    client, question = sdk(server), unique("Count me")
+    ask(client, question)
+    before = hits()
+    ask(client, question)
+    assert hits() == before + 1

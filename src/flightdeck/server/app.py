@@ -96,8 +96,9 @@ def _lifespan(
         await router.start()
         if listener is not None:
             listener.start()
-        if cache.semantic:
-            await asyncio.to_thread(load_sentence_model)  # MiniLM now, not on the first request
+        warming = None
+        if cache.semantic:  # MiniLM loads meanwhile; the first semantic lookup waits for it
+            warming = asyncio.get_running_loop().run_in_executor(None, load_sentence_model)
         try:
             yield
         finally:
@@ -105,6 +106,8 @@ def _lifespan(
                 listener.close()
             search.close()
             await router.close()
+            if warming is not None:
+                warming.cancel()  # a load still running is left to finish in its thread
             await cache.close()
             await accounting.close()
             await store.close()
