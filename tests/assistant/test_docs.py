@@ -25,10 +25,14 @@ def test_every_setting_event_and_route_is_documented() -> None:
 
 
 def test_the_python_example_runs(
-    assistant_server: ServerThread, capsys: pytest.CaptureFixture[str]
+    assistant_server: ServerThread,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     block = re.search(r"```python\n(.*?)```", DOC.read_text(), re.S)
     assert block is not None
-    exec(block.group(1), {"base_url": assistant_server.url, "api_key": assistant_server.api_key})
+    monkeypatch.setenv("FLIGHTDECK_URL", assistant_server.url)
+    monkeypatch.setenv("FLIGHTDECK_API_KEY", assistant_server.api_key)
+    exec(block.group(1), {})
     out = capsys.readouterr().out
     assert "crack open shellfish" in out and '"n":1' in out

@@ -232,7 +232,7 @@ def test_python_example_in_docs_runs(image_folder: Path, tmp_path: Path) -> None
     docs = (Path(__file__).parents[2] / "docs" / "media.md").read_text()
     example = docs.split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict[str, object] = {}
-    exec(example.replace("path/to/store", str(store)), namespace)
+    exec(example.replace(".flightdeck/media/tenants/default/photos", str(store)), namespace)
     assert isinstance(namespace["table"], pa.Table) and namespace["table"].num_rows == 5
 
 
