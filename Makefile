@@ -78,7 +78,7 @@ lint-deploy: $(STAMP) tools-kubectl
 	  done; \
 	done
 
-bench: bench-gateway bench-media
+bench: bench-gateway bench-media bench-cache bench-assistant
 
 bench-gateway: $(STAMP)
 	$(BIN)/python -m bench.gateway.run $(BENCH_ARGS)
