@@ -137,22 +137,10 @@ def create_app(
     calls = ModelCalls(router, accounting, before_call=experiments.before_call, cache=cache)
     gateway = Gateway(settings, calls, caller)
     health = Health(store, router, accounting, caller.keys)
-    admin = admin_mount(
-        settings,
-        store,
-        keys,
-        caller=caller,
-        policies=accounting.policies,
-        experiment_runtime=experiments,
-        console_sources=ConsoleSources(router, lambda: telemetry, settings.console),
-        response_cache=cache,
-    )
-    assistant = Assistant(
-        settings, calls, caller, store, stage=telemetry.stage, experiments=experiments
-    )
-    search = SearchRoutes(
-        settings, caller, store, accounting, stage=telemetry.stage, experiments=experiments
-    )
+    admin = _admin(settings, store, keys, caller, accounting, router, experiments, telemetry, cache)
+    stage = telemetry.stage
+    assistant = Assistant(settings, calls, caller, store, stage=stage, experiments=experiments)
+    search = SearchRoutes(settings, caller, store, accounting, stage=stage, experiments=experiments)
     metric_routes, listener = _metrics(settings, telemetry, caller)
 
     app = Starlette(
@@ -180,6 +168,30 @@ def create_app(
     if telemetry.settings.logs or telemetry.tracer is not None or telemetry.metrics is not None:
         app.add_middleware(TelemetryMiddleware, telemetry=telemetry, route_of=route_names(app))
     return app
+
+
+def _admin(
+    settings: Settings,
+    store: Store,
+    keys: KeyStore,
+    caller: CallerAuthenticator,
+    accounting: Accounting,
+    router: Router,
+    experiments: ExperimentRuntime,
+    telemetry: Telemetry,
+    cache: ResponseCache,
+) -> Mount:
+    """``/admin``, sharing the app's caller, policies, experiments, router and cache."""
+    return admin_mount(
+        settings,
+        store,
+        keys,
+        caller=caller,
+        policies=accounting.policies,
+        experiment_runtime=experiments,
+        console_sources=ConsoleSources(router, lambda: telemetry, settings.console),
+        response_cache=cache,
+    )
 
 
 def _metrics(
