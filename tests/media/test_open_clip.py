@@ -204,7 +204,9 @@ def test_cli_reports_mismatched_weights_in_one_line(saved: SavedModel, tmp_path:
         "--model-arch",
         str(wider),
     )
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert done.returncode == 1 and len(lines) == 1, done.stderr
-    assert lines[0].startswith(f"error: cannot load {str(saved.weights)!r} into open_clip 'wider'")
-    assert "size mismatch" in lines[0]
+    # the run's header line ("media ingest A -> B (loading models on cpu)"), then one error line
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 1 and len(errors) == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert errors[0].startswith(f"error: cannot load {str(saved.weights)!r} into open_clip 'wider'")
+    assert "size mismatch" in errors[0]
