@@ -148,18 +148,8 @@ class Accounting:
         scopes = await self.policies.scopes_for(principal.tenant, principal.key_id, principal.user)
         try:
             reservation = await self.limiter.reserve(scopes, Demand(prompt + most_output, cost))
-        except RateLimited as exc:  # refused requests are in the ledger too, at no cost
-            if self.ledger is not None:
-                self.ledger.record(
-                    UsageRecord(
-                        tenant=principal.tenant,
-                        key_id=principal.key_id,
-                        user=principal.user,
-                        model_group=model_group,
-                        status=exc.status,
-                        error_type=exc.code,
-                    )
-                )
+        except RateLimited as exc:
+            self._record_refusal(principal, model_group, exc)
             raise
         return Ticket(principal, model_group, prompt, reservation)
 
@@ -224,20 +214,30 @@ class Accounting:
         try:
             reservation = await self.admit_request(principal)
         except RateLimited as exc:
-            if self.ledger is not None:
-                self.ledger.record(
-                    UsageRecord(
-                        tenant=principal.tenant,
-                        key_id=principal.key_id,
-                        user=principal.user,
-                        model_group=model_group,
-                        status=exc.status,
-                        error_type=exc.code,
-                        cache_result=result,
-                    )
-                )
+            self._record_refusal(principal, model_group, exc, cache_result=result)
             raise
         return Ticket(principal, model_group, 0, reservation, cache_result=result)
+
+    def _record_refusal(
+        self,
+        principal: Principal,
+        model_group: str,
+        exc: RateLimited,
+        cache_result: str | None = None,
+    ) -> None:
+        """Refused requests are in the ledger too, at no cost."""
+        if self.ledger is not None:
+            self.ledger.record(
+                UsageRecord(
+                    tenant=principal.tenant,
+                    key_id=principal.key_id,
+                    user=principal.user,
+                    model_group=model_group,
+                    status=exc.status,
+                    error_type=exc.code,
+                    cache_result=cache_result,
+                )
+            )
 
     async def settle_hit(
         self,
