@@ -42,6 +42,21 @@ PRE_PERIOD = timedelta(days=14)  # CUPED's look-back before the experiment's fir
 Covariates = dict[tuple[str, str], dict[str, tuple[float, float]]]  # (variant, unit) -> metric
 
 
+def guardrail_sums(usage: type[UsageRow]) -> tuple[Any, ...]:
+    """The guardrails' sums over usage rows, in the order the results read them: latency, TTFT
+    (sum and count), errors, input and output tokens, cost, cache hits."""
+    return (
+        func.sum(usage.latency_ms),
+        func.sum(usage.ttft_ms),
+        func.count(usage.ttft_ms),
+        func.sum(case((usage.status >= 400, 1), else_=0)),
+        func.sum(usage.input_tokens),
+        func.sum(usage.output_tokens),
+        func.sum(usage.cost),
+        func.sum(case((usage.cached_tokens > 0, 1), else_=0)),
+    )
+
+
 async def load_samples(
     store: Store, experiment: ExperimentOut
 ) -> tuple[dict[str, int], dict[str, dict[str, UnitSamples]]]:
@@ -53,14 +68,7 @@ async def load_samples(
             req.unit,
             func.min(ExposureRow.ts),
             func.count(),
-            func.sum(usage.latency_ms),
-            func.sum(usage.ttft_ms),
-            func.count(usage.ttft_ms),
-            func.sum(case((usage.status >= 400, 1), else_=0)),
-            func.sum(usage.input_tokens),
-            func.sum(usage.output_tokens),
-            func.sum(usage.cost),
-            func.sum(case((usage.cached_tokens > 0, 1), else_=0)),
+            *guardrail_sums(usage),
         )
         .join(usage, usage.record_id == req.record_id)
         .join(
@@ -124,14 +132,7 @@ async def _pre_period(conn: Any, experiment: ExperimentOut) -> Covariates:
             ExposureRow.variant,
             ExposureRow.unit,
             func.count(),
-            func.sum(usage.latency_ms),
-            func.sum(usage.ttft_ms),
-            func.count(usage.ttft_ms),
-            func.sum(case((usage.status >= 400, 1), else_=0)),
-            func.sum(usage.input_tokens),
-            func.sum(usage.output_tokens),
-            func.sum(usage.cost),
-            func.sum(case((usage.cached_tokens > 0, 1), else_=0)),
+            *guardrail_sums(usage),
         )
         .join(
             usage,
