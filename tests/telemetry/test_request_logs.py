@@ -112,3 +112,6 @@ def test_a_real_server_stderr_never_shows_a_key_or_prompt(
     requests = check_lines(lines, key)
     routes = [line["route"] for line in requests]
     assert routes.count("/v1/chat/completions") == 4 and "/v1/embeddings" in routes
+    # each request line once, as JSON (not also through uvicorn's "INFO:" handler); the
+    # buffered lines were written at shutdown
+    assert [line for line in lines if '"route":' in line and not line.startswith("{")] == []

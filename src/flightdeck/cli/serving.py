@@ -158,9 +158,12 @@ def uvicorn_config(settings: Settings, workers: int = 1) -> uvicorn.Config:
 
 def logging_config() -> dict[str, Any]:
     """uvicorn's logging, plus Flightdeck's own loggers (ledger, limits, store) on its handler;
-    without this, worker processes showed only their warnings, unformatted."""
+    without this, worker processes showed only their warnings, unformatted. The request log
+    (``flightdeck.requests``) does not propagate: its JSON lines have a handler of their own."""
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["flightdeck"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # Request lines: only their own JSON handler (telemetry.logs adds it), written once.
+    config["loggers"]["flightdeck.requests"] = {"level": "INFO", "propagate": False}
     # Every line redacted (flightdeck.core.redact), the access log's query strings included.
     config.setdefault("filters", {})["redact"] = {"()": "flightdeck.core.redact.RedactingFilter"}
     for handler in config["handlers"].values():

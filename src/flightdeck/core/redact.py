@@ -67,14 +67,11 @@ _RULES: list[tuple[tuple[str, ...], re.Pattern[str], Replacement]] = [
 ]
 
 
-_ANY_TRIGGER = re.compile("|".join(re.escape(t) for rule in _RULES for t in rule[0]))
-
-
 def redact(text: str) -> str:
     """``text`` with every credential it contains replaced by ``***`` (see the module doc)."""
     lower = text.lower()
-    if _ANY_TRIGGER.search(lower) is None:  # most log lines: nothing that could be a secret
-        return text
+    # Substring tests first (memchr fast; one regex alternation of all triggers was 3x slower
+    # on a request log line): most lines hold nothing that could be a secret.
     for triggers, pattern, replacement in _RULES:
         for trigger in triggers:
             if trigger in lower:

@@ -3,11 +3,26 @@
 Keys (all of them, every line): ``time`` (RFC 3339, UTC), ``trace_id`` (32 hex digits, null
 without tracing), ``tenant``, ``method``, ``route`` (the route template, never the raw path),
 ``model``, ``status``, ``duration_ms``, ``input_tokens``, ``output_tokens``, ``cache``. Nothing
-else reaches the line: no headers, no query strings, no bodies, so no keys and no prompts.
+else reaches the line: no headers, no query strings, no bodies, so no keys and no prompts (and
+each line still goes through ``core.redact``, as every log line does).
+
+Two paths, the same lines:
+
+- ``flightdeck serve`` gives the logger only Flightdeck's own stderr handler (no propagation:
+  a line is written once). Lines are then buffered and written together, at most
+  ``FLUSH_SECONDS`` after the first one waiting or when ``FLUSH_BYTES`` wait, and at shutdown:
+  one ``write`` for many requests instead of a ``LogRecord`` and a ``write`` each (measured in
+  ``docs/benchmarks.md``, telemetry cost). A process killed with SIGKILL loses at most the last
+  ``FLUSH_SECONDS`` of lines.
+- Anywhere else (handlers or filters added by an embedder, propagation to the root logger, as
+  in tests with ``caplog``), each line is an ordinary ``LogRecord`` through ``logging``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import logging
 import sys
 import time
@@ -15,35 +30,116 @@ from typing import Any
 
 import orjson
 
+from flightdeck.core.redact import redact
+
 LOGGER = "flightdeck.requests"
+FLUSH_SECONDS = 0.25
+FLUSH_BYTES = 64 * 1024
 log = logging.getLogger(LOGGER)
+
+
+class _Stamp:
+    """RFC 3339 UTC timestamps with milliseconds; the part up to the seconds is formatted once
+    per second."""
+
+    second = -1
+    prefix = ""
+
+    @classmethod
+    def now(cls) -> str:
+        now = time.time()
+        second = int(now)
+        if second != cls.second:
+            cls.second, cls.prefix = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+        return f"{cls.prefix}.{int(now % 1 * 1000):03d}Z"
 
 
 def request_line(fields: dict[str, Any]) -> str:
     """One log line (JSON, no newline) for a finished request."""
-    now = time.time()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-    return orjson.dumps({"time": stamp, **fields}).decode()
+    return orjson.dumps({"time": _Stamp.now(), **fields}).decode()
+
+
+class _Lines:
+    """Request lines waiting for one ``write`` to Flightdeck's own handler's stream."""
+
+    def __init__(self) -> None:
+        self.handler: logging.StreamHandler[Any] | None = None
+        self.waiting: list[str] = []
+        self.size = 0
+        self.scheduled = False
+
+    def direct(self) -> bool:
+        """True when the logger's only way out is our own handler (``flightdeck serve``)."""
+        handler = self.handler
+        return (
+            handler is not None
+            and not log.propagate
+            and len(log.handlers) == 1
+            and log.handlers[0] is handler
+            and not log.filters
+            and not handler.filters
+        )
+
+    def add(self, line: str) -> None:
+        self.waiting.append(line)
+        self.size += len(line) + 1
+        if self.size >= FLUSH_BYTES:
+            self.flush()
+        elif not self.scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no event loop (a CLI command, a thread): write now
+                self.flush()
+                return
+            self.scheduled = True
+            loop.call_later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Write every waiting line (at shutdown too; a no-op when none wait)."""
+        self.scheduled = False
+        if not self.waiting or self.handler is None:
+            return
+        text = "\n".join(self.waiting) + "\n"
+        self.waiting.clear()
+        self.size = 0
+        handler = self.handler
+        handler.acquire()
+        try:
+            with contextlib.suppress(OSError, ValueError):  # a closed stderr fails no request
+                handler.stream.write(text)
+                handler.flush()
+        finally:
+            handler.release()
+
+
+_LINES = _Lines()
+atexit.register(_LINES.flush)
 
 
 def emit(fields: dict[str, Any]) -> None:
-    """Write one request's line, if the logger is on (a cheap check when it is not).
+    """Log one request's line, if the logger is on (a cheap check when it is not)."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    line = redact(request_line(fields))
+    if _LINES.direct():
+        _LINES.add(line)
+        return
+    # Made directly: ``log.info`` would walk the stack for a file and line no line shows.
+    log.handle(log.makeRecord(LOGGER, logging.INFO, "", 0, line, (), None))
 
-    The record is made directly: ``log.info`` would walk the stack for the caller's file and
-    line on every request (the costliest step of a log call, measured), which no line shows.
-    """
-    if log.isEnabledFor(logging.INFO):
-        record = log.makeRecord(LOGGER, logging.INFO, "", 0, request_line(fields), (), None)
-        log.handle(record)
+
+def flush() -> None:
+    """Write the request lines still waiting (the app's shutdown calls this)."""
+    _LINES.flush()
 
 
 def configure_request_logs() -> None:
     """Send request lines to stderr as they are (the message is the JSON object), once."""
-    if any(getattr(h, "_flightdeck", False) for h in log.handlers):
+    if _LINES.handler is not None and _LINES.handler in log.handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    handler._flightdeck = True  # type: ignore[attr-defined]
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    log.propagate = True
+    _LINES.flush()
+    _LINES.handler = handler

@@ -26,9 +26,9 @@ from prometheus_client import CollectorRegistry, disable_created_metrics, genera
 
 from flightdeck.core.telemetry_settings import TelemetrySettings
 from flightdeck.ledger.record import UsageRecord
+from flightdeck.telemetry import logs
 from flightdeck.telemetry import semconv as sc
 from flightdeck.telemetry.attempts import AttemptTelemetry
-from flightdeck.telemetry.logs import configure_request_logs
 from flightdeck.telemetry.metrics import FlightdeckMetrics, GenAIMetrics, StateCollector
 from flightdeck.telemetry.requests import current_request
 from flightdeck.telemetry.tracing import INSTRUMENTATION, tracer_provider
@@ -81,7 +81,7 @@ class Telemetry:
             )
         self._providers: dict[str, str] = {}
         if settings.logs:
-            configure_request_logs()
+            logs.configure_request_logs()
 
     def watch(self, circuits: Any, ledger: Any | None) -> None:
         """Serve circuit states and ledger spool gauges at scrape time: ``circuits()`` yields
@@ -167,6 +167,7 @@ class Telemetry:
         return generate_latest(self.metrics_registry)
 
     def shutdown(self) -> None:
-        """Flush and stop the exporters (on app shutdown)."""
+        """Flush the request log and stop the exporters (on app shutdown)."""
+        logs.flush()
         if self.provider is not None:
             self.provider.shutdown()
