@@ -14,32 +14,15 @@ from typing import Any
 from opentelemetry.metrics import Counter as OtelCounter
 from opentelemetry.metrics import Histogram as OtelHistogram
 from opentelemetry.metrics import Meter
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from flightdeck.telemetry import semconv as sc
+from flightdeck.telemetry.loop_metrics import HistogramChild, LoopCounter, LoopHistogram
 from flightdeck.telemetry.semconv import Conventions, MetricSpec
 
 Attrs = dict[str, Any]
-
-
-class Children:
-    """A labelled collector's children, cached by label values: ``labels()`` validates and
-    locks on every call (the costliest part of recording, measured), a dict lookup does not.
-    Label values are bounded (module docstring), so the cache is too."""
-
-    __slots__ = ("_cache", "metric")
-
-    def __init__(self, metric: Any) -> None:
-        self.metric = metric
-        self._cache: dict[tuple[str, ...], Any] = {}
-
-    def labels(self, *values: str) -> Any:
-        child = self._cache.get(values)
-        if child is None:
-            child = self._cache[values] = self.metric.labels(*values)
-        return child
 
 
 class _GenAIInstrument:
@@ -48,9 +31,9 @@ class _GenAIInstrument:
     def __init__(self, spec: MetricSpec, registry: CollectorRegistry, meter: Meter | None):
         self.spec = spec
         labels = spec.prometheus_labels
-        self.prom: Histogram | Counter
+        self.prom: LoopHistogram | LoopCounter
         if spec.instrument == "histogram":
-            self.prom = Histogram(
+            self.prom = LoopHistogram(
                 spec.prometheus_name,
                 spec.description,
                 labels,
@@ -58,14 +41,12 @@ class _GenAIInstrument:
                 buckets=spec.buckets,
             )
         else:
-            self.prom = Counter(
+            self.prom = LoopCounter(
                 spec.prometheus_name.removesuffix("_total"),
                 spec.description,
                 labels,
                 registry=registry,
             )
-        self.children = Children(self.prom)
-        self.histogram = spec.instrument == "histogram"
         self.otel: OtelHistogram | OtelCounter | None = None
         if meter is not None:
             if spec.instrument == "histogram":
@@ -81,8 +62,8 @@ class _GenAIInstrument:
                 )
 
     def record(self, value: float, attrs: Attrs) -> None:
-        child = self.children.labels(*[_label(attrs.get(a)) for a in self.spec.attributes])
-        if self.histogram:
+        child = self.prom.labels(*[_label(attrs.get(a)) for a in self.spec.attributes])
+        if isinstance(child, HistogramChild):
             child.observe(value)
         else:
             child.inc(value)
@@ -145,80 +126,62 @@ class FlightdeckMetrics:
         self.tenant_label = tenant_label
         labels = list(sc.REQUEST_LABELS) + (["tenant"] if tenant_label else [])
         http = sc.HTTP_REQUEST_DURATION
-        self.http_duration = Children(
-            Histogram(
-                http.prometheus_name,
-                http.description,
-                http.prometheus_labels,
-                registry=registry,
-                buckets=http.buckets,
-            )
+        self.http_duration = LoopHistogram(
+            http.prometheus_name,
+            http.description,
+            http.prometheus_labels,
+            registry=registry,
+            buckets=http.buckets,
         )
-        self.requests = Children(
-            Counter(
-                sc.REQUESTS.removesuffix("_total"),
-                "Model calls by model group, deployment, status and cache result.",
-                labels,
-                registry=registry,
-            )
+        self.requests = LoopCounter(
+            sc.REQUESTS.removesuffix("_total"),
+            "Model calls by model group, deployment, status and cache result.",
+            labels,
+            registry=registry,
         )
-        self.ttft = Children(
-            Histogram(
-                sc.TIME_TO_FIRST_TOKEN,
-                "Time from a streamed call's start to its first event, in seconds.",
-                ["model_group"],
-                registry=registry,
-                buckets=sc.FIRST_CHUNK_BUCKETS,
-            )
+        self.ttft = LoopHistogram(
+            sc.TIME_TO_FIRST_TOKEN,
+            "Time from a streamed call's start to its first event, in seconds.",
+            ["model_group"],
+            registry=registry,
+            buckets=sc.FIRST_CHUNK_BUCKETS,
         )
-        self.attempts = Children(
-            Counter(
-                sc.ATTEMPTS.removesuffix("_total"),
-                "Upstream attempts by deployment and outcome (ok, or the error type).",
-                ["model_group", "deployment", "outcome"],
-                registry=registry,
-            )
+        self.attempts = LoopCounter(
+            sc.ATTEMPTS.removesuffix("_total"),
+            "Upstream attempts by deployment and outcome (ok, or the error type).",
+            ["model_group", "deployment", "outcome"],
+            registry=registry,
         )
-        self.retries = Children(
-            Counter(
-                sc.RETRIES.removesuffix("_total"),
-                "Attempts after the first one inside a model group.",
-                ["model_group"],
-                registry=registry,
-            )
+        self.retries = LoopCounter(
+            sc.RETRIES.removesuffix("_total"),
+            "Attempts after the first one inside a model group.",
+            ["model_group"],
+            registry=registry,
         )
-        self.fallbacks = Children(
-            Counter(
-                sc.FALLBACKS.removesuffix("_total"),
-                "Attempts that went to a fallback group.",
-                ["model_group", "fallback"],
-                registry=registry,
-            )
+        self.fallbacks = LoopCounter(
+            sc.FALLBACKS.removesuffix("_total"),
+            "Attempts that went to a fallback group.",
+            ["model_group", "fallback"],
+            registry=registry,
         )
-        self.limiter_rejections = Children(
-            Counter(
-                sc.LIMITER_REJECTIONS.removesuffix("_total"),
-                "Requests refused by a limit, by the kind of scope and the reason.",
-                ["scope_kind", "reason"],
-                registry=registry,
-            )
+        self.limiter_rejections = LoopCounter(
+            sc.LIMITER_REJECTIONS.removesuffix("_total"),
+            "Requests refused by a limit, by the kind of scope and the reason.",
+            ["scope_kind", "reason"],
+            registry=registry,
         )
-        self.cache_results = Children(
-            Counter(
-                sc.CACHE_RESULTS.removesuffix("_total"),
-                "Response cache lookups by result.",
-                ["result"],
-                registry=registry,
-            )
+        self.cache_results = LoopCounter(
+            sc.CACHE_RESULTS.removesuffix("_total"),
+            "Response cache lookups by result.",
+            ["result"],
+            registry=registry,
         )
-        self.stage_duration = Children(
-            Histogram(
-                sc.STAGE_DURATION,
-                "Duration of assistant and search stages, in seconds.",
-                ["stage"],
-                registry=registry,
-                buckets=sc.HTTP_DURATION_BUCKETS,
-            )
+        self.stage_duration = LoopHistogram(
+            sc.STAGE_DURATION,
+            "Duration of assistant and search stages, in seconds.",
+            ["stage"],
+            registry=registry,
+            buckets=sc.HTTP_DURATION_BUCKETS,
         )
 
 
