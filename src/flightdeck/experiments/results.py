@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from flightdeck.experiments.analysis import (
     ExperimentResults,
+    MetricResult,
     UnitSamples,
     analyse,
     metric_over_time,
@@ -44,6 +45,7 @@ from flightdeck.store.models_tenancy import UsageRow
 Sums = dict[str, dict[str, list[float]]]  # variant -> column -> per-unit values
 PRE_PERIOD = timedelta(days=14)  # CUPED's look-back before the experiment's first exposure
 Covariates = dict[tuple[str, str], dict[str, tuple[float, float]]]  # (variant, unit) -> metric
+Series = list[tuple[str, list[tuple[float, MetricResult]]]]  # metric -> (time, result) looks
 
 
 def guardrail_sums(usage: type[UsageRow]) -> tuple[Any, ...]:
@@ -234,16 +236,35 @@ def _samples(
 async def experiment_results(store: Store, experiment: ExperimentOut) -> ExperimentResults:
     """The experiment's results now (see :func:`flightdeck.experiments.analysis.analyse`)."""
     units, metrics = await load_samples(store, experiment)
+    return _analyse(experiment, units, metrics)
+
+
+async def results_over_time(store: Store, experiment: ExperimentOut, looks: int = 10) -> Series:
+    """Each metric's result at ``looks`` evenly spaced times from the first exposure to the
+    last (for :func:`flightdeck.experiments.plots.plot_over_time`)."""
+    _, metrics = await load_samples(store, experiment)
+    return _over_time(experiment, metrics, looks)
+
+
+async def results_with_history(
+    store: Store, experiment: ExperimentOut, looks: int = 10
+) -> tuple[ExperimentResults, Series]:
+    """Both :func:`experiment_results` and :func:`results_over_time`, from one read of the
+    store (the console's experiment view)."""
+    units, metrics = await load_samples(store, experiment)
+    return _analyse(experiment, units, metrics), _over_time(experiment, metrics, looks)
+
+
+def _analyse(
+    experiment: ExperimentOut, units: dict[str, int], metrics: dict[str, dict[str, UnitSamples]]
+) -> ExperimentResults:
     weights = {v.name: float(v.weight or 0) or 1e-9 for v in experiment.variants}
     return analyse(units, weights, metrics, experiment.variants[0].name)
 
 
-async def results_over_time(
-    store: Store, experiment: ExperimentOut, looks: int = 10
-) -> list[tuple[str, list[tuple[float, Any]]]]:
-    """Each metric's result at ``looks`` evenly spaced times from the first exposure to the
-    last (for :func:`flightdeck.experiments.plots.plot_over_time`)."""
-    _, metrics = await load_samples(store, experiment)
+def _over_time(
+    experiment: ExperimentOut, metrics: dict[str, dict[str, UnitSamples]], looks: int
+) -> Series:
     series = []
     for name, samples in metrics.items():
         times = np.concatenate([s.times for s in samples.values() if s.times is not None])

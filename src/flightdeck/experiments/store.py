@@ -97,14 +97,13 @@ class ExperimentStore:
                 ) from None
         return experiment_out(row)
 
-    async def all(self, tenant: str) -> list[ExperimentOut]:
+    async def all(self, tenant: str | None) -> list[ExperimentOut]:
+        """The tenant's experiments, oldest first (None: every tenant's)."""
+        query = select(ExperimentRow).order_by(ExperimentRow.id)
+        if tenant is not None:
+            query = query.where(ExperimentRow.tenant == tenant)
         async with self.store.session() as session:
-            rows = await session.scalars(
-                select(ExperimentRow)
-                .where(ExperimentRow.tenant == tenant)
-                .order_by(ExperimentRow.id)
-            )
-            return [experiment_out(r) for r in rows]
+            return [experiment_out(r) for r in await session.scalars(query)]
 
     async def get(self, tenant: str, ref: str | int) -> ExperimentOut:
         """By id or key; raises NotFound (also for another tenant's experiment)."""
