@@ -46,7 +46,7 @@ RENDERED = """() => {
 }"""
 
 
-def traffic(world: dict[str, Any], users: int) -> tuple[Counter[str], int]:
+def traffic(world: dict[str, Any], users: int) -> tuple[Counter[str], int]:  # noqa: F811
     """One chat per user through the experiment, thumbs on each: up for gpt-4o, every other
     one for llama. Returns the users per variant and the requests sent."""
     server, keys = world["server"], world["keys"]
@@ -72,7 +72,7 @@ def traffic(world: dict[str, Any], users: int) -> tuple[Counter[str], int]:
     return served, users
 
 
-def wait_for_results(world: dict[str, Any], ref: int, units: int) -> Any:
+def wait_for_results(world: dict[str, Any], ref: int, units: int) -> Any:  # noqa: F811
     server, key = world["server"], world["keys"]["acme_admin"]
     deadline = time.monotonic() + 30
     while True:

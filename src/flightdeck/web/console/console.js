@@ -342,8 +342,7 @@ function drawMetric(name, m, looks) {
   title.textContent = `${m.name} `;
   const kind = document.createElement("span");
   kind.className = "muted";
-  const ratio = m.kind === "ratio" ? "per request" : "per unit";
-  kind.textContent = `(${ratio}${m.cuped ? ", CUPED" : ""}; against ${m.control})`;
+  kind.textContent = `(${m.kind} metric${m.cuped ? ", CUPED" : ""}; against ${m.control})`;
   title.appendChild(kind);
   const chartEl = document.createElement("div");
   chartEl.id = `chart-${name}`;
@@ -375,6 +374,20 @@ function drawMetric(name, m, looks) {
   if (looks && looks.times.length) drawLooks(name, chartEl, looks);
 }
 
+// Tick labels with as many decimals as their spacing needs (0.05% apart: two).
+function percentTicks(u, ticks) {
+  const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 1;
+  const digits = Math.min(6, Math.max(0, -Math.floor(Math.log10(step || 1))));
+  return ticks.map((t) => (Math.abs(t) < step / 2 ? 0 : t).toFixed(digits) + "%");
+}
+
+// At least 2 points of % tall: a difference of nothing (rounding noise) draws flat, not magnified.
+function percentRange(u, min, max) {
+  if (min === null || max === null) return [-1, 1];
+  const pad = Math.max((max - min) * 0.05, (2 - (max - min)) / 2, 0);
+  return [min - pad, max + pad];
+}
+
 // One line per treatment (relative difference, %), its always-valid interval as a band and the
 // fixed-horizon interval dashed; a black line at 0 (no difference).
 function drawLooks(name, el, looks) {
@@ -402,8 +415,8 @@ function drawLooks(name, el, looks) {
     height: 200,
     cursor: { drag: { x: false, y: false } },
     legend: { show: false },  // the section's caption says what the line, band and dashes are
-    scales: { x: { time: true } },
-    axes: [{}, { size: 64, values: (u, ticks) => ticks.map((t) => t.toFixed(0) + "%") }],
+    scales: { x: { time: true }, y: { range: percentRange } },
+    axes: [{}, { size: 72, values: percentTicks }],
     series,
     bands,
   }, data, el);
