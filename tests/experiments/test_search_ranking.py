@@ -75,3 +75,66 @@ def test_ranking_values_are_checked_at_creation(world: World) -> None:  # noqa: 
     }
     status, body = world.call("POST", "/admin/experiments", "acme_admin", wrong)
     assert status == 400 and "'rrf_k'" in body["error"]["message"], body
+
+
+WEIGHTED: dict[str, Any] = {
+    "key": "loose-ranking",
+    "unit": "request",
+    "target": {"kind": "ranking", "name": "photos"},
+    "variants": [
+        {"name": "control", "weight": 0.25, "value": {}},
+        {"name": "loose", "weight": 0.75, "value": {"min_score": -1, "signals": ["text"]}},
+    ],
+    "metrics": ["click"],
+}
+
+
+def test_ranking_experiment_records_outcomes_and_feedback_and_reports_them(
+    world: World,  # noqa: F811
+) -> None:
+    status, created = world.call("POST", "/admin/experiments", "acme_admin", WEIGHTED)
+    assert status == 201, created
+    assert world.call("POST", f"/admin/experiments/{created['id']}/start", "acme_admin")[0] == 200
+
+    served: Counter[str] = Counter()
+    ids: set[str] = set()
+    for i in range(200):
+        body = {"collection": "photos", "query": "a fast automobile", "k": 100}
+        status, headers, raw = world.raw("POST", "/v1/search", "acme_member", body)
+        assert status == 200, raw
+        variant = headers["x-flightdeck-experiment"].split("=")[1]
+        answer = json.loads(raw)
+        assert answer["id"].startswith("search-") and len(answer["id"]) == 39
+        ids.add(answer["id"])
+        served[variant] += 1
+        click = 1 if variant == "loose" or i % 2 else 0  # the loose ranking gets more clicks
+        feedback = {"response_id": answer["id"], "name": "click", "value": click}
+        status, recorded = world.call("POST", "/v1/feedback", "acme_member", feedback)
+        assert status == 201, recorded
+    assert len(ids) == 200  # every search response has its own id
+    assert 0.15 < served["control"] / 200 < 0.35  # weights 0.25 / 0.75
+
+    deadline = time.monotonic() + 30
+    while True:
+        ref = f"/admin/experiments/{created['id']}/results"
+        status, results = world.call("GET", ref, "acme_member")
+        assert status == 200, results
+        if results["units"] == dict(served) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert results["units"] == dict(served)  # exposures, written by the ledger
+    assert results["sample_ratio"]["mismatch"] is False
+    metrics = {m["name"]: m for m in results["metrics"]}
+    assert list(metrics) == ["latency_ms", "errors", "results", "zero_results", "click"]
+    means = {
+        name: {v["variant"]: v["value"] for v in metrics[name]["variants"]} for name in metrics
+    }
+    assert all(m > 0 for m in means["latency_ms"].values())  # milliseconds per search
+    assert means["errors"] == {"control": 0, "loose": 0}
+    assert means["results"]["loose"] == 5  # every photo
+    assert 1 <= means["results"]["control"] < 5  # the deployment's floor drops some
+    assert means["zero_results"] == {"control": 0, "loose": 0}
+    assert means["click"]["loose"] == 1 and 0.2 < means["click"]["control"] < 0.8
+    units = {v["variant"]: v["units"] for v in metrics["click"]["variants"]}
+    assert units == dict(served)  # feedback joined to each search's unit and variant
+    assert metrics["results"]["comparisons"][0]["absolute"] > 0

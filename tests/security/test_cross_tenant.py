@@ -202,6 +202,15 @@ CASES: dict[tuple[str, str], Builder] = {
         A("GET", "/admin/console/slow?tenant=acme&range=30d"),
         A("GET", "/admin/console/slow?range=30d", may_succeed=True),
     ],
+    ("GET", "/admin/console/experiments"): lambda w: [
+        A("GET", "/admin/console/experiments?tenant=acme"),
+        A("GET", "/admin/console/experiments", may_succeed=True),
+    ],
+    ("GET", "/admin/console/experiments/{ref}"): lambda w: [
+        A("GET", f"/admin/console/experiments/{w.ids['experiment']}?tenant=acme"),
+        A("GET", f"/admin/console/experiments/{w.ids['experiment']}"),
+        A("GET", "/admin/console/experiments/1?tenant=acme"),
+    ],
     ("GET", "/admin/console/live"): lambda w: [
         A("GET", "/admin/console/live?tenant=acme&range=30d"),
         A("GET", "/admin/console/live?range=30d", may_succeed=True),

@@ -179,6 +179,8 @@ async def test_openapi_documents_every_admin_route(admin: Admin) -> None:
         "/console/usage",
         "/console/slow",
         "/console/live",
+        "/console/experiments",
+        "/console/experiments/{ref}",
         "/cache",
     }
 

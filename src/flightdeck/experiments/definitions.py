@@ -37,6 +37,14 @@ GUARDRAILS = (
     "cost",
     "cache_hits",
 )
+SEARCH_GUARDRAILS = ("latency_ms", "errors", "results", "zero_results")
+"""Guardrails of ``ranking`` experiments, from the searches' usage records: latency, errors,
+results per search and the share of searches with none."""
+
+
+def guardrails_of(kind: str) -> tuple[str, ...]:
+    """The guardrail metrics of an experiment with target ``kind``."""
+    return SEARCH_GUARDRAILS if kind == "ranking" else GUARDRAILS
 
 
 class Target(BaseModel):

@@ -19,9 +19,10 @@ the variant's value is the prompt version. Its variant joins ``ctx.variants`` li
 so the ledger records the exposure with the model call's usage.
 
 Search assigns ``ranking`` experiments (``assign_ranking``): ``target.name`` is the collection
-(or ``*``), the value a ranking configuration. A search makes no model call, so its exposure is
-written to ``experiment_exposures`` directly (once per unit and experiment; a database outage
-loses it, logged, and the search still answers).
+(or ``*``), the value a ranking configuration. A search makes no model call; its own usage
+record (``search/outcomes.py``: latency, status, result count, response id) carries the variant
+to the ledger, which writes the exposure and the request's link like a model call's, and
+spools them while the database is down.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ class ExperimentRuntime:
         self._by_tenant: dict[str, list[ExperimentOut]] = {}
         self._loaded_at = -float("inf")
         self._lock = asyncio.Lock()
-        self._exposed: set[tuple[int, str]] = set()  # exposures this process wrote (search)
 
     def invalidate(self) -> None:
         """Reload on the next request (after an experiment starts or stops here)."""
@@ -103,8 +103,8 @@ class ExperimentRuntime:
 
     async def assign_ranking(self, ctx: CallContext, collection: str) -> dict[str, Any] | None:
         """The ranking configuration a running ``ranking`` experiment gives this search of
-        ``collection`` (or None); records the unit's exposure. The variant joins
-        ``ctx.variants`` (for ``x-flightdeck-experiment``)."""
+        ``collection`` (or None). The variant joins ``ctx.variants``: the search's usage record
+        carries it to the ledger (its exposure) and the response to ``x-flightdeck-experiment``."""
         for experiment in await self.running(ctx.principal.tenant):
             target = experiment.target
             if target.kind != "ranking" or target.name not in (collection, "*"):
@@ -118,22 +118,9 @@ class ExperimentRuntime:
             ctx.variants.append(
                 ServedVariant(experiment.id, experiment.key, assignment.variant, unit)
             )
-            await self._expose(experiment.id, unit, assignment.variant)
             value: dict[str, Any] = experiment.value_of(assignment.variant)
             return value
         return None
-
-    async def _expose(self, experiment_id: int, unit: str, variant: str) -> None:
-        if (experiment_id, unit) in self._exposed:
-            return
-        try:
-            await self.experiments.expose(experiment_id, unit, variant)
-        except Exception:  # the request path must not fail because the store is down
-            log.warning("experiments: could not record an exposure", exc_info=True)
-            return
-        if len(self._exposed) >= 100_000:
-            self._exposed.clear()
-        self._exposed.add((experiment_id, unit))
 
     async def before_call(self, ctx: CallContext, body: dict[str, Any]) -> None:
         """Assign the call's unit in each matching experiment and apply the variant."""

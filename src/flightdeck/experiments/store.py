@@ -15,12 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flightdeck.core.errors import InvalidRequest, NotFound
-from flightdeck.core.ids import unique_id
 from flightdeck.experiments.assignment import Layer
 from flightdeck.experiments.buckets import Namespace
 from flightdeck.experiments.definitions import ExperimentIn, ExperimentOut, Target, Variant
 from flightdeck.store.database import Store
-from flightdeck.store.models_experiments import ExperimentRow, ExposureRow
+from flightdeck.store.models_experiments import ExperimentRow
 
 TRANSITIONS = {"start": ("draft", "running"), "stop": ("running", "stopped")}
 
@@ -98,35 +97,13 @@ class ExperimentStore:
                 ) from None
         return experiment_out(row)
 
-    async def expose(self, experiment_id: int, unit: str, variant: str) -> bool:
-        """Record ``unit``'s exposure to ``variant`` unless it has one (surfaces without a
-        model call, e.g. search); True when this call recorded it."""
-        try:
-            async with self.store.session() as session, session.begin():
-                seen = await session.get(ExposureRow, (experiment_id, unit))
-                if seen is not None:
-                    return False
-                session.add(
-                    ExposureRow(
-                        experiment_id=experiment_id,
-                        unit=unit,
-                        variant=variant,
-                        ts=datetime.now(UTC),
-                        record_id=unique_id(),
-                    )
-                )
-        except IntegrityError:  # another server recorded it first
-            return False
-        return True
-
-    async def all(self, tenant: str) -> list[ExperimentOut]:
+    async def all(self, tenant: str | None) -> list[ExperimentOut]:
+        """The tenant's experiments, oldest first (None: every tenant's)."""
+        query = select(ExperimentRow).order_by(ExperimentRow.id)
+        if tenant is not None:
+            query = query.where(ExperimentRow.tenant == tenant)
         async with self.store.session() as session:
-            rows = await session.scalars(
-                select(ExperimentRow)
-                .where(ExperimentRow.tenant == tenant)
-                .order_by(ExperimentRow.id)
-            )
-            return [experiment_out(r) for r in rows]
+            return [experiment_out(r) for r in await session.scalars(query)]
 
     async def get(self, tenant: str, ref: str | int) -> ExperimentOut:
         """By id or key; raises NotFound (also for another tenant's experiment)."""

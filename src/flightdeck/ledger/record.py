@@ -10,6 +10,7 @@ from flightdeck.core.ids import unique_id
 
 ExperimentTag = tuple[int, str, str]
 CACHE_HITS = ("hit", "semantic-hit")
+SEARCH_GROUP_PREFIX = "search:"  # a search's record: model group 'search:<collection>'
 
 
 def _now() -> datetime:
@@ -44,6 +45,7 @@ class UsageRecord:
     # call does not go through it) and, for a hit, what the call that wrote the entry cost
     cache_result: str | None = None
     saved_cost: float = 0.0
+    result_count: int | None = None  # a search's hits (None: not a search)
 
     @property
     def cache_hit(self) -> bool:
@@ -88,4 +90,5 @@ class UsageRecord:
             "trace_id": self.trace_id,
             "cache_result": self.cache_result,
             "saved_cost": self.saved_cost,
+            "result_count": self.result_count,
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -28,10 +29,12 @@ from flightdeck.core.settings import Settings
 from flightdeck.experiments.runtime import ExperimentRuntime
 from flightdeck.search.collections import CollectionStore
 from flightdeck.search.engine import SearchEngine, hydrate
+from flightdeck.search.outcomes import SearchOutcome
 from flightdeck.search.ownership import display_source, hide_locations
 from flightdeck.search.query import SearchQuery, parse_ranking, parse_search
 from flightdeck.search.snapshot import Snapshot
 from flightdeck.store.database import Store
+from flightdeck.store.models_tenancy import Collection
 from flightdeck.telemetry.stages import Stage, no_stage
 
 JSON = "application/json"
@@ -94,7 +97,29 @@ class SearchRoutes:
         principal = await self.authenticate(request)
         query = parse_search(await read_json_object(request, self.max_body))
         collection = await self.collections.get(principal.tenant, query.collection)
+        outcome = SearchOutcome(principal, collection.name)  # recorded, answered or failed
         served = CallContext(principal, model_group="", kind="chat")  # experiments' view
+        try:
+            body, headers = await self.answer(query, collection, outcome, served)
+        except BaseException as exc:
+            outcome.failed(exc)
+            if self.accounting.ledger is not None:
+                self.accounting.ledger.record(outcome.record(served))
+            raise
+        if self.accounting.ledger is not None:
+            await self.accounting.ledger.commit(outcome.record(served))
+        return Response(orjson.dumps(body), media_type=JSON, headers=headers)
+
+    async def answer(
+        self,
+        query: SearchQuery,
+        collection: Collection,
+        outcome: SearchOutcome,
+        served: CallContext,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The search's body and headers; ``outcome`` learns the result count and ``served``
+        the ranking experiment's variant, if any."""
+        principal = outcome.principal
         if self.experiments is not None:
             ranking = await self.experiments.assign_ranking(served, collection.name)
             if ranking is not None:
@@ -116,7 +141,9 @@ class SearchRoutes:
                 documents_url(collection.name),
                 source=lambda s: display_source(s, tenant, roots),
             )
+        outcome.result_count = len(data)
         body = {
+            "id": outcome.response_id,
             "object": "list",
             "collection": collection.name,
             "query": query.query,
@@ -130,7 +157,7 @@ class SearchRoutes:
         }
         headers = dict(admitted.headers)
         headers.update((k.decode(), v.decode()) for k, v in served.experiment_headers())
-        return Response(orjson.dumps(body), media_type=JSON, headers=headers)
+        return body, headers
 
     async def list_collections(self, request: Request) -> Response:
         principal = await self.authenticate(request)

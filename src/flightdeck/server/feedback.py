@@ -4,7 +4,8 @@
     {"response_id": "...", "rating": 4}                       -> rating = 4
     {"response_id": "...", "name": "resolved", "value": 1}    -> any named numeric metric
 
-The response id is the ``id`` of the reply the client got; results join it to the request's
+The response id is the ``id`` of the reply the client got (a chat completion's ``chatcmpl-...``,
+the assistant's ``response_id``, a search's ``search-...``); results join it to the request's
 experiment, variant and unit. Feedback is the caller's tenant's; it may arrive before the
 request's usage reaches the database (the ledger writes off the request path), so an unknown
 id is accepted, not refused.

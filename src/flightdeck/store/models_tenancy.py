@@ -161,6 +161,8 @@ class UsageRow(Base):
     # the response cache: hit | semantic-hit | miss | bypass | refresh (None: not a chat call)
     cache_result: Mapped[str | None] = mapped_column(String(16), nullable=True)
     saved_cost: Mapped[float] = mapped_column(Float, default=0.0)  # what a hit's miss cost
+    # a search's hits (None: not a search); migration 0010
+    result_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class UsageDaily(Base):

@@ -26,6 +26,7 @@ from flightdeck.server.admin import (
     cache,
     collections,
     console,
+    console_experiments,
     experiments,
     keys,
     service_accounts,
@@ -53,6 +54,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     store_shares.router,
     experiments.router,
     console.router,
+    console_experiments.router,
     cache.router,
 )
 

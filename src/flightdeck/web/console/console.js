@@ -18,6 +18,9 @@ const state = {
   data: {},
   charts: {},
   connected: false,
+  experiment: "",  // "<tenant>/<id>" of the experiment shown
+  experimentAt: 0,  // when it was last read (ms)
+  experimentUpdates: 0,
 };
 window.flightdeckConsole = state;
 
@@ -237,6 +240,190 @@ function drawLive(live) {
   }
 }
 
+// ---- experiments -----------------------------------------------------------------------------
+// The list and the chosen experiment come from /admin/console/experiments (the admin API's
+// results and, per metric, looks over time); the chosen one is re-read at most every 30 s.
+
+const EXPERIMENT_SECONDS = 30;
+const pct = (xs) => xs.map((y) => (y === null || y === undefined ? null : 100 * y));
+const fmtPct = (v) => (v === null || v === undefined ? "-" : (v > 0 ? "+" : "") + v.toFixed(1) + "%");
+function fmtValue(v) {
+  if (v === null || v === undefined) return "-";
+  return Math.abs(v) < 100 ? v.toPrecision(3) : fmtNumber(v, 0);
+}
+const fmtCi = (ci, f) => (ci && ci[0] !== null && ci[1] !== null ? `[${f(ci[0])}, ${f(ci[1])}]` : "-");
+
+function experimentRef(e) {
+  return `${e.tenant}/${e.id}`;
+}
+
+function dropExperimentCharts() {
+  for (const name of Object.keys(state.charts)) {
+    if (name.startsWith("exp-")) {
+      state.charts[name].destroy();
+      delete state.charts[name];
+    }
+  }
+}
+
+async function refreshExperiments(force = false) {
+  const tenant = state.tenant ? "?tenant=" + encodeURIComponent(state.tenant) : "";
+  const listed = await api(`/admin/console/experiments${tenant}`);
+  state.data.experiments = listed.data;
+  const select = $("experiment");
+  const known = listed.data.map(experimentRef);
+  if (!known.includes(state.experiment)) {
+    const running = listed.data.filter((e) => e.status === "running");
+    const pick = running.length ? running[running.length - 1] : listed.data[listed.data.length - 1];
+    state.experiment = pick ? experimentRef(pick) : "";
+    force = true;
+  }
+  select.replaceChildren(...listed.data.map((e) => new Option(
+    `${state.tenant || !listed.tenant ? e.tenant + " / " : ""}${e.key} (${e.status}, ${e.target.kind} ${e.target.name})`,
+    experimentRef(e),
+  )));
+  select.value = state.experiment;
+  $("exp-none").hidden = listed.data.length > 0;
+  select.disabled = !listed.data.length;
+  if (!state.experiment) {
+    state.data.experiment = null;
+    drawExperiment(null);
+    return;
+  }
+  const age = (Date.now() - (state.experimentAt || 0)) / 1000;
+  if (!force && age < EXPERIMENT_SECONDS) return;
+  const cut = state.experiment.lastIndexOf("/");
+  const [owner, id] = [state.experiment.slice(0, cut), state.experiment.slice(cut + 1)];
+  const view = await api(`/admin/console/experiments/${id}?tenant=${encodeURIComponent(owner)}`);
+  state.experimentAt = Date.now();
+  state.data.experiment = view;
+  drawExperiment(view);
+  state.experimentUpdates = (state.experimentUpdates || 0) + 1;
+}
+
+function drawExperiment(view) {
+  dropExperimentCharts();
+  $("exp-metrics").replaceChildren();
+  $("exp-srm").replaceChildren();
+  $("exp-about").textContent = "";
+  fillTable("exp-units", [], () => {});
+  if (!view) return;
+  const e = view.experiment;
+  const r = view.results;
+  const srm = r.sample_ratio;
+  const badge = document.createElement("span");
+  badge.className = `state state-${srm.mismatch ? "mismatch" : "ok"}`;
+  const p = srm.p_value === null ? "-" : srm.p_value.toPrecision(2);
+  badge.textContent = srm.mismatch ? `sample ratio mismatch (p = ${p})` : `sample ratio ok (p = ${p})`;
+  $("exp-srm").appendChild(badge);
+  $("exp-about").textContent = `unit ${e.unit}, target ${e.target.kind} ${e.target.name}, coverage ${Math.round(100 * e.coverage)}%`;
+  const total = Object.values(r.units).reduce((a, b) => a + b, 0);
+  fillTable("exp-units", e.variants.map((v, i) => [v, srm.expected[i]]), (tr, [v, expected]) => {
+    cell(tr, v.name);
+    cell(tr, v.weight === null ? "equal" : v.weight.toFixed(2), "num");
+    cell(tr, fmtNumber(r.units[v.name] || 0), "num");
+    cell(tr, expected === undefined ? "-" : fmtNumber(expected, 1), "num");
+    cell(tr, total ? ((100 * (r.units[v.name] || 0)) / total).toFixed(1) + "%" : "-", "num");
+  });
+  const history = Object.fromEntries(view.over_time.map((m) => [m.name, m]));
+  r.metrics.forEach((m, i) => drawMetric(`exp-${i}`, m, history[m.name]));
+  if (!r.metrics.length) {
+    const p = document.createElement("p");
+    p.className = "muted";
+    p.textContent = "No metric has two units in every variant yet.";
+    $("exp-metrics").appendChild(p);
+  }
+}
+
+function drawMetric(name, m, looks) {
+  const box = document.createElement("div");
+  box.className = "exp-metric";
+  const title = document.createElement("h3");
+  title.textContent = `${m.name} `;
+  const kind = document.createElement("span");
+  kind.className = "muted";
+  kind.textContent = `(${m.kind} metric${m.cuped ? ", CUPED" : ""}; against ${m.control})`;
+  title.appendChild(kind);
+  const chartEl = document.createElement("div");
+  chartEl.id = `chart-${name}`;
+  chartEl.className = "chart";
+  const table = document.createElement("table");
+  table.id = `table-${name}`;
+  const head = table.createTHead().insertRow();
+  for (const h of ["variant", "units", "mean", "diff", "diff %", "always-valid 95% CI", "p"]) {
+    const th = document.createElement("th");
+    th.textContent = h;
+    head.appendChild(th);
+  }
+  table.createTBody();
+  box.append(title, chartEl, table);
+  $("exp-metrics").appendChild(box);
+  const byVariant = Object.fromEntries(m.comparisons.map((c) => [c.variant, c]));
+  fillTable(table.id, m.variants, (tr, v) => {
+    const c = byVariant[v.variant];
+    cell(tr, v.variant);
+    cell(tr, fmtNumber(v.units), "num");
+    cell(tr, fmtValue(v.value), "num");
+    cell(tr, c ? fmtValue(c.absolute) : "control", "num");
+    cell(tr, c && c.relative !== null ? fmtPct(100 * c.relative) : "-", "num");
+    const ci = c ? c.sequential_ci : null;
+    const significant = ci && ci[0] !== null && ci[1] !== null && (ci[0] > 0 || ci[1] < 0);
+    cell(tr, c ? fmtCi(ci, fmtValue) : "-", significant ? "num significant" : "num");
+    cell(tr, c && c.sequential_p_value !== null ? c.sequential_p_value.toPrecision(2) : "-", "num");
+  });
+  if (looks && looks.times.length) drawLooks(name, chartEl, looks);
+}
+
+// Tick labels with as many decimals as their spacing needs (0.05% apart: two).
+function percentTicks(u, ticks) {
+  const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 1;
+  const digits = Math.min(6, Math.max(0, -Math.floor(Math.log10(step || 1))));
+  return ticks.map((t) => (Math.abs(t) < step / 2 ? 0 : t).toFixed(digits) + "%");
+}
+
+// At least 2 points of % tall: a difference of nothing (rounding noise) draws flat, not magnified.
+function percentRange(u, min, max) {
+  if (min === null || max === null) return [-1, 1];
+  const pad = Math.max((max - min) * 0.05, (2 - (max - min)) / 2, 0);
+  return [min - pad, max + pad];
+}
+
+// One line per treatment (relative difference, %), its always-valid interval as a band and the
+// fixed-horizon interval dashed; a black line at 0 (no difference).
+function drawLooks(name, el, looks) {
+  const data = [looks.times];
+  const series = [{}];
+  const bands = [];
+  looks.variants.forEach((v, i) => {
+    const color = COLORS[(i + 1) % COLORS.length];
+    const at = data.length;
+    data.push(pct(v.relative), pct(v.sequential_high), pct(v.sequential_low), pct(v.high), pct(v.low));
+    const bound = (label, dash) => ({ label, stroke: color + "99", width: 1, dash, points: { show: false }, spanGaps: true, value: (u, y) => fmtPct(y) });
+    series.push(
+      { label: `${v.variant} vs ${looks.control}`, stroke: color, width: 2, spanGaps: true, points: { show: true, size: 6 }, value: (u, y) => fmtPct(y) },
+      bound(`${v.variant} always-valid high`),
+      bound(`${v.variant} always-valid low`),
+      bound(`${v.variant} fixed-horizon high`, [4, 4]),
+      bound(`${v.variant} fixed-horizon low`, [4, 4]),
+    );
+    bands.push({ series: [at + 1, at + 2], fill: color + "2e" });
+  });
+  data.push(looks.times.map(() => 0));
+  series.push({ label: "no difference", stroke: "#1d2330", width: 1, points: { show: false } });
+  const chart = new uPlot({
+    width: chartWidth(el),
+    height: 200,
+    cursor: { drag: { x: false, y: false } },
+    legend: { show: false },  // the section's caption says what the line, band and dashes are
+    scales: { x: { time: true }, y: { range: percentRange } },
+    axes: [{}, { size: 72, values: percentTicks }],
+    series,
+    bands,
+  }, data, el);
+  chart.looks = looks;
+  state.charts[name] = chart;
+}
+
 // ---- polling ---------------------------------------------------------------------------------
 
 function refuse(message) {
@@ -245,6 +432,9 @@ function refuse(message) {
   for (const chart of Object.values(state.charts)) chart.destroy();
   state.charts = {};
   state.data = {};
+  state.experiment = "";
+  state.experimentAt = 0;
+  $("exp-metrics").replaceChildren();
   sessionStorage.removeItem(KEY_STORE);
   $("dashboard").hidden = true;
   $("tenant-label").hidden = true;
@@ -270,6 +460,14 @@ async function refresh() {
     drawUsage(usage);
     drawSlow(slow);
     drawLive(live);
+    try {
+      await refreshExperiments();
+      $("exp-error").hidden = true;
+    } catch (err) {
+      if (err.status === 401 || err.status === 403) throw err;
+      $("exp-error").hidden = false;
+      $("exp-error").textContent = `Experiments: ${err.message}`;
+    }
     state.updates += 1;
     setStatus(`Updated ${new Date().toLocaleTimeString()} (every ${pollSeconds()} s)`);
   } catch (err) {
@@ -328,6 +526,10 @@ $("range").addEventListener("change", () => {
 $("tenant").addEventListener("change", () => {
   state.tenant = $("tenant").value;
   if (state.connected) refresh();
+});
+$("experiment").addEventListener("change", () => {
+  state.experiment = $("experiment").value;
+  if (state.connected) refreshExperiments(true).catch((err) => setStatus(`Update failed: ${err.message}`, true));
 });
 window.addEventListener("resize", () => {
   for (const [name, chart] of Object.entries(state.charts)) {
