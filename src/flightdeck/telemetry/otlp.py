@@ -65,7 +65,9 @@ _STATUS_CODES = {id(code): code.value for code in StatusCode}
 _SPAN_FLAGS = (b"\x85\x01\x00\x01\x00\x00", b"\x85\x01\x00\x03\x00\x00")
 _LINK_FLAGS = (b"\x35\x00\x01\x00\x00", b"\x35\x00\x03\x00\x00")
 _CACHE_LIMIT = 4096
-_CACHED = frozenset({str, int, bool, float})
+# Attribute value types whose encoded fields are kept: not float, as 0.0 == -0.0 (and hashes
+# the same) but encodes differently, and a float is rarely repeated (durations).
+_CACHED = frozenset({str, int, bool})
 
 
 def _varint(n: int) -> bytes:
@@ -185,13 +187,13 @@ def _span_id(ctx: SpanContext) -> bytes:
 class TraceRequestEncoder:
     """Writes ``ExportTraceServiceRequest`` bytes for batches of SDK spans.
 
-    It keeps the encoded attribute fields of str, int, bool and float values it has seen
-    (up to 4,096, then starts again): a gateway's spans repeat most of theirs (method, route,
-    model, provider, port, status), and a hit skips the encoding. Not thread-safe: one encoder
-    per exporter, whose batches come one at a time."""
+    It keeps the encoded attribute fields of str, int and bool values (and tuples of str) it
+    has seen (up to 4,096, then starts again): a gateway's spans repeat most of theirs (method,
+    route, model, provider, port, status), and a hit skips the encoding. Not thread-safe: one
+    encoder per exporter, whose batches come one at a time."""
 
     def __init__(self) -> None:
-        # (tag, type, key, value) -> the whole field; the type is in the key as True == 1 == 1.0
+        # (tag, type, key, value) -> the whole field; the type is in the key as True == 1
         self._fields: dict[tuple[bytes, type, str, object], bytes] = {}
         # attribute key -> KeyValue.key (left out when empty) and the tag of KeyValue.value
         self._keys: dict[str, bytes] = {}
@@ -236,7 +238,7 @@ class TraceRequestEncoder:
         parts = []
         for key, value in _plain(attributes).items():
             kind = type(value)
-            # A str tuple only equals str tuples; other types are in the key as True == 1 == 1.0.
+            # A str tuple only equals str tuples; the type is in the key as True == 1.
             if kind in _CACHED or (kind is tuple and all(type(v) is str for v in value)):
                 cache_key = (tag, kind, key, value)
                 field = fields.get(cache_key)
