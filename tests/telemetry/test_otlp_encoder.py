@@ -159,7 +159,7 @@ def test_varied_spans_encode_to_the_official_message() -> None:
     assert {len(s.events) for s in decoded} == {0, 2}
 
 
-@pytest.mark.parametrize("limit", [1, 2])
+@pytest.mark.parametrize("limit", [0, 1, 2])
 def test_dropped_attributes_events_and_links_are_counted(limit: int) -> None:
     spans = Spans()
     limits = SpanLimits(

@@ -59,6 +59,7 @@ _INT64_MAX = (1 << 63) - 1
 # Span.kind (field 6): the proto enum is the SDK's value + 1 (0 is SPAN_KIND_UNSPECIFIED).
 # Keyed by identity: an Enum's hash is a Python-level call.
 _KIND = {id(kind): b"\x30" + _SMALL[kind.value + 1] for kind in SpanKind}
+_SPAN_ID_TAG = 0x1208 << 64  # Span.span_id (field 2, 8 bytes) after a 16-byte trace_id
 _STATUS_CODES = {id(code): code.value for code in StatusCode}
 # Span.flags (field 16, fixed32) and Link.flags (field 6, fixed32): HAS_IS_REMOTE 0x100,
 # IS_REMOTE 0x200.
@@ -141,32 +142,58 @@ def _plain(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
     return inner if type(inner) is dict else attributes
 
 
+_Fields = tuple[SpanContext | None, SpanContext | None, str, SpanKind, int | None, int | None]
 _Collections = tuple[Mapping[str, Any] | None, Sequence[Event], Sequence[Link], int, int, int]
 
 
-def _collections(span: ReadableSpan) -> _Collections:
-    """The span's attributes, events, links and their dropped counts. For the SDK's own
-    ``ReadableSpan`` (what its span processors hand to exporters) they are read from its fields:
-    its properties copy the events and links and wrap the attributes on every call, and the
-    dropped counts take an ABC ``isinstance`` each."""
+def _fields(span: ReadableSpan) -> _Fields:
+    """Context, parent, name, kind, start and end; read off the fields of the SDK's own
+    ``ReadableSpan`` (what its span processors hand to exporters), where a property costs a
+    call each."""
     if type(span) is ReadableSpan:
-        attributes, events, links = span._attributes, span._events, span._links
         return (
-            attributes,
-            events,
-            links,
-            attributes.dropped if type(attributes) is BoundedAttributes else 0,
-            events.dropped if type(events) is BoundedList else 0,
-            links.dropped if type(links) is BoundedList else 0,
+            span._context,
+            span._parent,
+            span._name,
+            span._kind,
+            span._start_time,
+            span._end_time,
         )
     return (
-        span.attributes,
-        span.events,
-        span.links,
-        span.dropped_attributes,
-        span.dropped_events,
-        span.dropped_links,
+        span.get_span_context(),
+        span.parent,
+        span.name,
+        span.kind,
+        span.start_time,
+        span.end_time,
     )
+
+
+def _collections(span: ReadableSpan) -> _Collections:
+    """Attributes, events and links as plain containers, and their dropped counts. From the
+    SDK's own ``ReadableSpan`` they are read off its fields: its properties copy the events and
+    links and wrap the attributes every call, the dropped counts take an ABC ``isinstance``
+    each, and iterating ``BoundedAttributes`` goes through the generic ``MutableMapping``."""
+    if type(span) is not ReadableSpan:
+        return (
+            span.attributes,
+            span.events,
+            span.links,
+            span.dropped_attributes,
+            span.dropped_events,
+            span.dropped_links,
+        )
+    attributes: Any = span._attributes
+    events: Any = span._events
+    links: Any = span._links
+    dropped_attributes = dropped_events = dropped_links = 0
+    if isinstance(attributes, BoundedAttributes):
+        attributes, dropped_attributes = attributes._dict, attributes.dropped
+    if isinstance(events, BoundedList):
+        events, dropped_events = getattr(events, "_dq", events), events.dropped
+    if isinstance(links, BoundedList):
+        links, dropped_links = getattr(links, "_dq", links), links.dropped
+    return attributes, events, links, dropped_attributes, dropped_events, dropped_links
 
 
 def _status(status: Status) -> bytes:
@@ -284,20 +311,18 @@ class TraceRequestEncoder:
 
     def _span(self, span: ReadableSpan) -> bytes:
         """One ``Span`` as a ``ScopeSpans.spans`` field (2)."""
-        ctx = span.get_span_context()
+        ctx, parent, name, kind, start, end = _fields(span)
         assert ctx is not None  # an SDK span always has its context
-        parts = [b"\x0a\x10" + ctx.trace_id.to_bytes(16, "big"), b"\x12\x08" + _span_id(ctx)]
+        # trace_id (1), then span_id (2): one int to bytes.
+        parts = [b"\x0a\x10" + (ctx.trace_id << 80 | _SPAN_ID_TAG | ctx.span_id).to_bytes(26)]
         if ctx.trace_state:
             state = ",".join([f"{key}={value}" for key, value in ctx.trace_state.items()])
             parts.append(_delimited(b"\x1a", state.encode()))
-        parent = span.parent
         if parent:
-            parts.append(b"\x22\x08" + _span_id(parent))
-        name = span.name
+            parts.append(b"\x22\x08" + parent.span_id.to_bytes(8))
         if name:
             parts.append(_delimited(b"\x2a", name.encode()))
-        parts.append(_KIND[id(span.kind)])
-        start, end = span.start_time, span.end_time
+        parts.append(_KIND[id(kind)])
         if start:
             parts.append(b"\x39" + _FIXED64(start))
         if end:
@@ -305,7 +330,8 @@ class TraceRequestEncoder:
         attributes, events, links, dropped_attributes, dropped_events, dropped_links = _collections(
             span
         )
-        parts.append(self._attributes(b"\x4a", attributes))
+        if attributes:
+            parts.append(self._attributes(b"\x4a", attributes))
         if dropped_attributes:
             parts.append(b"\x50" + _varint(dropped_attributes))
         if events:
