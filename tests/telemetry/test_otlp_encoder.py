@@ -66,6 +66,9 @@ SCALARS: dict[str, Any] = {
     "float.inf": math.inf,
     "float.negative_inf": -math.inf,
     "bytes": b"\x00\xff",
+    # one-byte and two-byte varint edges, for lengths and values
+    **{f"str.len{n}": "s" * n for n in (125, 126, 127, 128, 16381, 16382, 16383, 16384)},
+    **{f"int.{n}": n for n in (127, 128, 16383, 16384, 2**21, 2**35)},
 }
 SEQUENCES: dict[str, Any] = {
     "seq.str": ["stop", "length", "", "ü"],

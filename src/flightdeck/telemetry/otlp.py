@@ -75,6 +75,8 @@ def _varint(n: int) -> bytes:
     """Base-128 varint of a non-negative ``n`` (lengths, counts, enums)."""
     if n < 0x80:
         return _SMALL[n]
+    if n < 0x4000:
+        return bytes((n & 0x7F | 0x80, n >> 7))
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -222,7 +224,7 @@ class TraceRequestEncoder:
     def __init__(self) -> None:
         # (tag, type, key, value) -> the whole field; the type is in the key as True == 1
         self._fields: dict[tuple[bytes, type, str, object], bytes] = {}
-        # attribute key -> KeyValue.key (left out when empty) and the tag of KeyValue.value
+        # attribute key -> _key_head(key)
         self._keys: dict[str, bytes] = {}
 
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
@@ -284,30 +286,37 @@ class TraceRequestEncoder:
         return b"".join(parts)
 
     def _field(self, tag: bytes, key: str, value: Any, kind: type) -> bytes | None:
-        """One attribute as a ``tag`` field holding a ``KeyValue``; None (logged) for a value
-        the official encoder cannot encode either."""
+        """One attribute as a ``tag`` field holding a ``KeyValue``; None (logged) for a key or
+        value the official encoder cannot encode either."""
         try:
+            head = self._keys.get(key)
+            if head is None:
+                head = self._key_head(key)
             if kind is str:
                 raw = value.encode()
                 n = len(raw)
-                body = b"\x0a" + (_SMALL[n] if n < 0x80 else _varint(n)) + raw
+                if n < 0x7E:  # AnyValue (tag, length, text) and its length: one byte each
+                    body = head + _SMALL[n + 2] + b"\x0a" + _SMALL[n] + raw
+                else:
+                    body = head + _delimited(b"", _delimited(b"\x0a", raw))
             elif kind is int:
-                body = b"\x18" + _int64(value)
-            elif kind is float:
-                body = b"\x21" + _DOUBLE(value)
+                raw = _int64(value)
+                body = head + _SMALL[len(raw) + 1] + b"\x18" + raw
             else:
-                body = _any_value(value)
+                body = head + _delimited(b"", _any_value(value))
         except Exception as error:
             _logger.exception("Failed to encode key %s: %s", key, error)
             return None
-        head = self._keys.get(key)
-        if head is None:
-            head = (_delimited(b"\x0a", key.encode()) if key else b"") + b"\x12"
-            if len(self._keys) >= _CACHE_LIMIT:
-                self._keys.clear()
-            self._keys[key] = head
         n = len(body)
-        return _delimited(tag, head + (_SMALL[n] if n < 0x80 else _varint(n)) + body)
+        return tag + (_SMALL[n] if n < 0x80 else _varint(n)) + body
+
+    def _key_head(self, key: str) -> bytes:
+        """``KeyValue.key`` (field 1, left out when empty) and the tag of ``KeyValue.value``."""
+        head = (_delimited(b"\x0a", key.encode()) if key else b"") + b"\x12"
+        if len(self._keys) >= _CACHE_LIMIT:
+            self._keys.clear()
+        self._keys[key] = head
+        return head
 
     def _span(self, span: ReadableSpan) -> bytes:
         """One ``Span`` as a ``ScopeSpans.spans`` field (2)."""
