@@ -2,9 +2,9 @@
 (``encode_spans(spans).SerializePartialToString()``) next to Flightdeck's direct wire-format
 encoder (``flightdeck.telemetry.otlp.TraceRequestEncoder``, one kept across batches as the
 exporter does), on the gateway's two span shapes: a SERVER span (6 attributes, remote parent)
-and a CLIENT inference span (15 ``gen_ai.*`` and server attributes, a finish-reason list). Batches of 512 spans (``BatchSpanProcessor``'s
-default export size); CPU time (``time.process_time``) per span, min of ``--repeat`` timings
-of ``--number`` batches.
+and a CLIENT inference span (15 ``gen_ai.*`` and server attributes, a finish-reason list).
+Batches of 512 spans (``BatchSpanProcessor``'s default export size); CPU time
+(``time.process_time``) per span, min of ``--repeat`` timings of ``--number`` batches.
 
     python -m bench.gateway.otlp_encode [--repeat 7] [--number 20]
 """

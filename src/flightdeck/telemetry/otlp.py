@@ -292,8 +292,9 @@ class TraceRequestEncoder:
             head = self._keys.get(key)
             if head is None:
                 head = self._key_head(key)
+            body: bytes
             if kind is str:
-                raw = value.encode()
+                raw: bytes = value.encode()
                 n = len(raw)
                 if n < 0x7E:  # AnyValue (tag, length, text) and its length: one byte each
                     body = head + _SMALL[n + 2] + b"\x0a" + _SMALL[n] + raw
