@@ -6,7 +6,7 @@ and a CLIENT inference span (15 ``gen_ai.*`` and server attributes, a finish-rea
 Batches of 512 spans (``BatchSpanProcessor``'s default export size); CPU time
 (``time.process_time``) per span, min of ``--repeat`` timings of ``--number`` batches.
 
-    python -m bench.gateway.otlp_encode [--repeat 7] [--number 20]
+    python -m bench.gateway.otlp_encode [--repeat 9] [--number 10]
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def official(spans: Sequence[ReadableSpan]) -> bytes:
 def main() -> None:
     """Print a markdown table of microseconds per span, official next to direct."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--number", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--number", type=int, default=10)
     args = parser.parse_args()
     servers, clients = gateway_spans(BATCH)
     mixed = [span for pair in zip(servers, clients, strict=True) for span in pair]

@@ -18,12 +18,15 @@ out, as the official encoder does.
 Source of the wire layout: ``opentelemetry/proto/trace/v1/trace.proto``,
 ``common/v1/common.proto``, ``resource/v1/resource.proto`` and
 ``collector/trace/v1/trace_service.proto`` of open-telemetry/opentelemetry-proto, as compiled in
-the ``opentelemetry-proto`` 1.45.2 Python package (field numbers checked against its
-descriptors by ``tests/telemetry/test_otlp_encoder.py``).
+the ``opentelemetry-proto`` 1.45.2 Python package (generated from the upstream proto tag that
+release pins; ``Resource.entity_refs`` and the ``*_strindex`` fields there are never written
+by the official encoder either). ``tests/telemetry/test_otlp_encoder.py`` parses this encoder's
+bytes with that package's message classes and compares them with the official encoder's.
 
 ``DirectOTLPSpanExporter`` is the library's ``OTLPSpanExporter`` (endpoint, headers,
 compression, timeouts, retries, size limit and exporter metrics stay the library's) with only
-the serialization swapped: about 4x cheaper per span, measured in ``docs/benchmarks.md``.
+the serialization swapped: 7-9x less CPU per gateway span (``bench/gateway/otlp_encode.py``,
+table in ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
