@@ -221,8 +221,9 @@ class TraceRequestEncoder:
 
     It keeps the encoded attribute fields of str, int and bool values (and tuples of str) it
     has seen (up to 4,096, then starts again): a gateway's spans repeat most of theirs (method,
-    route, model, provider, port, status), and a hit skips the encoding. Not thread-safe: one
-    encoder per exporter, whose batches come one at a time."""
+    route, model, provider, port, status), and a hit skips the encoding. One per exporter;
+    calls from two threads at once are safe too, as every cached entry depends only on its
+    key (a race costs a recomputation, never a wrong field)."""
 
     def __init__(self) -> None:
         # (tag, type, key, value) -> the whole field; the type is in the key as True == 1
