@@ -4,7 +4,9 @@ encoder (``flightdeck.telemetry.otlp.TraceRequestEncoder``, one kept across batc
 exporter does), on the gateway's two span shapes: a SERVER span (6 attributes, remote parent)
 and a CLIENT inference span (15 ``gen_ai.*`` and server attributes, a finish-reason list).
 Batches of 512 spans (``BatchSpanProcessor``'s default export size); CPU time
-(``time.process_time``) per span, min of ``--repeat`` timings of ``--number`` batches.
+(``time.process_time``) per span, min of ``--repeat`` timings of ``--number`` batches. Last
+row: a whole ``export()`` of the interleaved batch by the library's exporter and by
+``DirectOTLPSpanExporter`` to a loopback sink (the exporting thread's CPU, POST included).
 
     python -m bench.gateway.otlp_encode [--repeat 9] [--number 10]
 """
@@ -12,19 +14,22 @@ Batches of 512 spans (``BatchSpanProcessor``'s default export size); CPU time
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 import timeit
 from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
-from flightdeck.telemetry.otlp import TraceRequestEncoder
+from flightdeck.telemetry.otlp import DirectOTLPSpanExporter, TraceRequestEncoder
 
 BATCH = 512
 
@@ -97,6 +102,48 @@ def official(spans: Sequence[ReadableSpan]) -> bytes:
     return encode_spans(spans).SerializePartialToString()
 
 
+class _Sink(BaseHTTPRequestHandler):
+    """A collector stand-in that reads each export and answers 200."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def export_us(exporter: OTLPSpanExporter, spans: Sequence[ReadableSpan], repeat: int) -> float:
+    """CPU of the calling thread (the one ``BatchSpanProcessor`` runs ``export`` in) per span
+    for a whole ``export(spans)``: encoding and the HTTP POST; min over ``repeat`` calls."""
+    exporter.export(spans)  # connection made, caches warm
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.thread_time()
+        exporter.export(spans)
+        best = min(best, time.thread_time() - started)
+    return best / len(spans) * 1e6
+
+
+def export_row(spans: Sequence[ReadableSpan], repeat: int) -> str:
+    """The table row for whole exports to a loopback sink, library exporter next to ours."""
+    sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{sink.server_address[1]}/v1/traces"
+    try:
+        slow = export_us(OTLPSpanExporter(endpoint=url), spans, repeat)
+        fast = export_us(DirectOTLPSpanExporter(endpoint=url), spans, repeat)
+    finally:
+        sink.shutdown()
+        sink.server_close()
+    label = "whole export() with its POST, interleaved"
+    return f"| {label} | {slow:.1f} | {fast:.2f} | {slow / fast:.1f}x |"
+
+
 def main() -> None:
     """Print a markdown table of microseconds per span, official next to direct."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -117,6 +164,7 @@ def main() -> None:
         slow = per_span_us(official, spans, args.repeat, args.number)
         fast = per_span_us(encoder.encode, spans, args.repeat, args.number)
         print(f"| {label} | {slow:.1f} | {fast:.2f} | {slow / fast:.1f}x |")
+    print(export_row(mixed[:BATCH], args.repeat))
 
 
 if __name__ == "__main__":
