@@ -247,6 +247,13 @@ def test_an_attribute_the_official_encoder_cannot_encode_is_logged_and_left_out(
     assert ours == encode_spans([span])
 
 
+def test_a_key_that_is_not_utf8_is_left_out_like_a_bad_value() -> None:
+    span = ReadableSpan("s", SpanContext(1, 2, False), attributes={"\ud800": "v", "good": 1})
+    ours = ExportTraceServiceRequest.FromString(encode_trace_request([span]))
+    assert [a.key for a in ours.resource_spans[0].scope_spans[0].spans[0].attributes] == ["good"]
+    assert ours == encode_spans([span])
+
+
 def test_a_span_name_that_is_not_utf8_fails_the_batch_as_the_official_encoder_does() -> None:
     span = ReadableSpan("\ud800", SpanContext(1, 2, False))
     with pytest.raises(UnicodeEncodeError):
