@@ -41,12 +41,14 @@ def tracer_provider(
 
 
 def otlp_exporter(settings: TelemetrySettings) -> SpanExporter:
-    """OTLP over HTTP with protobuf bodies, to ``<otlp_endpoint>/v1/traces``."""
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    """OTLP over HTTP with protobuf bodies, to ``<otlp_endpoint>/v1/traces``: the library's
+    exporter with Flightdeck's direct protobuf encoder (``telemetry/otlp.py``)."""
+    # Imported here: the exporter pulls in requests, needed only when export is configured.
+    from flightdeck.telemetry.otlp import DirectOTLPSpanExporter
 
     assert settings.otlp_endpoint is not None
     endpoint = settings.otlp_endpoint.rstrip("/") + "/v1/traces"
-    return OTLPSpanExporter(endpoint=endpoint, headers=dict(settings.otlp_headers))
+    return DirectOTLPSpanExporter(endpoint=endpoint, headers=dict(settings.otlp_headers))
 
 
 def incoming_context(headers: Mapping[str, str]) -> Context | None:
