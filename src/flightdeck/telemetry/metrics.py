@@ -19,7 +19,12 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from flightdeck.telemetry import semconv as sc
-from flightdeck.telemetry.loop_metrics import HistogramChild, LoopCounter, LoopHistogram
+from flightdeck.telemetry.loop_metrics import (
+    CounterChild,
+    HistogramChild,
+    LoopCounter,
+    LoopHistogram,
+)
 from flightdeck.telemetry.semconv import Conventions, MetricSpec
 
 Attrs = dict[str, Any]
@@ -47,6 +52,7 @@ class _GenAIInstrument:
                 labels,
                 registry=registry,
             )
+        self._by_attrs: dict[tuple[tuple[str, Any], ...], HistogramChild | CounterChild] = {}
         self.otel: OtelHistogram | OtelCounter | None = None
         if meter is not None:
             if spec.instrument == "histogram":
@@ -62,7 +68,15 @@ class _GenAIInstrument:
                 )
 
     def record(self, value: float, attrs: Attrs) -> None:
-        child = self.prom.labels(*[_label(attrs.get(a)) for a in self.spec.attributes])
+        """Record ``value`` with the spec's attributes read from ``attrs`` (absent ones: "")."""
+        # The child by the attributes as given: a tuple of a small dict's items is cheaper
+        # than mapping every spec attribute to a label (measured); values are bounded, as
+        # labels are (module docstring), so the cache is too.
+        key = tuple(attrs.items())
+        child = self._by_attrs.get(key)
+        if child is None:
+            child = self.prom.labels(*[_label(attrs.get(a)) for a in self.spec.attributes])
+            self._by_attrs[key] = child
         if isinstance(child, HistogramChild):
             child.observe(value)
         else:

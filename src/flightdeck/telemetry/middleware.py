@@ -127,7 +127,7 @@ class TelemetryMiddleware:
                     "route": route,
                     "model": info.model,
                     "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
+                    "duration_ms": int(elapsed * 1_000_000) / 1000,  # round() costs more
                     "input_tokens": info.input_tokens,
                     "output_tokens": info.output_tokens,
                     "cache": info.cache,

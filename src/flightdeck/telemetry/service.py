@@ -97,7 +97,7 @@ class Telemetry:
         """A settled model call (a cache hit too): request counters with the cache result, time
         to first token, token usage; the record gets the request's trace id (the console links
         slow requests to it)."""
-        if record.trace_id is None:
+        if record.trace_id is None and self.tracer is not None:
             span_ctx = trace.get_current_span().get_span_context()
             if span_ctx.is_valid:
                 record.trace_id = f"{span_ctx.trace_id:032x}"
