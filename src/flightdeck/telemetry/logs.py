@@ -71,15 +71,7 @@ class _Lines:
 
     def direct(self) -> bool:
         """True when the logger's only way out is our own handler (``flightdeck serve``)."""
-        handler = self.handler
-        return (
-            handler is not None
-            and not log.propagate
-            and len(log.handlers) == 1
-            and log.handlers[0] is handler
-            and not log.filters
-            and not handler.filters
-        )
+        return not log.propagate and log.handlers == [self.handler] and not log.filters
 
     def add(self, line: str) -> None:
         self.waiting.append(line)
@@ -117,16 +109,28 @@ _LINES = _Lines()
 atexit.register(_LINES.flush)
 
 
+_NAMES: dict[str, str] = {}  # tenant and model group names, redacted once
+
+
+def _redacted_name(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    done = _NAMES.get(value)
+    if done is None:
+        if len(_NAMES) >= 4096:  # names are bounded; this only stops a runaway
+            _NAMES.clear()
+        done = _NAMES[value] = redact(value)
+    return done
+
+
 def emit(fields: dict[str, Any]) -> None:
     """Log one request's line, if the logger is on (a cheap check when it is not)."""
     if not log.isEnabledFor(logging.INFO):
         return
     # Of the fields only these two are names that come from outside the code (configuration,
     # the key store); redacting them is as safe as redacting the line, and cheaper.
-    for name in ("tenant", "model"):
-        value = fields.get(name)
-        if isinstance(value, str):
-            fields[name] = redact(value)
+    fields["tenant"] = _redacted_name(fields.get("tenant"))
+    fields["model"] = _redacted_name(fields.get("model"))
     line = request_line(fields)
     if _LINES.direct():
         _LINES.add(line)

@@ -15,7 +15,13 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from flightdeck.core.telemetry_settings import TelemetrySettings
@@ -31,13 +37,23 @@ def tracer_provider(
     exporting OTLP/HTTP protobuf to ``otlp_endpoint`` in batches, plus ``processors``."""
     provider = TracerProvider(
         resource=Resource.create({"service.name": settings.service_name}),
-        sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)),
+        sampler=ParentBased(root_sampler(settings.sample_ratio)),
     )
     if settings.otlp_endpoint:
         provider.add_span_processor(BatchSpanProcessor(otlp_exporter(settings)))
     for processor in processors or []:
         provider.add_span_processor(processor)
     return provider
+
+
+def root_sampler(ratio: float) -> Sampler:
+    """The sampler for new traces: ``ALWAYS_ON``/``ALWAYS_OFF`` at 1 and 0 (the same decisions
+    as ``TraceIdRatioBased`` there, without computing a bound per span), else by ratio."""
+    if ratio >= 1.0:
+        return ALWAYS_ON
+    if ratio <= 0.0:
+        return ALWAYS_OFF
+    return TraceIdRatioBased(ratio)
 
 
 def otlp_exporter(settings: TelemetrySettings) -> SpanExporter:
