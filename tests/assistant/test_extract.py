@@ -91,6 +91,11 @@ VISIBLE_STYLES = {
     "mobile-only-rule": "<style>@media (max-width: 600px) {{ .side {{ display:none }} }}</style>"
     "<body><div class=side>{t}</div></body>",
     "tailwind-responsive-hidden": '<body><div class="hidden lg:block">{t}</div></body>',
+    "tailwind-stylesheet-shows-again": "<style>.hidden {{ display:none }} @media (min-width: "
+    "1024px) {{ .lg\\:flex {{ display:flex }} }}</style>"
+    '<body><div class="hidden lg:flex">{t}</div></body>',
+    "noscript-that-opens-a-div": '<body><noscript><div class="nojs"></noscript><main>{t}</main>'
+    "<noscript></div></noscript></body>",
     "dark-background-colour-unseen": '<body><div style="background:#000">{t}</div></body>',
     "background-image": '<body><div style="background:url(x.png); color:#fff">{t}</div></body>',
 }
@@ -115,6 +120,12 @@ def test_soft_hyphens_and_zero_width_spaces_do_not_split_words() -> None:
         ARTICLE.replace("sunlight", "sun\u00adlight").replace("direct", "di\u200brect")
     )
     assert "six hours of direct sunlight" in extract_html(html).text
+
+
+def test_text_is_in_composed_unicode_form() -> None:
+    decomposed = "Cafe\u0301 au lait is served warm at the counter every morning."
+    text = extract_html(page_html(ARTICLE + f"<p>{decomposed}</p>")).text
+    assert "Caf\u00e9 au lait" in text
 
 
 def page_html(body: str) -> str:

@@ -11,6 +11,7 @@ block; preformatted code keeps its line breaks and indentation.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,9 @@ _MIN_MAIN_TEXT = 250  # characters; trafilatura's min_extracted_size
 _SHORT_PAGE = 2000  # characters of block text: a page this short is all main text
 # lxml refuses a str that declares its encoding ("<?xml ... encoding=...?>", XHTML pages)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# A browser that runs scripts reads <noscript> as raw text and never shows it; libxml2 parses it
+# as markup, so "<noscript><div></noscript>" would swallow the rest of the page into it.
+_NOSCRIPT = re.compile(r"<noscript\b[^>]*>(?:(?!<noscript\b).)*?</noscript\s*>", re.I | re.S)
 _INVISIBLE_CHARS = dict.fromkeys(map(ord, "\u00ad\u200b\ufeff"))  # soft hyphen, ZWSP, BOM
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 
@@ -99,7 +103,8 @@ def _parse(html: str) -> Any:
     if not html.strip():
         return None
     try:
-        return lxml.html.document_fromstring(_XML_DECLARATION.sub("", html, count=1))
+        source = _NOSCRIPT.sub("", _XML_DECLARATION.sub("", html, count=1))
+        return lxml.html.document_fromstring(source)
     except (lxml.etree.ParserError, ValueError):
         return None
 
@@ -214,15 +219,18 @@ class _BlockWriter:
 
 
 def _clean_lines(text: str) -> str:
-    """Whitespace of flowing text: runs become one space, line breaks (``<br>``) stay."""
-    lines = (_SPACE.sub(" ", line).strip() for line in text.translate(_INVISIBLE_CHARS).split("\n"))
+    """Whitespace of flowing text: runs become one space, line breaks (``<br>``) stay; the text
+    is in Unicode's composed form (NFC), as people type and search it."""
+    text = unicodedata.normalize("NFC", text.translate(_INVISIBLE_CHARS))
+    lines = (_SPACE.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
 
 def _verbatim(text: str) -> str:
     """Preformatted text: line breaks and indentation kept, trailing spaces and the blank
     lines around it dropped, tabs kept."""
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = [line.rstrip() for line in text.split("\n")]
     while lines and not lines[0]:
         lines.pop(0)
     while lines and not lines[-1]:
@@ -241,6 +249,7 @@ def _blocks_from_tree(tree: Any) -> list[Block]:
 
 
 def _normalize(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
     lines = (_SPACE.sub(" ", line).strip() for line in text.split("\n"))
     return " ".join(line for line in lines if line)
 

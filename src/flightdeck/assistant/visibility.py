@@ -75,7 +75,9 @@ _LENGTH = re.compile(r"^(-?\d*\.?\d+)(px|pt|em|rem|%|vw|vh)?$")
 _SCALE_ZERO = re.compile(r"scale[xyz3d]*\(\s*0*\.?0+\s*(\)|,)|matrix\(\s*0\s*,\s*0\s*,\s*0\s*,\s*0")
 _CLIP_RECT = re.compile(r"rect\(\s*([^)]*)\)")
 _CLIP_PATH = re.compile(r"inset\(\s*(\d+(?:\.\d+)?)%|(circle|ellipse)\(\s*0(px|%)?\s*(\)|at)")
-_NAME_TOKEN = re.compile(r"[.#][\w-]+")
+_NAME_TOKEN = re.compile(r"[.#](?:[\w-]|\\[^\s0-9a-fA-F])+")  # ".lg\:flex" is class "lg:flex"
+_ESCAPE = re.compile(r"\\(.)")
+_PSEUDO = re.compile(r"(?<!\\):")
 _COMBINATOR = re.compile(r"\s*[\s>+~]\s*")
 _COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _RULE = re.compile(r"([^{}]*)\{([^{}]*)\}")
@@ -336,18 +338,19 @@ def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]
     # A rule that shows again what a hiding rule hides (".menu.open { display: block }")
     # must take part too: one that sets a property a hiding rule sets, on a shared class or id.
     props = {k.lstrip("!") for _, decls in hiding for k in decls}
-    tokens = {t for prelude, _ in hiding for t in _NAME_TOKEN.findall(prelude)}
+    names = _names_in(tree)
+    tokens = {t for prelude, _ in hiding for t in _name_tokens(prelude)}
+    # ... and one on a class or id that shares an element with a hiding rule's name: Tailwind's
+    # ".hidden" on a nav that ".lg\:flex" shows again on a desktop screen.
+    tokens |= {n for t in tokens for el in names.get(t, ()) for n in _names_of_element(el)}
     if tokens:
         parsed = _qualified_rules(
             css, re.compile("|".join(re.escape(p) for p in props)), subject_tokens=tokens
         )
-    names = _names_in(tree)
     rules: list[tuple[bool, tuple[int, int, int], int, _Compiled, Declarations]] = []
     for prelude, decls in parsed:
         hides = _suspicious(decls)
-        shows = bool(tokens & set(_NAME_TOKEN.findall(prelude))) and any(
-            k.lstrip("!") in props for k in decls
-        )
+        shows = bool(tokens & _name_tokens(prelude)) and any(k.lstrip("!") in props for k in decls)
         if not (hides or shows):
             continue
         for selector in prelude.split(","):
@@ -387,8 +390,21 @@ def _names_in(tree: Any) -> dict[str, list[Any]]:
 def _may_match(selector: str, names: dict[str, list[Any]]) -> bool:
     """False when the selector's subject names a class or id the document never uses."""
     subject = _COMBINATOR.split(selector.strip())[-1]
-    subject = subject.split(":", 1)[0]
-    return all(t.lower() in names for t in _NAME_TOKEN.findall(subject))
+    subject = _PSEUDO.split(subject, 1)[0]
+    return all(t in names for t in _name_tokens(subject))
+
+
+@functools.lru_cache(maxsize=8192)
+def _name_tokens(selector: str) -> frozenset[str]:
+    """The ``.class`` and ``#id`` names of a selector, unescaped and in lower case."""
+    return frozenset({_ESCAPE.sub(r"\1", t).lower() for t in _NAME_TOKEN.findall(selector)})
+
+
+def _names_of_element(el: Any) -> list[str]:
+    """An element's ``.class`` and ``#id`` names, in lower case."""
+    out = ["." + c for c in (el.get("class") or "").lower().split()]
+    ident = el.get("id")
+    return [*out, "#" + ident.lower()] if ident else out
 
 
 def _desktop_screen_only(css: str) -> str:
@@ -419,7 +435,7 @@ def _qualified_rules(
         prelude, body = m.group(1).strip(), m.group(2)
         if not prelude or prelude.startswith("@") or not worth.search(body):
             continue
-        if subject_tokens is not None and not subject_tokens & set(_NAME_TOKEN.findall(prelude)):
+        if subject_tokens is not None and not subject_tokens & _name_tokens(prelude):
             continue
         decls = _rule_declarations(body)
         if decls:
