@@ -465,7 +465,7 @@ class _Compiled:
     uses tags, classes, ids and combinators (most do), else by its XPath."""
 
     tree: Any  # cssselect's parsed tree
-    xpath: str
+    xpath: str  # empty when the index path applies
     subject_name: str | None  # ".class" or "#id" of the subject, for the index
     anchor: tuple[str, str] | None  # (".class" or "#id" of an ancestor, the subject's tag)
     simple: bool
@@ -483,13 +483,15 @@ def _selectors(prelude: str) -> tuple[tuple[_Compiled, tuple[int, int, int]], ..
     for selector in parsed:
         if selector.pseudo_element is not None:
             continue  # ::before/::after text is not in the HTML
-        try:
-            xpath = translator.selector_to_xpath(selector)
-        except cssselect.SelectorError:
-            continue  # :hover and friends: state we cannot know
         node = selector.parsed_tree
-        anchor = _anchor(node)
-        compiled = _Compiled(node, xpath, _subject_name(node), anchor, _is_simple(node))
+        anchor, subject, simple = _anchor(node), _subject_name(node), _is_simple(node)
+        xpath = ""  # not needed when the index finds the candidates (most rules)
+        if not simple or (subject is None and anchor is None):
+            try:
+                xpath = translator.selector_to_xpath(selector)
+            except cssselect.SelectorError:
+                continue  # :hover and friends: state we cannot know
+        compiled = _Compiled(node, xpath, subject, anchor, simple)
         out.append((compiled, selector.specificity()))
     return tuple(out)
 
