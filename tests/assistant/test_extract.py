@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from flightdeck.assistant.errors import PageError
-from flightdeck.assistant.extract import extract_html, extract_page, extract_text
-from flightdeck.assistant.pages import PageInput
+from flightdeck.assistant.extract import _short_result, extract_html, extract_page, extract_text
+from flightdeck.assistant.pages import Block, PageInput
 from flightdeck.assistant.pdf import extract_pdf
 from flightdeck.testing.pdf import make_pdf
 from tests.assistant.conftest import OTTERS
@@ -130,3 +130,17 @@ def test_text_is_in_composed_unicode_form() -> None:
 
 def page_html(body: str) -> str:
     return f"<html><head><title>T</title></head><body><article>{body}</article></body></html>"
+
+
+def test_a_short_result_keeps_the_page_blocks_trafilatura_chose_and_not_the_menu() -> None:
+    """Trafilatura's short result glues inline elements as lines; the page's own blocks keep
+    their words whole, and only those that trafilatura chose are kept (not the menu)."""
+    html = page_html(
+        '<ul class="menu"><li><a href="/">Startseite</a></li><li><a href="/i">Impressum</a></li>'
+        '</ul><p>The <b>ot</b>ter <a href="/x">us</a>es <span>ro</span>cks as tools.</p>'
+        '<div class="share">Teilen Sie dies mit: <a href="/t">Twitter</a></div>'
+    )
+    chosen = [Block("paragraph", "The\not\nter\nus\nes\nro\ncks as tools.")]
+    blocks = _short_result(html, chosen)
+    assert [b.text for b in blocks] == ["The otter uses rocks as tools."]
+    assert _short_result(html, []) != []  # nothing chosen: the page's blocks

@@ -25,7 +25,7 @@ from flightdeck.assistant.visibility import drop_element, remove_invisible
 
 _CHROME_TAGS = ("nav", "header", "footer", "aside", "form", "button", "menu", "select")
 _MIN_MAIN_TEXT = 250  # characters; trafilatura's min_extracted_size
-_SHORT_PAGE = 2000  # characters of block text: a page this short is all main text
+_SAME_TEXT_SHARE = 0.8  # of trafilatura's short result found in the page's own blocks
 # lxml refuses a str that declares its encoding ("<?xml ... encoding=...?>", XHTML pages)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 # A browser that runs scripts reads <noscript> as raw text and never shows it; libxml2 parses it
@@ -75,15 +75,33 @@ def extract_html(html: str, title: str = "") -> Extracted:
     body = getattr(document, "body", None)
     blocks = _BlockWriter(_XML).write(body) if body is not None else []
     if sum(len(b.text) for b in blocks) < _MIN_MAIN_TEXT:
-        # Too short for trafilatura's main-text path: its fallback glues inline elements as
-        # lines, so on a short page cut the page's own blocks (from the source: trafilatura
-        # changed the tree). On a long page, trafilatura's little is the better guess.
-        fresh = _parse(html)
-        remove_invisible(fresh)
-        own = _blocks_from_tree(fresh)
-        if not blocks or sum(len(b.text) for b in own) <= _SHORT_PAGE:
-            blocks = own  # empty when the page is only navigation and scripts
+        blocks = _short_result(html, blocks)
     return Extracted(page_title, tuple(blocks))
+
+
+def _short_result(html: str, chosen: list[Block]) -> list[Block]:
+    """Blocks for a result too short for trafilatura's main-text path: its fallback glues
+    inline elements as lines, so cut the page's own blocks (from the source: trafilatura
+    changed the tree) and keep those trafilatura chose; all of them when it chose nothing."""
+    fresh = _parse(html)
+    remove_invisible(fresh)
+    own = _blocks_from_tree(fresh)
+    if not chosen:
+        return own  # empty when the page is only navigation and scripts
+    target = _compact("".join(b.text for b in chosen))
+    kept: list[Block] = []
+    pos = found = 0
+    for block in own:  # in page order, as trafilatura keeps them
+        text = _compact(block.text)
+        at = target.find(text, pos) if text else -1
+        if at >= 0:
+            kept.append(block)
+            pos, found = at + len(text), found + len(text)
+    return kept if found >= _SAME_TEXT_SHARE * len(target) else chosen
+
+
+def _compact(text: str) -> str:
+    return "".join(unicodedata.normalize("NFC", text).split())
 
 
 def _mark_preformatted(tree: Any) -> None:
