@@ -144,3 +144,57 @@ def test_a_short_result_keeps_the_page_blocks_trafilatura_chose_and_not_the_menu
     blocks = _short_result(html, chosen)
     assert [b.text for b in blocks] == ["The otter uses rocks as tools."]
     assert _short_result(html, []) != []  # nothing chosen: the page's blocks
+
+
+REPORT = "".join(
+    f"<p>Paragraph {i} of the report explains how the harbour seals recovered along the coast "
+    "after the ban on hunting, with counts from every survey flight since 1990.</p>"
+    for i in range(6)
+)
+LEAD = (
+    "Fifty years after the hunting ban, the harbour seal population of the Wadden Sea has "
+    "returned to its historic size."
+)
+
+
+def news_page(header_extra: str = "", after_body: str = "") -> str:
+    return (
+        "<html><head><title>Seals</title></head><body><nav><a href='/'>Home</a></nav>"
+        "<main><article><header><h1>Harbour seals are back</h1>"
+        "<div class='article-meta'><time>12.01.2022</time> <a href='/a'>Anna Berg</a></div>"
+        f"{header_extra}</header><div class='article-body'>{REPORT}</div>{after_body}"
+        "</article></main><footer>© 2022 Coast News</footer></body></html>"
+    )
+
+
+def test_the_article_lead_in_its_header_comes_before_the_body() -> None:
+    page = extract_html(news_page(f"<p class='article-lead'>{LEAD}</p>"))
+    texts = [b.text for b in page.blocks]
+    assert LEAD in texts
+    assert texts.index(LEAD) < texts.index(next(t for t in texts if t.startswith("Paragraph 0")))
+    assert page.text.count("Fifty years after") == 1
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        # a site's tagline under the site's name, a post title between it and the body
+        "<html><body><header><h1>Coast Notes</h1><p class='description'>A personal blog about "
+        "the sea, the coast, the birds and the seals that live along it.</p></header><main>"
+        f"<article><h2 class='post-title'>Harbour seals are back</h2>{REPORT}</article></main>"
+        "</body></html>",
+        # a teaser of another article, after the body
+        news_page(
+            after_body="<div class='teaser'>A personal blog about the sea, the coast, the birds "
+            "and the seals that live along it.</div>"
+        ),
+        # an author's bio in the header
+        news_page(
+            "<p class='author-description'>A personal blog about the sea, the coast, the "
+            "birds and the seals that live along it.</p>"
+        ),
+    ],
+    ids=["site-tagline", "teaser-after-body", "author-bio"],
+)
+def test_lead_like_text_that_is_not_the_lead_stays_out(html: str) -> None:
+    assert "A personal blog" not in extract_html(html).text

@@ -5,7 +5,9 @@ text run that its own CSS hides (``assistant.visibility``): hidden text is a cla
 prompt injections. Trafilatura then keeps the main text without navigation, ads or comments,
 and its result is cut into blocks: paragraphs, headings, list items, table rows (cells joined
 by `` | ``), quotes and definitions are separate blocks; ``<br>`` stays a line break inside a
-block; preformatted code keeps its line breaks and indentation.
+block; preformatted code keeps its line breaks and indentation. The article's lead, which
+trafilatura often leaves in the article's header, is put back before the body
+(``assistant.leads``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import lxml.etree
 import lxml.html
 import trafilatura
 
+from flightdeck.assistant.leads import find_lead
 from flightdeck.assistant.pages import Block, Extracted, PageInput
 from flightdeck.assistant.pdf import extract_pdf
 from flightdeck.assistant.visibility import drop_element, remove_invisible
@@ -76,6 +79,10 @@ def extract_html(html: str, title: str = "") -> Extracted:
     blocks = _BlockWriter(_XML).write(body) if body is not None else []
     if sum(len(b.text) for b in blocks) < _MIN_MAIN_TEXT:
         blocks = _short_result(html, blocks)
+    lead = find_lead(tree, "".join(b.text for b in blocks))
+    if lead is not None:  # trafilatura often leaves the article's lead in its header
+        at = 1 if blocks[0].kind == "heading" else 0
+        blocks[at:at] = [Block("paragraph", b.text) for b in _BlockWriter(_HTML).write(lead)]
     return Extracted(page_title, tuple(blocks))
 
 
