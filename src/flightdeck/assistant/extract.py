@@ -93,7 +93,7 @@ def _short_result(html: str, chosen: list[Block]) -> list[Block]:
     fresh = _parse(html)
     remove_invisible(fresh)
     own = _blocks_from_tree(fresh)
-    if not chosen:
+    if not chosen or not own:
         return own  # empty when the page is only navigation and scripts
     target = _compact("".join(b.text for b in chosen))
     kept: list[Block] = []

@@ -81,6 +81,11 @@ _PSEUDO = re.compile(r"(?<!\\):")
 _COMBINATOR = re.compile(r"\s*[\s>+~]\s*")
 _COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _RULE = re.compile(r"([^{}]*)\{([^{}]*)\}")
+_CHILD = re.compile(r"\s*>\s*")
+_SELECTOR_PARTS = re.compile(r"(>|\s+)")
+_COMPOUND = re.compile(r"([a-zA-Z][\w-]*|\*)?((?:[.#]-?[_a-zA-Z][\w-]*)*)")
+_COMPOUND_NAMES = re.compile(r"[.#][^.#]+")
+_NEEDS_TOKENIZER = re.compile(r"[(\"'\\]|/\*")
 # Media blocks that do not apply to a desktop screen: print, and small or narrow viewports
 # (responsive sites hide their sidebars and menus there, not for the reader at a desk).
 _OTHER_MEDIA = re.compile(
@@ -278,6 +283,8 @@ def _px(value: str | None, em_px: float, default: float) -> float:
 def _declarations(css: str) -> Declarations:
     """``prop -> value`` (lower case) of a declaration list, later wins; ``!important`` ones
     are kept apart under ``"!" + prop`` (see ``_resolve``)."""
+    if not _NEEDS_TOKENIZER.search(css):
+        return _rule_declarations(css)  # no strings, functions or comments: a split will do
     out: Declarations = {}
     for decl in tinycss2.parse_blocks_contents(css, skip_whitespace=True, skip_comments=True):
         if decl.type == "declaration":
@@ -328,11 +335,12 @@ _NO_ATTRIBUTES = _NoAttributes()
 def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]:
     """Each element's declarations from the page's own stylesheets (hiding-relevant rules)."""
     css = " ".join(_desktop_screen_only(_COMMENT.sub(" ", sheet)) for sheet in sheets)
-    parsed = _qualified_rules(css, _MAYBE_HIDING)
-    hiding = [(prelude, decls) for prelude, decls in parsed if _suspicious(decls)]
+    style_rules = _style_rules(css)
+    parsed = _qualified_rules(style_rules, _MAYBE_HIDING)
+    hiding = [(prelude, decls) for prelude, decls, hides in parsed if hides]
     if any("color" in decls for _, decls in hiding):  # backgrounds decide if it shows
-        parsed = _qualified_rules(css, _MAYBE_HIDING_OR_BACKGROUND)
-        hiding = [(prelude, decls) for prelude, decls in parsed if _suspicious(decls)]
+        parsed = _qualified_rules(style_rules, _MAYBE_HIDING_OR_BACKGROUND)
+        hiding = [(prelude, decls) for prelude, decls, hides in parsed if hides]
     if not hiding:
         return {}
     # A rule that shows again what a hiding rule hides (".menu.open { display: block }")
@@ -345,11 +353,10 @@ def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]
     tokens |= {n for t in tokens for el in names.get(t, ()) for n in _names_of_element(el)}
     if tokens:
         parsed = _qualified_rules(
-            css, re.compile("|".join(re.escape(p) for p in props)), subject_tokens=tokens
+            style_rules, re.compile("|".join(re.escape(p) for p in props)), subject_tokens=tokens
         )
     rules: list[tuple[bool, tuple[int, int, int], int, _Compiled, Declarations]] = []
-    for prelude, decls in parsed:
-        hides = _suspicious(decls)
+    for prelude, decls, hides in parsed:
         shows = bool(tokens & _name_tokens(prelude)) and any(k.lstrip("!") in props for k in decls)
         if not (hides or shows):
             continue
@@ -424,23 +431,37 @@ def _desktop_screen_only(css: str) -> str:
     return "".join(out)
 
 
-def _qualified_rules(
-    css: str, worth: re.Pattern[str], subject_tokens: set[str] | None = None
-) -> list[tuple[str, Declarations]]:
-    """(selector list, declarations) of each style rule whose body matches ``worth`` (and
-    whose selectors name one of ``subject_tokens``, if given); rules nested in ``@media`` or
-    ``@supports`` count, other at-rules (``@font-face``) do not."""
-    out: list[tuple[str, Declarations]] = []
+def _style_rules(css: str) -> list[tuple[str, str]]:
+    """(selector list, body) of each style rule of a stylesheet; rules nested in ``@media``
+    or ``@supports`` count, other at-rules (``@font-face``) do not."""
+    out: list[tuple[str, str]] = []
     for m in _RULE.finditer(css):
-        prelude, body = m.group(1).strip(), m.group(2)
-        if not prelude or prelude.startswith("@") or not worth.search(body):
+        prelude = m.group(1).strip()
+        if prelude and not prelude.startswith("@"):
+            out.append((prelude, m.group(2)))
+    return out
+
+
+def _qualified_rules(
+    rules: list[tuple[str, str]], worth: re.Pattern[str], subject_tokens: set[str] | None = None
+) -> list[tuple[str, Declarations, bool]]:
+    """(selector list, declarations, whether it can hide) of each rule whose body matches
+    ``worth`` (and whose selectors name one of ``subject_tokens``, if given)."""
+    out: list[tuple[str, Declarations, bool]] = []
+    for prelude, body in rules:
+        if not worth.search(body):
             continue
         if subject_tokens is not None and not subject_tokens & _name_tokens(prelude):
             continue
         decls = _rule_declarations(body)
         if decls:
-            out.append((prelude, decls))
+            out.append((prelude, decls, _rule_hides(body)))
     return out
+
+
+@functools.lru_cache(maxsize=8192)
+def _rule_hides(body: str) -> bool:
+    return _suspicious(_rule_declarations(body))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -474,6 +495,9 @@ class _Compiled:
 @functools.lru_cache(maxsize=4096)
 def _selectors(prelude: str) -> tuple[tuple[_Compiled, tuple[int, int, int]], ...]:
     """Each selector of a rule that applies to elements themselves, with its specificity."""
+    fast = _simple_selector(prelude)
+    if fast is not None:
+        return (fast,)
     try:
         parsed = cssselect.parse(prelude)
     except cssselect.SelectorError:
@@ -494,6 +518,38 @@ def _selectors(prelude: str) -> tuple[tuple[_Compiled, tuple[int, int, int]], ..
         compiled = _Compiled(node, xpath, subject, anchor, simple)
         out.append((compiled, selector.specificity()))
     return tuple(out)
+
+
+def _simple_selector(selector: str) -> tuple[_Compiled, tuple[int, int, int]] | None:
+    """The common case without cssselect's parser: tags, classes and ids joined by descendant
+    or child combinators, whose elements the index finds (``.a > li``, ``#x .b``)."""
+    parts = _SELECTOR_PARTS.split(_CHILD.sub(">", selector.strip()))
+    node: Any = None
+    counts = [0, 0, 0]
+    for i, part in enumerate(parts):
+        if i % 2:  # a combinator: white space for descendant, ">" for child
+            continue
+        m = _COMPOUND.fullmatch(part)
+        if m is None or not part:
+            return None
+        tag, names = m.group(1), _COMPOUND_NAMES.findall(m.group(2))
+        compound: Any = cssselect.parser.Element(None, None if tag in (None, "*") else tag)
+        counts[2] += tag not in (None, "*")
+        for name in names:
+            if name[0] == ".":
+                compound, counts[1] = cssselect.parser.Class(compound, name[1:]), counts[1] + 1
+            else:
+                compound, counts[0] = cssselect.parser.Hash(compound, name[1:]), counts[0] + 1
+        combinator = ">" if i and parts[i - 1] == ">" else " "
+        node = (
+            compound
+            if node is None
+            else cssselect.parser.CombinedSelector(node, combinator, compound)
+        )
+    anchor, subject = _anchor(node), _subject_name(node)
+    if subject is None and anchor is None:
+        return None  # found by XPath: cssselect's translation
+    return _Compiled(node, "", subject, anchor, True), (counts[0], counts[1], counts[2])
 
 
 def _select(tree: Any, compiled: _Compiled, names: dict[str, list[Any]]) -> list[Any]:
@@ -535,7 +591,8 @@ def _anchor(node: Any) -> tuple[str, str] | None:
     if not isinstance(node.subselector, cssselect.parser.Element):
         return None
     name = _subject_name(node.selector)
-    return (name, node.subselector.element or "*") if name is not None else None
+    tag = (node.subselector.element or "*").lower()
+    return (name, tag) if name is not None else None
 
 
 def _subject_name(node: Any) -> str | None:
