@@ -198,3 +198,16 @@ def test_the_article_lead_in_its_header_comes_before_the_body() -> None:
 )
 def test_lead_like_text_that_is_not_the_lead_stays_out(html: str) -> None:
     assert "A personal blog" not in extract_html(html).text
+
+
+def test_a_rule_that_shows_a_tab_again_counts_on_a_page_with_many_hiding_rules() -> None:
+    """Hiding rules are bounded per page; the rule that shows the open tab must still count."""
+    hiding = " ".join(f".menu-{i} {{ display:none }}" for i in range(400))
+    menus = "".join(f'<div class="menu-{i}">Menu {i}</div>' for i in range(400))
+    html = (
+        f"<html><head><style>.tab {{ display:none }} {hiding} .tab.on {{ display:block }}"
+        f'</style></head><body>{menus}<div class="tab on">{ARTICLE}</div></body></html>'
+    )
+    text = extract_html(html).text
+    assert "six hours of direct sunlight" in text
+    assert "Menu 12" not in text

@@ -101,7 +101,7 @@ _HIDING_WORDS = (
 )
 _MAYBE_HIDING = re.compile(_HIDING_WORDS, re.IGNORECASE)
 _MAYBE_HIDING_OR_BACKGROUND = re.compile(_HIDING_WORDS + "|background", re.IGNORECASE)
-_MAX_RULES = 300  # selectors matched per page (hiding rules first): bounded work on huge sheets
+_MAX_RULES = 300  # hiding selectors matched per page, and as many showing: bounded work
 WHITE = (1.0, 1.0, 1.0)
 Color = tuple[float, float, float]
 Declarations = dict[str, str]
@@ -366,7 +366,16 @@ def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]
             for compiled, specificity in _selectors(selector.strip()):
                 rules.append((not hides, specificity, len(rules), compiled, decls))
     matched: dict[Any, list[tuple[tuple[int, int, int], int, Declarations]]] = {}
-    for _, specificity, order, compiled, decls in sorted(rules, key=lambda r: r[0])[:_MAX_RULES]:
+    for _, specificity, order, compiled, decls in [r for r in rules if not r[0]][:_MAX_RULES]:
+        for el in _select(tree, compiled, names):
+            matched.setdefault(el, []).append((specificity, order, decls))
+    # Rules that show again only matter where a hiding rule matched: those first, in order.
+    hidden_names = {n for el in matched for n in _names_of_element(el)}
+    showing = sorted(
+        (r for r in rules if r[0]),
+        key=lambda r: (r[3].subject_name or (r[3].anchor or ("",))[0]) not in hidden_names,
+    )
+    for _, specificity, order, compiled, decls in showing[:_MAX_RULES]:
         for el in _select(tree, compiled, names):
             matched.setdefault(el, []).append((specificity, order, decls))
     cascade: dict[Any, Declarations] = {}
