@@ -211,3 +211,17 @@ def test_a_rule_that_shows_a_tab_again_counts_on_a_page_with_many_hiding_rules()
     text = extract_html(html).text
     assert "six hours of direct sunlight" in text
     assert "Menu 12" not in text
+
+
+def test_an_unclosed_div_in_a_hidden_menu_does_not_swallow_the_article() -> None:
+    """Nested as a browser nests it: ``</li>`` closes the menu item's unclosed ``<div>``, so
+    the article is not inside the hidden menu (lxml's own parser put it there)."""
+    html = (
+        "<html><head><style>.hidden { display:none }</style></head><body>"
+        '<nav class="hidden"><ul><li><a href="/t">Tickets</a><div class="sub">'
+        '<a href="/t/day">Day tickets</a></li></ul></nav>'
+        f"<main><article>{ARTICLE}</article></main></body></html>"
+    )
+    text = extract_html(html).text
+    assert "six hours of direct sunlight" in text
+    assert "Day tickets" not in text

@@ -12,6 +12,7 @@ trafilatura often leaves in the article's header, is put back before the body
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 import lxml.etree
 import lxml.html
 import trafilatura
+from selectolax.lexbor import LexborHTMLParser
 
 from flightdeck.assistant.leads import find_lead
 from flightdeck.assistant.pages import Block, Extracted, PageInput
@@ -125,10 +127,17 @@ def _mark_preformatted(tree: Any) -> None:
 
 
 def _parse(html: str) -> Any:
+    """An lxml tree of the page, nested as a browser nests it: the HTML5 parser (lexbor) reads
+    the page and its serialization goes to lxml, whose own HTML 4 parser nests unclosed
+    elements differently (an unclosed ``<div>`` in a menu's ``<li>`` swallowed the article
+    into the hidden menu). Judging visibility on another nesting than the browser's would hide
+    what a reader sees, or show what it does not."""
     if not html.strip():
         return None
+    source = _NOSCRIPT.sub("", _XML_DECLARATION.sub("", html, count=1))
+    with contextlib.suppress(ValueError, UnicodeError):  # if lexbor refuses it, lxml reads it
+        source = LexborHTMLParser(source).html or source
     try:
-        source = _NOSCRIPT.sub("", _XML_DECLARATION.sub("", html, count=1))
         return lxml.html.document_fromstring(source)
     except (lxml.etree.ParserError, ValueError):
         return None
