@@ -7,10 +7,12 @@ that set: a passage of ``with`` found in the output (whitespace-normalized subst
 positive, one of ``without`` found is a false positive; precision, recall and F1 are summed
 over all pages. Get the data with ``bench/assistant/extraction_data.sh DIR``.
 
-Flightdeck's extractor (``flightdeck.assistant.extract.extract_html``: hidden-text removal, then
-trafilatura and the agreement of its precision, recall and readability runs) runs beside its
-peers on the same pages in the same process: trafilatura as the benchmark configures it,
-trafilatura's precision and recall modes, readability-lxml and jusText. Pages are split
+Flightdeck's extractor (``flightdeck.assistant.extract.extract_html``: the page nested by an
+HTML5 parser, hidden-text removal, trafilatura's balanced mode, the article's lead put back)
+runs beside its peers on the same pages in the same process: trafilatura as the benchmark
+configures it, trafilatura's precision and recall modes, readability-lxml and jusText.
+(rs-trafilatura, on PyPI as a CPython 3.12 wheel and a Rust sdist that needs crates.io, does
+not install on this project's Python 3.11 without network: not a peer here.) Pages are split
 deterministically by a hash of their URL into ``tune`` and ``test`` halves: tune on one, report
 the other. The hidden-text set of the injection suite must keep passing (exit status 1 if not).
 """

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from flightdeck.assistant.errors import PageError
-from flightdeck.assistant.extract import extract_html, extract_page, extract_text
-from flightdeck.assistant.pages import PageInput
+from flightdeck.assistant.extract import _short_result, extract_html, extract_page, extract_text
+from flightdeck.assistant.pages import Block, PageInput
 from flightdeck.assistant.pdf import extract_pdf
 from flightdeck.testing.pdf import make_pdf
 from tests.assistant.conftest import OTTERS
@@ -91,6 +91,11 @@ VISIBLE_STYLES = {
     "mobile-only-rule": "<style>@media (max-width: 600px) {{ .side {{ display:none }} }}</style>"
     "<body><div class=side>{t}</div></body>",
     "tailwind-responsive-hidden": '<body><div class="hidden lg:block">{t}</div></body>',
+    "tailwind-stylesheet-shows-again": "<style>.hidden {{ display:none }} @media (min-width: "
+    "1024px) {{ .lg\\:flex {{ display:flex }} }}</style>"
+    '<body><div class="hidden lg:flex">{t}</div></body>',
+    "noscript-that-opens-a-div": '<body><noscript><div class="nojs"></noscript><main>{t}</main>'
+    "<noscript></div></noscript></body>",
     "dark-background-colour-unseen": '<body><div style="background:#000">{t}</div></body>',
     "background-image": '<body><div style="background:url(x.png); color:#fff">{t}</div></body>',
 }
@@ -117,5 +122,106 @@ def test_soft_hyphens_and_zero_width_spaces_do_not_split_words() -> None:
     assert "six hours of direct sunlight" in extract_html(html).text
 
 
+def test_text_is_in_composed_unicode_form() -> None:
+    decomposed = "Cafe\u0301 au lait is served warm at the counter every morning."
+    text = extract_html(page_html(ARTICLE + f"<p>{decomposed}</p>")).text
+    assert "Caf\u00e9 au lait" in text
+
+
 def page_html(body: str) -> str:
     return f"<html><head><title>T</title></head><body><article>{body}</article></body></html>"
+
+
+def test_a_short_result_keeps_the_page_blocks_trafilatura_chose_and_not_the_menu() -> None:
+    """Trafilatura's short result glues inline elements as lines; the page's own blocks keep
+    their words whole, and only those that trafilatura chose are kept (not the menu)."""
+    html = page_html(
+        '<ul class="menu"><li><a href="/">Startseite</a></li><li><a href="/i">Impressum</a></li>'
+        '</ul><p>The <b>ot</b>ter <a href="/x">us</a>es <span>ro</span>cks as tools.</p>'
+        '<div class="share">Teilen Sie dies mit: <a href="/t">Twitter</a></div>'
+    )
+    chosen = [Block("paragraph", "The\not\nter\nus\nes\nro\ncks as tools.")]
+    blocks = _short_result(html, chosen)
+    assert [b.text for b in blocks] == ["The otter uses rocks as tools."]
+    assert _short_result(html, []) != []  # nothing chosen: the page's blocks
+
+
+REPORT = "".join(
+    f"<p>Paragraph {i} of the report explains how the harbour seals recovered along the coast "
+    "after the ban on hunting, with counts from every survey flight since 1990.</p>"
+    for i in range(6)
+)
+LEAD = (
+    "Fifty years after the hunting ban, the harbour seal population of the Wadden Sea has "
+    "returned to its historic size."
+)
+
+
+def news_page(header_extra: str = "", after_body: str = "") -> str:
+    return (
+        "<html><head><title>Seals</title></head><body><nav><a href='/'>Home</a></nav>"
+        "<main><article><header><h1>Harbour seals are back</h1>"
+        "<div class='article-meta'><time>12.01.2022</time> <a href='/a'>Anna Berg</a></div>"
+        f"{header_extra}</header><div class='article-body'>{REPORT}</div>{after_body}"
+        "</article></main><footer>© 2022 Coast News</footer></body></html>"
+    )
+
+
+def test_the_article_lead_in_its_header_comes_before_the_body() -> None:
+    page = extract_html(news_page(f"<p class='article-lead'>{LEAD}</p>"))
+    texts = [b.text for b in page.blocks]
+    assert LEAD in texts
+    assert texts.index(LEAD) < texts.index(next(t for t in texts if t.startswith("Paragraph 0")))
+    assert page.text.count("Fifty years after") == 1
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        # a site's tagline under the site's name, a post title between it and the body
+        "<html><body><header><h1>Coast Notes</h1><p class='description'>A personal blog about "
+        "the sea, the coast, the birds and the seals that live along it.</p></header><main>"
+        f"<article><h2 class='post-title'>Harbour seals are back</h2>{REPORT}</article></main>"
+        "</body></html>",
+        # a teaser of another article, after the body
+        news_page(
+            after_body="<div class='teaser'>A personal blog about the sea, the coast, the birds "
+            "and the seals that live along it.</div>"
+        ),
+        # an author's bio in the header
+        news_page(
+            "<p class='author-description'>A personal blog about the sea, the coast, the "
+            "birds and the seals that live along it.</p>"
+        ),
+    ],
+    ids=["site-tagline", "teaser-after-body", "author-bio"],
+)
+def test_lead_like_text_that_is_not_the_lead_stays_out(html: str) -> None:
+    assert "A personal blog" not in extract_html(html).text
+
+
+def test_a_rule_that_shows_a_tab_again_counts_on_a_page_with_many_hiding_rules() -> None:
+    """Hiding rules are bounded per page; the rule that shows the open tab must still count."""
+    hiding = " ".join(f".menu-{i} {{ display:none }}" for i in range(400))
+    menus = "".join(f'<div class="menu-{i}">Menu {i}</div>' for i in range(400))
+    html = (
+        f"<html><head><style>.tab {{ display:none }} {hiding} .tab.on {{ display:block }}"
+        f'</style></head><body>{menus}<div class="tab on">{ARTICLE}</div></body></html>'
+    )
+    text = extract_html(html).text
+    assert "six hours of direct sunlight" in text
+    assert "Menu 12" not in text
+
+
+def test_an_unclosed_div_in_a_hidden_menu_does_not_swallow_the_article() -> None:
+    """Nested as a browser nests it: ``</li>`` closes the menu item's unclosed ``<div>``, so
+    the article is not inside the hidden menu (lxml's own parser put it there)."""
+    html = (
+        "<html><head><style>.hidden { display:none }</style></head><body>"
+        '<nav class="hidden"><ul><li><a href="/t">Tickets</a><div class="sub">'
+        '<a href="/t/day">Day tickets</a></li></ul></nav>'
+        f"<main><article>{ARTICLE}</article></main></body></html>"
+    )
+    text = extract_html(html).text
+    assert "six hours of direct sunlight" in text
+    assert "Day tickets" not in text

@@ -5,28 +5,37 @@ text run that its own CSS hides (``assistant.visibility``): hidden text is a cla
 prompt injections. Trafilatura then keeps the main text without navigation, ads or comments,
 and its result is cut into blocks: paragraphs, headings, list items, table rows (cells joined
 by `` | ``), quotes and definitions are separate blocks; ``<br>`` stays a line break inside a
-block; preformatted code keeps its line breaks and indentation.
+block; preformatted code keeps its line breaks and indentation. The article's lead, which
+trafilatura often leaves in the article's header, is put back before the body
+(``assistant.leads``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 import lxml.etree
 import lxml.html
 import trafilatura
+from selectolax.lexbor import LexborHTMLParser
 
+from flightdeck.assistant.leads import find_lead
 from flightdeck.assistant.pages import Block, Extracted, PageInput
 from flightdeck.assistant.pdf import extract_pdf
 from flightdeck.assistant.visibility import drop_element, remove_invisible
 
 _CHROME_TAGS = ("nav", "header", "footer", "aside", "form", "button", "menu", "select")
 _MIN_MAIN_TEXT = 250  # characters; trafilatura's min_extracted_size
-_SHORT_PAGE = 2000  # characters of block text: a page this short is all main text
+_SAME_TEXT_SHARE = 0.8  # of trafilatura's short result found in the page's own blocks
 # lxml refuses a str that declares its encoding ("<?xml ... encoding=...?>", XHTML pages)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# A browser that runs scripts reads <noscript> as raw text and never shows it; libxml2 parses it
+# as markup, so "<noscript><div></noscript>" would swallow the rest of the page into it.
+_NOSCRIPT = re.compile(r"<noscript\b[^>]*>(?:(?!<noscript\b).)*?</noscript\s*>", re.I | re.S)
 _INVISIBLE_CHARS = dict.fromkeys(map(ord, "\u00ad\u200b\ufeff"))  # soft hyphen, ZWSP, BOM
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 
@@ -71,15 +80,37 @@ def extract_html(html: str, title: str = "") -> Extracted:
     body = getattr(document, "body", None)
     blocks = _BlockWriter(_XML).write(body) if body is not None else []
     if sum(len(b.text) for b in blocks) < _MIN_MAIN_TEXT:
-        # Too short for trafilatura's main-text path: its fallback glues inline elements as
-        # lines, so on a short page cut the page's own blocks (from the source: trafilatura
-        # changed the tree). On a long page, trafilatura's little is the better guess.
-        fresh = _parse(html)
-        remove_invisible(fresh)
-        own = _blocks_from_tree(fresh)
-        if not blocks or sum(len(b.text) for b in own) <= _SHORT_PAGE:
-            blocks = own  # empty when the page is only navigation and scripts
+        blocks = _short_result(html, blocks)
+    lead = find_lead(tree, "".join(b.text for b in blocks))
+    if lead is not None:  # trafilatura often leaves the article's lead in its header
+        at = 1 if blocks[0].kind == "heading" else 0
+        blocks[at:at] = [Block("paragraph", b.text) for b in _BlockWriter(_HTML).write(lead)]
     return Extracted(page_title, tuple(blocks))
+
+
+def _short_result(html: str, chosen: list[Block]) -> list[Block]:
+    """Blocks for a result too short for trafilatura's main-text path: its fallback glues
+    inline elements as lines, so cut the page's own blocks (from the source: trafilatura
+    changed the tree) and keep those trafilatura chose; all of them when it chose nothing."""
+    fresh = _parse(html)
+    remove_invisible(fresh)
+    own = _blocks_from_tree(fresh)
+    if not chosen or not own:
+        return own  # empty when the page is only navigation and scripts
+    target = _compact("".join(b.text for b in chosen))
+    kept: list[Block] = []
+    pos = found = 0
+    for block in own:  # in page order, as trafilatura keeps them
+        text = _compact(block.text)
+        at = target.find(text, pos) if text else -1
+        if at >= 0:
+            kept.append(block)
+            pos, found = at + len(text), found + len(text)
+    return kept if found >= _SAME_TEXT_SHARE * len(target) else chosen
+
+
+def _compact(text: str) -> str:
+    return "".join(unicodedata.normalize("NFC", text).split())
 
 
 def _mark_preformatted(tree: Any) -> None:
@@ -96,10 +127,18 @@ def _mark_preformatted(tree: Any) -> None:
 
 
 def _parse(html: str) -> Any:
+    """An lxml tree of the page, nested as a browser nests it: the HTML5 parser (lexbor) reads
+    the page and its serialization goes to lxml, whose own HTML 4 parser nests unclosed
+    elements differently (an unclosed ``<div>`` in a menu's ``<li>`` swallowed the article
+    into the hidden menu). Judging visibility on another nesting than the browser's would hide
+    what a reader sees, or show what it does not."""
     if not html.strip():
         return None
+    source = _NOSCRIPT.sub("", _XML_DECLARATION.sub("", html, count=1))
+    with contextlib.suppress(ValueError, UnicodeError):  # if lexbor refuses it, lxml reads it
+        source = LexborHTMLParser(source).html or source
     try:
-        return lxml.html.document_fromstring(_XML_DECLARATION.sub("", html, count=1))
+        return lxml.html.document_fromstring(source)
     except (lxml.etree.ParserError, ValueError):
         return None
 
@@ -214,15 +253,18 @@ class _BlockWriter:
 
 
 def _clean_lines(text: str) -> str:
-    """Whitespace of flowing text: runs become one space, line breaks (``<br>``) stay."""
-    lines = (_SPACE.sub(" ", line).strip() for line in text.translate(_INVISIBLE_CHARS).split("\n"))
+    """Whitespace of flowing text: runs become one space, line breaks (``<br>``) stay; the text
+    is in Unicode's composed form (NFC), as people type and search it."""
+    text = unicodedata.normalize("NFC", text.translate(_INVISIBLE_CHARS))
+    lines = (_SPACE.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
 
 def _verbatim(text: str) -> str:
     """Preformatted text: line breaks and indentation kept, trailing spaces and the blank
     lines around it dropped, tabs kept."""
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = [line.rstrip() for line in text.split("\n")]
     while lines and not lines[0]:
         lines.pop(0)
     while lines and not lines[-1]:
@@ -241,6 +283,7 @@ def _blocks_from_tree(tree: Any) -> list[Block]:
 
 
 def _normalize(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
     lines = (_SPACE.sub(" ", line).strip() for line in text.split("\n"))
     return " ".join(line for line in lines if line)
 

@@ -75,10 +75,17 @@ _LENGTH = re.compile(r"^(-?\d*\.?\d+)(px|pt|em|rem|%|vw|vh)?$")
 _SCALE_ZERO = re.compile(r"scale[xyz3d]*\(\s*0*\.?0+\s*(\)|,)|matrix\(\s*0\s*,\s*0\s*,\s*0\s*,\s*0")
 _CLIP_RECT = re.compile(r"rect\(\s*([^)]*)\)")
 _CLIP_PATH = re.compile(r"inset\(\s*(\d+(?:\.\d+)?)%|(circle|ellipse)\(\s*0(px|%)?\s*(\)|at)")
-_NAME_TOKEN = re.compile(r"[.#][\w-]+")
+_NAME_TOKEN = re.compile(r"[.#](?:[\w-]|\\[^\s0-9a-fA-F])+")  # ".lg\:flex" is class "lg:flex"
+_ESCAPE = re.compile(r"\\(.)")
+_PSEUDO = re.compile(r"(?<!\\):")
 _COMBINATOR = re.compile(r"\s*[\s>+~]\s*")
 _COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _RULE = re.compile(r"([^{}]*)\{([^{}]*)\}")
+_CHILD = re.compile(r"\s*>\s*")
+_SELECTOR_PARTS = re.compile(r"(>|\s+)")
+_COMPOUND = re.compile(r"([a-zA-Z][\w-]*|\*)?((?:[.#]-?[_a-zA-Z][\w-]*)*)")
+_COMPOUND_NAMES = re.compile(r"[.#][^.#]+")
+_NEEDS_TOKENIZER = re.compile(r"[(\"'\\]|/\*")
 # Media blocks that do not apply to a desktop screen: print, and small or narrow viewports
 # (responsive sites hide their sidebars and menus there, not for the reader at a desk).
 _OTHER_MEDIA = re.compile(
@@ -94,7 +101,7 @@ _HIDING_WORDS = (
 )
 _MAYBE_HIDING = re.compile(_HIDING_WORDS, re.IGNORECASE)
 _MAYBE_HIDING_OR_BACKGROUND = re.compile(_HIDING_WORDS + "|background", re.IGNORECASE)
-_MAX_RULES = 300  # selectors matched per page (hiding rules first): bounded work on huge sheets
+_MAX_RULES = 300  # hiding selectors matched per page, and as many showing: bounded work
 WHITE = (1.0, 1.0, 1.0)
 Color = tuple[float, float, float]
 Declarations = dict[str, str]
@@ -276,6 +283,8 @@ def _px(value: str | None, em_px: float, default: float) -> float:
 def _declarations(css: str) -> Declarations:
     """``prop -> value`` (lower case) of a declaration list, later wins; ``!important`` ones
     are kept apart under ``"!" + prop`` (see ``_resolve``)."""
+    if not _NEEDS_TOKENIZER.search(css):
+        return _rule_declarations(css)  # no strings, functions or comments: a split will do
     out: Declarations = {}
     for decl in tinycss2.parse_blocks_contents(css, skip_whitespace=True, skip_comments=True):
         if decl.type == "declaration":
@@ -326,28 +335,29 @@ _NO_ATTRIBUTES = _NoAttributes()
 def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]:
     """Each element's declarations from the page's own stylesheets (hiding-relevant rules)."""
     css = " ".join(_desktop_screen_only(_COMMENT.sub(" ", sheet)) for sheet in sheets)
-    parsed = _qualified_rules(css, _MAYBE_HIDING)
-    hiding = [(prelude, decls) for prelude, decls in parsed if _suspicious(decls)]
+    style_rules = _style_rules(css)
+    parsed = _qualified_rules(style_rules, _MAYBE_HIDING)
+    hiding = [(prelude, decls) for prelude, decls, hides in parsed if hides]
     if any("color" in decls for _, decls in hiding):  # backgrounds decide if it shows
-        parsed = _qualified_rules(css, _MAYBE_HIDING_OR_BACKGROUND)
-        hiding = [(prelude, decls) for prelude, decls in parsed if _suspicious(decls)]
+        parsed = _qualified_rules(style_rules, _MAYBE_HIDING_OR_BACKGROUND)
+        hiding = [(prelude, decls) for prelude, decls, hides in parsed if hides]
     if not hiding:
         return {}
     # A rule that shows again what a hiding rule hides (".menu.open { display: block }")
     # must take part too: one that sets a property a hiding rule sets, on a shared class or id.
     props = {k.lstrip("!") for _, decls in hiding for k in decls}
-    tokens = {t for prelude, _ in hiding for t in _NAME_TOKEN.findall(prelude)}
+    names = _names_in(tree)
+    tokens = {t for prelude, _ in hiding for t in _name_tokens(prelude)}
+    # ... and one on a class or id that shares an element with a hiding rule's name: Tailwind's
+    # ".hidden" on a nav that ".lg\:flex" shows again on a desktop screen.
+    tokens |= {n for t in tokens for el in names.get(t, ()) for n in _names_of_element(el)}
     if tokens:
         parsed = _qualified_rules(
-            css, re.compile("|".join(re.escape(p) for p in props)), subject_tokens=tokens
+            style_rules, re.compile("|".join(re.escape(p) for p in props)), subject_tokens=tokens
         )
-    names = _names_in(tree)
     rules: list[tuple[bool, tuple[int, int, int], int, _Compiled, Declarations]] = []
-    for prelude, decls in parsed:
-        hides = _suspicious(decls)
-        shows = bool(tokens & set(_NAME_TOKEN.findall(prelude))) and any(
-            k.lstrip("!") in props for k in decls
-        )
+    for prelude, decls, hides in parsed:
+        shows = bool(tokens & _name_tokens(prelude)) and any(k.lstrip("!") in props for k in decls)
         if not (hides or shows):
             continue
         for selector in prelude.split(","):
@@ -356,7 +366,16 @@ def _stylesheet_cascade(tree: Any, sheets: list[str]) -> dict[Any, Declarations]
             for compiled, specificity in _selectors(selector.strip()):
                 rules.append((not hides, specificity, len(rules), compiled, decls))
     matched: dict[Any, list[tuple[tuple[int, int, int], int, Declarations]]] = {}
-    for _, specificity, order, compiled, decls in sorted(rules, key=lambda r: r[0])[:_MAX_RULES]:
+    for _, specificity, order, compiled, decls in [r for r in rules if not r[0]][:_MAX_RULES]:
+        for el in _select(tree, compiled, names):
+            matched.setdefault(el, []).append((specificity, order, decls))
+    # Rules that show again only matter where a hiding rule matched: those first, in order.
+    hidden_names = {n for el in matched for n in _names_of_element(el)}
+    showing = sorted(
+        (r for r in rules if r[0]),
+        key=lambda r: (r[3].subject_name or (r[3].anchor or ("",))[0]) not in hidden_names,
+    )
+    for _, specificity, order, compiled, decls in showing[:_MAX_RULES]:
         for el in _select(tree, compiled, names):
             matched.setdefault(el, []).append((specificity, order, decls))
     cascade: dict[Any, Declarations] = {}
@@ -387,8 +406,21 @@ def _names_in(tree: Any) -> dict[str, list[Any]]:
 def _may_match(selector: str, names: dict[str, list[Any]]) -> bool:
     """False when the selector's subject names a class or id the document never uses."""
     subject = _COMBINATOR.split(selector.strip())[-1]
-    subject = subject.split(":", 1)[0]
-    return all(t.lower() in names for t in _NAME_TOKEN.findall(subject))
+    subject = _PSEUDO.split(subject, 1)[0]
+    return all(t in names for t in _name_tokens(subject))
+
+
+@functools.lru_cache(maxsize=8192)
+def _name_tokens(selector: str) -> frozenset[str]:
+    """The ``.class`` and ``#id`` names of a selector, unescaped and in lower case."""
+    return frozenset({_ESCAPE.sub(r"\1", t).lower() for t in _NAME_TOKEN.findall(selector)})
+
+
+def _names_of_element(el: Any) -> list[str]:
+    """An element's ``.class`` and ``#id`` names, in lower case."""
+    out = ["." + c for c in (el.get("class") or "").lower().split()]
+    ident = el.get("id")
+    return [*out, "#" + ident.lower()] if ident else out
 
 
 def _desktop_screen_only(css: str) -> str:
@@ -408,23 +440,37 @@ def _desktop_screen_only(css: str) -> str:
     return "".join(out)
 
 
-def _qualified_rules(
-    css: str, worth: re.Pattern[str], subject_tokens: set[str] | None = None
-) -> list[tuple[str, Declarations]]:
-    """(selector list, declarations) of each style rule whose body matches ``worth`` (and
-    whose selectors name one of ``subject_tokens``, if given); rules nested in ``@media`` or
-    ``@supports`` count, other at-rules (``@font-face``) do not."""
-    out: list[tuple[str, Declarations]] = []
+def _style_rules(css: str) -> list[tuple[str, str]]:
+    """(selector list, body) of each style rule of a stylesheet; rules nested in ``@media``
+    or ``@supports`` count, other at-rules (``@font-face``) do not."""
+    out: list[tuple[str, str]] = []
     for m in _RULE.finditer(css):
-        prelude, body = m.group(1).strip(), m.group(2)
-        if not prelude or prelude.startswith("@") or not worth.search(body):
+        prelude = m.group(1).strip()
+        if prelude and not prelude.startswith("@"):
+            out.append((prelude, m.group(2)))
+    return out
+
+
+def _qualified_rules(
+    rules: list[tuple[str, str]], worth: re.Pattern[str], subject_tokens: set[str] | None = None
+) -> list[tuple[str, Declarations, bool]]:
+    """(selector list, declarations, whether it can hide) of each rule whose body matches
+    ``worth`` (and whose selectors name one of ``subject_tokens``, if given)."""
+    out: list[tuple[str, Declarations, bool]] = []
+    for prelude, body in rules:
+        if not worth.search(body):
             continue
-        if subject_tokens is not None and not subject_tokens & set(_NAME_TOKEN.findall(prelude)):
+        if subject_tokens is not None and not subject_tokens & _name_tokens(prelude):
             continue
         decls = _rule_declarations(body)
         if decls:
-            out.append((prelude, decls))
+            out.append((prelude, decls, _rule_hides(body)))
     return out
+
+
+@functools.lru_cache(maxsize=8192)
+def _rule_hides(body: str) -> bool:
+    return _suspicious(_rule_declarations(body))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -449,7 +495,7 @@ class _Compiled:
     uses tags, classes, ids and combinators (most do), else by its XPath."""
 
     tree: Any  # cssselect's parsed tree
-    xpath: str
+    xpath: str  # empty when the index path applies
     subject_name: str | None  # ".class" or "#id" of the subject, for the index
     anchor: tuple[str, str] | None  # (".class" or "#id" of an ancestor, the subject's tag)
     simple: bool
@@ -458,6 +504,9 @@ class _Compiled:
 @functools.lru_cache(maxsize=4096)
 def _selectors(prelude: str) -> tuple[tuple[_Compiled, tuple[int, int, int]], ...]:
     """Each selector of a rule that applies to elements themselves, with its specificity."""
+    fast = _simple_selector(prelude)
+    if fast is not None:
+        return (fast,)
     try:
         parsed = cssselect.parse(prelude)
     except cssselect.SelectorError:
@@ -467,15 +516,49 @@ def _selectors(prelude: str) -> tuple[tuple[_Compiled, tuple[int, int, int]], ..
     for selector in parsed:
         if selector.pseudo_element is not None:
             continue  # ::before/::after text is not in the HTML
-        try:
-            xpath = translator.selector_to_xpath(selector)
-        except cssselect.SelectorError:
-            continue  # :hover and friends: state we cannot know
         node = selector.parsed_tree
-        anchor = _anchor(node)
-        compiled = _Compiled(node, xpath, _subject_name(node), anchor, _is_simple(node))
+        anchor, subject, simple = _anchor(node), _subject_name(node), _is_simple(node)
+        xpath = ""  # not needed when the index finds the candidates (most rules)
+        if not simple or (subject is None and anchor is None):
+            try:
+                xpath = translator.selector_to_xpath(selector)
+            except cssselect.SelectorError:
+                continue  # :hover and friends: state we cannot know
+        compiled = _Compiled(node, xpath, subject, anchor, simple)
         out.append((compiled, selector.specificity()))
     return tuple(out)
+
+
+def _simple_selector(selector: str) -> tuple[_Compiled, tuple[int, int, int]] | None:
+    """The common case without cssselect's parser: tags, classes and ids joined by descendant
+    or child combinators, whose elements the index finds (``.a > li``, ``#x .b``)."""
+    parts = _SELECTOR_PARTS.split(_CHILD.sub(">", selector.strip()))
+    node: Any = None
+    counts = [0, 0, 0]
+    for i, part in enumerate(parts):
+        if i % 2:  # a combinator: white space for descendant, ">" for child
+            continue
+        m = _COMPOUND.fullmatch(part)
+        if m is None or not part:
+            return None
+        tag, names = m.group(1), _COMPOUND_NAMES.findall(m.group(2))
+        compound: Any = cssselect.parser.Element(None, None if tag in (None, "*") else tag)
+        counts[2] += tag not in (None, "*")
+        for name in names:
+            if name[0] == ".":
+                compound, counts[1] = cssselect.parser.Class(compound, name[1:]), counts[1] + 1
+            else:
+                compound, counts[0] = cssselect.parser.Hash(compound, name[1:]), counts[0] + 1
+        combinator = ">" if i and parts[i - 1] == ">" else " "
+        node = (
+            compound
+            if node is None
+            else cssselect.parser.CombinedSelector(node, combinator, compound)
+        )
+    anchor, subject = _anchor(node), _subject_name(node)
+    if subject is None and anchor is None:
+        return None  # found by XPath: cssselect's translation
+    return _Compiled(node, "", subject, anchor, True), (counts[0], counts[1], counts[2])
 
 
 def _select(tree: Any, compiled: _Compiled, names: dict[str, list[Any]]) -> list[Any]:
@@ -517,7 +600,8 @@ def _anchor(node: Any) -> tuple[str, str] | None:
     if not isinstance(node.subselector, cssselect.parser.Element):
         return None
     name = _subject_name(node.selector)
-    return (name, node.subselector.element or "*") if name is not None else None
+    tag = (node.subselector.element or "*").lower()
+    return (name, tag) if name is not None else None
 
 
 def _subject_name(node: Any) -> str | None:
