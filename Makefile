@@ -149,4 +149,5 @@ bench-answers: $(STAMP)
 EXTRACTION_DATA ?= /work/shared/data/extraction/trafilatura-eval
 .PHONY: bench-extraction
 bench-extraction: $(STAMP)
+	$(BIN)/pip install -q readability-lxml==0.9  # a peer in the table, not a dependency
 	$(BIN)/python -m bench.assistant.extraction --data $(EXTRACTION_DATA) $(BENCH_ARGS)
