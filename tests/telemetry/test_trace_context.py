@@ -64,6 +64,17 @@ def test_valid_traceparent_continues_the_trace_to_the_upstream(
     assert match.group(2) == f"{client.context.span_id:016x}"  # the upstream's parent: the attempt
 
 
+def test_an_unsampled_parent_records_nothing_but_still_reaches_the_upstream(
+    upstream: FakeUpstream, make_settings: MakeSettings, recorded: Record
+) -> None:
+    rec = recorded(make_settings([{"name": "m", "base_url": upstream.base_url}]))
+    assert call(rec.server.url, rec.server.api_key, {"traceparent": f"00-{TRACE}-{PARENT}-00"})
+    match = TRACEPARENT.fullmatch(upstream.record.last_headers.get("traceparent", ""))
+    assert match is not None and match.group(1) == TRACE  # the same trace, not sampled
+    assert upstream.record.last_headers["traceparent"].endswith("-00")
+    assert rec.finished() == []  # the caller chose not to sample: no span, no attempt span
+
+
 @pytest.mark.parametrize("value", MALFORMED.values(), ids=MALFORMED.keys())
 def test_malformed_traceparent_starts_a_new_trace(
     value: str, upstream: FakeUpstream, make_settings: MakeSettings, recorded: Record

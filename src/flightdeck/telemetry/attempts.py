@@ -169,7 +169,9 @@ class AttemptTelemetry:
         if info is not None:
             info.attempts += 1
         span = None
-        if self.tracer is not None:
+        # Under a parent that is not sampled the SDK would make a non-recording span after a
+        # sampler call: skip both (the upstream still gets the parent's traceparent).
+        if self.tracer is not None and _parent_sampled_or_none():
             attrs: dict[str, Any] = {
                 **{k: v for k, v in metric_attrs.items() if v is not None},
                 sc.MODEL_GROUP: group,
@@ -227,6 +229,11 @@ class AttemptTelemetry:
                 known = (parts.hostname, port)
             self._servers[deployment.id] = known
         return known
+
+
+def _parent_sampled_or_none() -> bool:
+    parent = trace.get_current_span().get_span_context()
+    return not parent.is_valid or parent.trace_flags.sampled
 
 
 def usage_attributes(usage: Any) -> dict[str, int]:
