@@ -7,7 +7,13 @@ import math
 import random
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 from flightdeck.telemetry.loop_metrics import LoopCounter, LoopHistogram
 
@@ -15,6 +21,7 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 def test_the_exposition_equals_prometheus_clients_for_the_same_observations() -> None:
+    disable_created_metrics()  # as Telemetry does: no *_created series (process-wide)
     ours, theirs = CollectorRegistry(), CollectorRegistry()
     c1 = LoopCounter("requests", "Requests.", ["route", "status"], registry=ours)
     c2 = Counter("requests", "Requests.", ["route", "status"], registry=theirs)

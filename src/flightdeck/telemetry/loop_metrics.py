@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -57,7 +58,13 @@ class HistogramChild:
         self.sum += value
 
 
-class _Labelled(Collector):
+Child = TypeVar("Child", CounterChild, HistogramChild)
+
+
+class _Labelled(Collector, Generic[Child]):
+    """A metric's children by label values, made on first use (ValueError for the wrong number
+    of values), registered as a collector in ``registry``."""
+
     def __init__(
         self,
         name: str,
@@ -68,12 +75,20 @@ class _Labelled(Collector):
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
+        self.children: dict[tuple[str, ...], Child] = {}
         if registry is not None:
             registry.register(self)
 
-    def _check(self, values: tuple[str, ...]) -> None:
-        if len(values) != len(self.labelnames):
-            raise ValueError(f"{self.name} takes labels {self.labelnames}, got {values!r}")
+    def labels(self, *values: str) -> Child:
+        child = self.children.get(values)
+        if child is None:
+            if len(values) != len(self.labelnames):
+                raise ValueError(f"{self.name} takes labels {self.labelnames}, got {values!r}")
+            child = self.children[values] = self._new_child()
+        return child
+
+    def _new_child(self) -> Child:
+        raise NotImplementedError
 
     def describe(self) -> Iterable[Metric]:
         return [self._family()]
@@ -82,7 +97,7 @@ class _Labelled(Collector):
         raise NotImplementedError
 
 
-class LoopCounter(_Labelled):
+class LoopCounter(_Labelled[CounterChild]):
     """A labelled counter (``name`` without ``_total``); ``labels(*values)`` returns the child
     for those label values, made on first use (ValueError for the wrong number of values)."""
 
@@ -94,14 +109,9 @@ class LoopCounter(_Labelled):
         registry: CollectorRegistry | None = None,
     ) -> None:
         super().__init__(name, documentation, labelnames, registry)
-        self.children: dict[tuple[str, ...], CounterChild] = {}
 
-    def labels(self, *values: str) -> CounterChild:
-        child = self.children.get(values)
-        if child is None:
-            self._check(values)
-            child = self.children[values] = CounterChild()
-        return child
+    def _new_child(self) -> CounterChild:
+        return CounterChild()
 
     def _family(self) -> CounterMetricFamily:
         return CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
@@ -113,7 +123,7 @@ class LoopCounter(_Labelled):
         yield family
 
 
-class LoopHistogram(_Labelled):
+class LoopHistogram(_Labelled[HistogramChild]):
     """A labelled histogram with explicit bucket bounds (``+Inf`` is added when missing);
     ``labels(*values)`` returns the child for those label values, made on first use."""
 
@@ -133,14 +143,9 @@ class LoopHistogram(_Labelled):
         self.bounds = bounds
         self._les = [floatToGoString(b) for b in bounds]  # type: ignore[no-untyped-call]
         super().__init__(name, documentation, labelnames, registry)
-        self.children: dict[tuple[str, ...], HistogramChild] = {}
 
-    def labels(self, *values: str) -> HistogramChild:
-        child = self.children.get(values)
-        if child is None:
-            self._check(values)
-            child = self.children[values] = HistogramChild(self.bounds)
-        return child
+    def _new_child(self) -> HistogramChild:
+        return HistogramChild(self.bounds)
 
     def _family(self) -> HistogramMetricFamily:
         return HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
