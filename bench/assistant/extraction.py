@@ -11,8 +11,9 @@ Flightdeck's extractor (``flightdeck.assistant.extract.extract_html``: the page 
 HTML5 parser, hidden-text removal, trafilatura's balanced mode, the article's lead put back)
 runs beside its peers on the same pages in the same process: trafilatura as the benchmark
 configures it, trafilatura's precision and recall modes, readability-lxml and jusText.
-(rs-trafilatura, on PyPI as a CPython 3.12 wheel and a Rust sdist that needs crates.io, does
-not install on this project's Python 3.11 without network: not a peer here.) Pages are split
+rs-trafilatura (the Rust port, on PyPI as a CPython 3.12 wheel only) runs in a Python 3.12
+process of its own (``RsTrafilatura``; a venv in ``bench/.peers/`` made once with the
+``python3.12`` on PATH; its pages/s count the extraction alone, not the pipe). Pages are split
 deterministically by a hash of their URL into ``tune`` and ``test`` halves: tune on one, report
 the other. The hidden-text set of the injection suite must keep passing (exit status 1 if not).
 """
@@ -23,7 +24,10 @@ import argparse
 import hashlib
 import importlib.util
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -116,6 +120,64 @@ def _justext(html: str) -> str:
     return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
 
 
+RS_TRAFILATURA = "rs-trafilatura 0.1.1"
+PEERS = Path(__file__).parents[1] / ".peers"
+
+
+class RsTrafilatura:
+    """rs-trafilatura in a Python 3.12 worker (``rs_trafilatura_worker.py``), started on first
+    use; ``seconds`` is the worker's own time for the last page."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[str] | None = None
+        self.seconds = 0.0
+
+    @staticmethod
+    def python312() -> str | None:
+        """A Python 3.12 that runs: ``$PYTHON312``, ``python3.12`` on PATH (a pyenv shim may
+        refuse), or pyenv's own 3.12 builds."""
+        found = [os.environ.get("PYTHON312"), shutil.which("python3.12")]
+        found += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
+        for candidate in filter(None, found):
+            ok = subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False)
+            if ok.returncode == 0:
+                return candidate
+        return None
+
+    @staticmethod
+    def python() -> Path | None:
+        """The peer venv's interpreter, made once from ``python3.12``; None without one."""
+        venv = PEERS / "rs-trafilatura"
+        exe = venv / "bin" / "python"
+        if not exe.exists():
+            base = RsTrafilatura.python312()
+            if base is None:
+                return None
+            subprocess.run([base, "-m", "venv", str(venv)], check=True)
+            pip = [str(venv / "bin" / "pip"), "install", "-q", "rs-trafilatura==0.1.1"]
+            subprocess.run(pip, check=True)
+        return exe
+
+    def __call__(self, html: str) -> str:
+        if self.proc is None:
+            exe = self.python()
+            assert exe is not None
+            worker = Path(__file__).with_name("rs_trafilatura_worker.py")
+            self.proc = subprocess.Popen(
+                [str(exe), str(worker)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"html": html}) + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        self.seconds = reply["seconds"]
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return str(reply["text"])
+
+
+RS = RsTrafilatura()
+
 SYSTEMS: dict[str, Callable[[str], str]] = {
     "flightdeck": lambda h: extract_html(h).text,
     "trafilatura (benchmark settings)": lambda h: (
@@ -128,6 +190,7 @@ SYSTEMS: dict[str, Callable[[str], str]] = {
     "trafilatura favor_recall": lambda h: (
         trafilatura.extract(h, include_comments=False, include_tables=True, favor_recall=True) or ""
     ),
+    RS_TRAFILATURA: RS,
     "readability-lxml": _readability,
     "justext (language-independent)": _justext,
 }
@@ -145,7 +208,8 @@ def run(pages: list[tuple[str, str, dict[str, Any]]], names: list[str]) -> dict[
             except Exception as exc:  # a crash is a miss, as in the benchmark
                 output = ""
                 score.errors.append(f"{url}: {type(exc).__name__}")
-            score.seconds += time.perf_counter() - start
+            # the Rust peer's own time, not the pipe to its process
+            score.seconds += RS.seconds if extract is RS else time.perf_counter() - start
             score.pages += 1
             score.add(item, output)
     return scores
@@ -173,6 +237,9 @@ def main() -> int:
         if name in args.systems and importlib.util.find_spec(module) is None:
             console.print(f"{name}: not installed (pip install {name.split()[0]}), skipped")
             args.systems.remove(name)
+    if RS_TRAFILATURA in args.systems and RsTrafilatura.python() is None:
+        console.print(f"{RS_TRAFILATURA}: no python3.12 on PATH for its wheel, skipped")
+        args.systems.remove(RS_TRAFILATURA)
     pages = load(args.data, args.split)
     if args.limit:
         pages = pages[: args.limit]
