@@ -211,6 +211,14 @@ def test_a_store_that_disappears_is_a_clear_error(world: World, tmp_path: Path) 
     assert str(world.root) not in body["error"]["message"]  # why, but not where
 
 
+def test_a_loaded_store_that_is_moved_away_is_a_clear_error(world: World) -> None:
+    assert world.search("globex_admin", "secrets", "crown", min_score=-1)[0] == 200  # loaded
+    store = world.store("globex", "secrets")
+    store.rename(store.with_name(store.name + ".bak"))
+    status, body = world.search("globex_admin", "secrets", "crown", min_score=-1)
+    assert status in (400, 404) and body["error"]["message"], body  # was a 500
+
+
 def test_the_search_page_is_served(world: World) -> None:
     status, headers, page = world.raw("GET", "/app/search.html")
     assert status == 200 and headers["content-type"].startswith("text/html")

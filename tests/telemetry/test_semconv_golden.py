@@ -114,6 +114,9 @@ def test_emitted_names_match_the_registry(
     if mode == "default":
         usage = metrics["gen_ai.client.token.usage"].data.data_points
         assert {p.attributes[sc.TOKEN_TYPE] for p in usage} == {"input", "output"}
+        # the same server and response model as the call's duration (from its attempt)
+        assert all(p.attributes.get(sc.SERVER_ADDRESS) == "127.0.0.1" for p in usage)
+        assert all(p.attributes.get(sc.RESPONSE_MODEL) for p in usage)
         assert 'le="81.92"' in exposition  # the duration buckets reach Prometheus too
         assert "_created" not in exposition
     else:

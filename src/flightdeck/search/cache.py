@@ -48,7 +48,10 @@ class SnapshotCache:
                 self._loaded.move_to_end(uri)
                 if now - loaded.checked_at < self.settings.manifest_check_seconds:
                     return loaded.snapshot
-                digest = await asyncio.to_thread(self._digest, uri, loaded.snapshot)
+                try:
+                    digest: str | None = await asyncio.to_thread(self._digest, uri, loaded.snapshot)
+                except FileNotFoundError:  # the store went away: reopening says so, as a 4xx
+                    digest = None
                 if digest == loaded.snapshot.digest:
                     loaded.checked_at = now
                     return loaded.snapshot

@@ -4,6 +4,9 @@
     {"response_id": "...", "rating": 4}                       -> rating = 4
     {"response_id": "...", "name": "resolved", "value": 1}    -> any named numeric metric
 
+Values are finite numbers within +-1e9 (so sums of squares over many units stay finite);
+``thumbs`` and ``rating`` are only accepted as their own fields.
+
 The response id is the ``id`` of the reply the client got (a chat completion's ``chatcmpl-...``,
 the assistant's ``response_id``, a search's ``search-...``); results join it to the request's
 experiment, variant and unit. Feedback is the caller's tenant's; it may arrive before the
@@ -30,6 +33,8 @@ from flightdeck.store.models_experiments import FeedbackRow
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
 THUMBS = {"up": 1.0, "down": 0.0}
+RESERVED = ("thumbs", "rating")  # their own fields, with their own checks
+MAX_VALUE = 1e9
 MAX_BODY = 16_384
 
 
@@ -55,6 +60,10 @@ def feedback_values(body: dict[str, Any]) -> tuple[str, list[tuple[str, float]]]
             raise InvalidRequest(
                 "'name' must be a metric name (letters, digits, _.-)", param="name"
             )
+        if name in RESERVED:
+            raise InvalidRequest(
+                f"'{name}' is reserved: send it as the '{name}' field", param="name"
+            )
         values.append((name, _number(body.get("value"), "value")))
     if not values:
         raise InvalidRequest("give 'thumbs', 'rating', or 'name' and 'value'")
@@ -64,6 +73,10 @@ def feedback_values(body: dict[str, Any]) -> tuple[str, list[tuple[str, float]]]
 def _number(value: Any, param: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidRequest(f"'{param}' must be a finite number", param=param)
+    if abs(value) > MAX_VALUE:  # sums and squares over many units must stay finite
+        raise InvalidRequest(
+            f"'{param}' must be between -{MAX_VALUE:.0e} and {MAX_VALUE:.0e}", param=param
+        )
     return float(value)
 
 

@@ -72,6 +72,9 @@ class AttemptRecorder:
     def answered(self, value: object) -> None:
         """The attempt succeeded with ``value`` (an UpstreamReply or an opened stream)."""
         elapsed = time.perf_counter() - self._started
+        info = current_request()
+        if info is not None:  # the settled call's token metrics carry the same attributes
+            info.attempt_attrs = self._metric_attrs
         first_event = getattr(value, "first_event", None)
         reply: dict[str, Any] | None = None
         if isinstance(value, UpstreamReply):

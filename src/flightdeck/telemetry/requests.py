@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -19,6 +20,8 @@ class RequestInfo:
     output_tokens: int = 0
     cache: str | None = None  # hit, miss, bypass, ... (set by the response cache)
     attempts: int = 0
+    # the GenAI metric attributes of the attempt that answered (server, response model, ...)
+    attempt_attrs: dict[str, Any] | None = None
 
 
 CURRENT: ContextVar[RequestInfo | None] = ContextVar("flightdeck_request", default=None)

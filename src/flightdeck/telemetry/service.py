@@ -120,7 +120,7 @@ class Telemetry:
             if record.ttft_ms is not None:
                 metrics.ttft.labels(record.model_group).observe(record.ttft_ms / 1000)
         if self.genai is not None and record.status < 400 and record.deployment is not None:
-            attrs = {
+            attrs = (info.attempt_attrs if info is not None else None) or {
                 sc.OPERATION: "chat",
                 sc.PROVIDER: self._providers.get(record.deployment, ""),
                 sc.REQUEST_MODEL: record.model_group,

@@ -294,7 +294,15 @@ async function refreshExperiments(force = false) {
   if (!force && age < EXPERIMENT_SECONDS) return;
   const cut = state.experiment.lastIndexOf("/");
   const [owner, id] = [state.experiment.slice(0, cut), state.experiment.slice(cut + 1)];
-  const view = await api(`/admin/console/experiments/${id}?tenant=${encodeURIComponent(owner)}`);
+  let view;
+  try {
+    view = await api(`/admin/console/experiments/${id}?tenant=${encodeURIComponent(owner)}`);
+  } catch (err) {  // never leave the previous experiment's charts under this one's name
+    state.data.experiment = null;
+    drawExperiment(null);
+    $("exp-about").textContent = `Could not read this experiment: ${err.message}`;
+    throw err;
+  }
   state.experimentAt = Date.now();
   state.data.experiment = view;
   drawExperiment(view);
