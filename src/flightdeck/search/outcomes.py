@@ -13,21 +13,22 @@ outage; ``POST /v1/feedback`` with the response id adds clicks or ratings to the
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from dataclasses import dataclass, field
 
 from flightdeck.auth.keys import Principal
 from flightdeck.calls.context import CallContext
 from flightdeck.core.errors import ClientGone, FlightdeckError
-from flightdeck.core.ids import unique_id
 from flightdeck.ledger.record import SEARCH_GROUP_PREFIX, UsageRecord
 
 RESPONSE_PREFIX = "search-"
 
 
 def search_response_id() -> str:
-    """A new search response id: ``search-`` and 32 hex characters."""
-    return RESPONSE_PREFIX + unique_id()
+    """A new search response id: ``search-`` and 32 random hex characters (not the process's
+    counter ids: this one is handed to clients and names what feedback attaches to)."""
+    return RESPONSE_PREFIX + secrets.token_hex(16)
 
 
 @dataclass
