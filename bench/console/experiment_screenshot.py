@@ -22,7 +22,7 @@ from typing import Any
 
 import openai
 
-from bench.console.screenshot import CHROMIUM_ARGS, admin
+from bench.console.screenshot import admin, shoot
 from flightdeck.core.settings import load_settings
 from flightdeck.testing import Behaviour, FakeUpstream
 from flightdeck.testing.server import ServerThread
@@ -110,27 +110,15 @@ def main() -> None:
             for t in threads:
                 t.join()
             time.sleep(1)
-            shoot(server, key, args.chromium, args.out)
+            shoot(
+                server,
+                args.chromium,
+                args.out,
+                key=key,
+                ready="experimentUpdates",
+                section="#experiments-section",
+            )
     print(f"wrote {args.out}")
-
-
-def shoot(server: ServerThread, key: str, chromium: str, out: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        page.goto(server.url + "/console?range=15m")
-        page.fill("#api-key", key)
-        page.click("#connect")
-        for _ in range(300):
-            if page.evaluate("window.flightdeckConsole.experimentUpdates >= 1"):
-                break
-            page.wait_for_timeout(100)
-        page.wait_for_timeout(500)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        page.locator("#experiments-section").screenshot(path=str(out))
-        browser.close()
 
 
 if __name__ == "__main__":

@@ -138,22 +138,36 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
-def shoot(server: ServerThread, chromium: str, out: Path) -> None:
+def shoot(
+    server: ServerThread,
+    chromium: str,
+    out: Path,
+    *,
+    key: str | None = None,
+    ready: str = "updates",
+    section: str | None = None,
+) -> None:
+    """A PNG of ``/console`` connected with ``key`` (the server's own by default), once the
+    page's ``ready`` counter has counted one update: the whole page, or only ``section``
+    (a CSS selector)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
         page.goto(server.url + "/console?range=15m")
-        page.fill("#api-key", server.api_key)
+        page.fill("#api-key", key or server.api_key)
         page.click("#connect")
         for _ in range(300):
-            if page.evaluate("window.flightdeckConsole.updates >= 1"):
+            if page.evaluate(f"window.flightdeckConsole.{ready} >= 1"):
                 break
             page.wait_for_timeout(100)
         page.wait_for_timeout(500)
         out.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(out), full_page=True)
+        if section is None:
+            page.screenshot(path=str(out), full_page=True)
+        else:
+            page.locator(section).screenshot(path=str(out))
         browser.close()
 
 

@@ -57,6 +57,10 @@ def test_redact_removes_the_secret_and_keeps_the_rest(text: str, secret: str, ke
         "'messages' must be a non-empty array",
         "http://127.0.0.1:9/v1",
         "a task-oriented skeleton",  # sk- inside a word is not a key
+        # hints that show a header's form hold no secret: the scheme word is never masked
+        "Missing API key: send it as 'Authorization: Bearer <key>'",
+        "use 'Proxy-Authorization: Basic <credentials>'",
+        '"x-api-key": "<your key>"',
     ],
 )
 def test_redact_leaves_ordinary_text_alone(text: str) -> None:

@@ -6,6 +6,7 @@ These tests rank and hydrate every photo, so they turn the relevance floor off
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -211,10 +212,14 @@ def test_a_store_that_disappears_is_a_clear_error(world: World, tmp_path: Path) 
     assert str(world.root) not in body["error"]["message"]  # why, but not where
 
 
-def test_a_loaded_store_that_is_moved_away_is_a_clear_error(world: World) -> None:
+@pytest.mark.parametrize("gone", ["moved", "deleted"])
+def test_a_loaded_store_that_goes_away_is_a_clear_error(world: World, gone: str) -> None:
     assert world.search("globex_admin", "secrets", "crown", min_score=-1)[0] == 200  # loaded
     store = world.store("globex", "secrets")
-    store.rename(store.with_name(store.name + ".bak"))
+    if gone == "moved":
+        store.rename(store.with_name(store.name + ".bak"))
+    else:
+        shutil.rmtree(store)
     status, body = world.search("globex_admin", "secrets", "crown", min_score=-1)
     assert status in (400, 404) and body["error"]["message"], body  # was a 500
 

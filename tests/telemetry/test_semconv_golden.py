@@ -117,6 +117,8 @@ def test_emitted_names_match_the_registry(
         # the same server and response model as the call's duration (from its attempt)
         assert all(p.attributes.get(sc.SERVER_ADDRESS) == "127.0.0.1" for p in usage)
         assert all(p.attributes.get(sc.RESPONSE_MODEL) for p in usage)
+        # and the same operation: embeddings' tokens were counted as "chat"
+        assert {p.attributes[sc.OPERATION] for p in usage} == {"chat", "embeddings"}
         assert 'le="81.92"' in exposition  # the duration buckets reach Prometheus too
         assert "_created" not in exposition
     else:

@@ -216,7 +216,7 @@ class Authenticator:
 def _bearer(authorization: str | None) -> str:
     if not authorization:
         raise AuthenticationError(
-            "Missing API key: send it in the Authorization header with the Bearer scheme",
+            "Missing API key: send it as 'Authorization: Bearer <key>'",
             code="missing_api_key",
         )
     scheme, _, token = authorization.partition(" ")

@@ -48,7 +48,10 @@ _RULES: list[tuple[tuple[str, ...], re.Pattern[str], Replacement]] = [
         ("authoriz", "api-key", "cookie"),
         re.compile(
             rf"(?i)\b({_HEADERS})([\"']?\s*[:=]\s*[\"']?)"
-            r"(?:(bearer|basic|token|digest)\s+)?[^\s\"',;<>}}\]]+"
+            # the scheme word is never the secret: "Authorization: Bearer <key>" (a hint
+            # that shows the form, with no key in it) stays as it is
+            r"(?:(bearer|basic|token|digest)\s+)?(?!(?:bearer|basic|token|digest)\b)"
+            r"[^\s\"',;<>}}\]]+"
         ),
         lambda m: f"{m[1]}{m[2]}{m[3] + ' ' if m[3] else ''}{MASK}",
     ),

@@ -69,8 +69,8 @@ class _Labelled(Collector, Generic[Child]):
         self,
         name: str,
         documentation: str,
-        labelnames: Sequence[str],
-        registry: CollectorRegistry | None,
+        labelnames: Sequence[str] = (),
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.name = name
         self.documentation = documentation
@@ -100,15 +100,6 @@ class _Labelled(Collector, Generic[Child]):
 class LoopCounter(_Labelled[CounterChild]):
     """A labelled counter (``name`` without ``_total``); ``labels(*values)`` returns the child
     for those label values, made on first use (ValueError for the wrong number of values)."""
-
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: Sequence[str] = (),
-        registry: CollectorRegistry | None = None,
-    ) -> None:
-        super().__init__(name, documentation, labelnames, registry)
 
     def _new_child(self) -> CounterChild:
         return CounterChild()
