@@ -42,6 +42,7 @@ from flightdeck.telemetry.otlp import (
     TraceRequestEncoder,
     encode_trace_request,
 )
+from flightdeck.telemetry.spans import LeanTracer
 from flightdeck.telemetry.tracing import otlp_exporter
 
 LONG = "ü" * 70 + "x" * 20_000  # lengths past one and two varint bytes
@@ -84,12 +85,34 @@ SEQUENCES: dict[str, Any] = {
 
 
 @dataclass
-class Spans:
-    """Finished spans from one or more real SDK providers."""
+class LeanProvider:
+    """Hands out ``LeanTracer``s the way ``TracerProvider.get_tracer`` hands out SDK tracers."""
 
+    resource: Resource
+    limits: SpanLimits | None
+    processor: SimpleSpanProcessor
+
+    def get_tracer(
+        self,
+        name: str,
+        version: str | None = None,
+        schema_url: str | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> LeanTracer:
+        scope = InstrumentationScope(name, version, schema_url, attributes)
+        return LeanTracer(self.resource, scope, 1.0, [self.processor], self.limits)
+
+
+@dataclass
+class Spans:
+    """Finished spans from one or more real SDK providers (``LeanTracer``s with ``lean``)."""
+
+    lean: bool = False
     memory: InMemorySpanExporter = field(default_factory=InMemorySpanExporter)
 
-    def provider(self, resource: Resource, limits: SpanLimits | None = None) -> TracerProvider:
+    def provider(self, resource: Resource, limits: SpanLimits | None = None) -> Any:
+        if self.lean:
+            return LeanProvider(resource, limits, SimpleSpanProcessor(self.memory))
         provider = TracerProvider(resource=resource, span_limits=limits)
         provider.add_span_processor(SimpleSpanProcessor(self.memory))
         return provider
@@ -111,8 +134,8 @@ def assert_same_request(spans: Sequence[ReadableSpan], encoder: TraceRequestEnco
     assert ours == official.SerializePartialToString()
 
 
-def varied_spans() -> list[ReadableSpan]:
-    spans = Spans()
+def varied_spans(lean: bool = False) -> list[ReadableSpan]:
+    spans = Spans(lean)
     gateway = spans.provider(Resource.create({"service.name": "fd", "service.version": "1"}))
     other = spans.provider(
         Resource({"service.name": "other", "host.id": 7}, schema_url="https://x/1.2.0")
@@ -143,12 +166,16 @@ def varied_spans() -> list[ReadableSpan]:
         with scoped.start_as_current_span(f"{kind.name} ü", kind=kind, links=links) as span:
             span.set_status(Status(StatusCode.ERROR))
     tracer.start_span("unended-start-only", start_time=0).end(end_time=1)
+    with pytest.raises(KeyError), bare.start_as_current_span("raises") as failing:
+        failing.set_attribute("before", 1)
+        raise KeyError("gone")
     return spans.finished()
 
 
-def test_varied_spans_encode_to_the_official_message() -> None:
-    spans = varied_spans()
-    assert len(spans) == 6
+@pytest.mark.parametrize("lean", [False, True], ids=["sdk", "lean"])
+def test_varied_spans_encode_to_the_official_message(lean: bool) -> None:
+    spans = varied_spans(lean)
+    assert len(spans) == 7
     assert_same_request(spans, TraceRequestEncoder())
     # the cases are really there: two resources, three scopes, remote parent and links, state
     request = ExportTraceServiceRequest.FromString(encode_trace_request(spans))
@@ -159,12 +186,13 @@ def test_varied_spans_encode_to_the_official_message() -> None:
     assert {s.flags for s in decoded} == {0x100, 0x300}
     assert {link.flags for s in decoded for link in s.links} == {0x100, 0x300}
     assert {s.status.code for s in decoded} == {0, 1, 2}
-    assert {len(s.events) for s in decoded} == {0, 2}
+    assert {len(s.events) for s in decoded} == {0, 1, 2}
 
 
+@pytest.mark.parametrize("lean", [False, True], ids=["sdk", "lean"])
 @pytest.mark.parametrize("limit", [0, 1, 2])
-def test_dropped_attributes_events_and_links_are_counted(limit: int) -> None:
-    spans = Spans()
+def test_dropped_attributes_events_and_links_are_counted(limit: int, lean: bool) -> None:
+    spans = Spans(lean)
     limits = SpanLimits(
         max_span_attributes=limit,
         max_events=limit,
@@ -182,8 +210,11 @@ def test_dropped_attributes_events_and_links_are_counted(limit: int) -> None:
     assert_same_request(finished, TraceRequestEncoder())
 
 
-def test_one_encoder_across_batches_keeps_types_apart_and_survives_its_cache_limit() -> None:
-    spans = Spans()
+@pytest.mark.parametrize("lean", [False, True], ids=["sdk", "lean"])
+def test_one_encoder_across_batches_keeps_types_apart_and_survives_its_cache_limit(
+    lean: bool,
+) -> None:
+    spans = Spans(lean)
     tracer = spans.provider(Resource.create({})).get_tracer("t")
     # True == 1 == 1.0 and ("a",) == ("a",): the cache must not hand one type's bytes to another
     for value in (True, 1, 1.0, "1", ("a",), ["a"], False, 0, 0.0, -0.0):

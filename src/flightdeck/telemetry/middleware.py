@@ -62,6 +62,7 @@ class TelemetryMiddleware:
                     sc.URL_SCHEME: scope.get("scheme", "http"),
                 },
             )
+            info.trace_id = f"{span.get_span_context().trace_id:032x}"
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -102,10 +103,7 @@ class TelemetryMiddleware:
             tenant = getattr(principal, "tenant", None)
         if self.metrics is not None:
             self.metrics.http_duration.labels(scope["method"], route, str(status)).observe(elapsed)
-        trace_id = None
         if span is not None:
-            ctx = span.get_span_context()
-            trace_id = f"{ctx.trace_id:032x}"
             if span.is_recording():
                 span.update_name(f"{scope['method']} {route}")
                 attrs: dict[str, Any] = {sc.HTTP_ROUTE: route, sc.HTTP_STATUS: status}
@@ -121,7 +119,7 @@ class TelemetryMiddleware:
         if self.log:
             logs.emit(
                 {
-                    "trace_id": trace_id,
+                    "trace_id": info.trace_id,
                     "tenant": tenant,
                     "method": scope["method"],
                     "route": route,

@@ -50,6 +50,8 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 
+from flightdeck.telemetry.spans import LeanSpan
+
 __all__ = ["DirectOTLPSpanExporter", "TraceRequestEncoder", "encode_trace_request"]
 
 _logger = logging.getLogger(__name__)
@@ -69,9 +71,6 @@ _STATUS_CODES = {id(code): code.value for code in StatusCode}
 _SPAN_FLAGS = (b"\x85\x01\x00\x01\x00\x00", b"\x85\x01\x00\x03\x00\x00")
 _LINK_FLAGS = (b"\x35\x00\x01\x00\x00", b"\x35\x00\x03\x00\x00")
 _CACHE_LIMIT = 4096
-# Attribute value types whose encoded fields are kept: not float, as 0.0 == -0.0 (and hashes
-# the same) but encodes differently, and a float is rarely repeated (durations).
-_CACHED = frozenset({str, int, bool})
 
 
 def _varint(n: int) -> bytes:
@@ -153,9 +152,9 @@ _Collections = tuple[Mapping[str, Any] | None, Sequence[Event], Sequence[Link], 
 
 def _fields(span: ReadableSpan) -> _Fields:
     """Context, parent, name, kind, start and end; read off the fields of the SDK's own
-    ``ReadableSpan`` (what its span processors hand to exporters), where a property costs a
-    call each."""
-    if type(span) is ReadableSpan:
+    ``ReadableSpan`` (what its span processors hand to exporters) and of ``LeanSpan`` (which
+    keeps the same fields), where a property costs a call each."""
+    if type(span) is ReadableSpan or type(span) is LeanSpan:
         return (
             span._context,
             span._parent,
@@ -178,7 +177,17 @@ def _collections(span: ReadableSpan) -> _Collections:
     """Attributes, events and links as plain containers, and their dropped counts. From the
     SDK's own ``ReadableSpan`` they are read off its fields: its properties copy the events and
     links and wrap the attributes every call, the dropped counts take an ABC ``isinstance``
-    each, and iterating ``BoundedAttributes`` goes through the generic ``MutableMapping``."""
+    each, and iterating ``BoundedAttributes`` goes through the generic ``MutableMapping``.
+    A ``LeanSpan`` keeps plain containers and its own dropped counts."""
+    if type(span) is LeanSpan:
+        return (
+            span._attributes,
+            span._events,
+            span._links,
+            span._dropped_attributes,
+            span._dropped_events,
+            span._dropped_links,
+        )
     if type(span) is not ReadableSpan:
         return (
             span.attributes,
@@ -219,15 +228,16 @@ def _span_id(ctx: SpanContext) -> bytes:
 class TraceRequestEncoder:
     """Writes ``ExportTraceServiceRequest`` bytes for batches of SDK spans.
 
-    It keeps the encoded attribute fields of str, int and bool values (and tuples of str) it
+    It keeps the encoded attribute fields of str and int values (and tuples of str) it
     has seen (up to 4,096, then starts again): a gateway's spans repeat most of theirs (method,
     route, model, provider, port, status), and a hit skips the encoding. One per exporter;
     calls from two threads at once are safe too, as every cached entry depends only on its
     key (a race costs a recomputation, never a wrong field)."""
 
     def __init__(self) -> None:
-        # (tag, type, key, value) -> the whole field; the type is in the key as True == 1
-        self._fields: dict[tuple[bytes, type, str, object], bytes] = {}
+        # tag -> key -> value -> the whole field (see _attributes), and how many are kept
+        self._tables: dict[bytes, dict[str, dict[object, bytes]]] = {}
+        self._kept = 0
         # attribute key -> _key_head(key)
         self._keys: dict[str, bytes] = {}
 
@@ -267,21 +277,31 @@ class TraceRequestEncoder:
         skipped (the official encoder's policy)."""
         if not attributes:
             return b""
-        fields = self._fields
+        # tag -> key -> value -> field: no key tuple to build and hash per attribute. A table
+        # holds str, int and str-tuple values, which never equal one another; bools (True == 1)
+        # and floats (0.0 == -0.0, encoded differently) are not kept.
+        tables = self._tables.get(tag)
+        if tables is None:
+            tables = self._tables[tag] = {}
         parts = []
         for key, value in _plain(attributes).items():
             kind = type(value)
-            # A str tuple only equals str tuples; the type is in the key as True == 1.
-            if kind in _CACHED or (kind is tuple and all(type(v) is str for v in value)):
-                cache_key = (tag, kind, key, value)
-                field = fields.get(cache_key)
+            if kind is str or kind is int or (kind is tuple and all(type(v) is str for v in value)):
+                by_value = tables.get(key)
+                if by_value is None:
+                    by_value = tables[key] = {}
+                field = by_value.get(value)
                 if field is None:
                     field = self._field(tag, key, value, kind)
                     if field is None:
                         continue
-                    if len(fields) >= _CACHE_LIMIT:
-                        fields.clear()
-                    fields[cache_key] = field
+                    self._kept += 1
+                    if self._kept > _CACHE_LIMIT:
+                        self._tables.clear()
+                        self._kept = 1
+                        tables = self._tables[tag] = {}
+                        by_value = tables[key] = {}
+                    by_value[value] = field
             else:
                 field = self._field(tag, key, value, kind)
                 if field is None:

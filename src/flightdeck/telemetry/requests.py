@@ -13,6 +13,7 @@ from typing import Any
 class RequestInfo:
     """The facts of one request that its log line carries (never keys, never text)."""
 
+    trace_id: str | None = None  # 32 hex digits, when tracing is on
     tenant: str | None = None
     model: str | None = None
     deployment: str | None = None

@@ -1,7 +1,7 @@
 """``Telemetry``: built once by ``create_app(settings)``, kept at ``app.state.telemetry``.
 
     telemetry.metrics_registry   prometheus_client.CollectorRegistry (app-owned, not global)
-    telemetry.tracer             OpenTelemetry Tracer, None with tracing off
+    telemetry.tracer             an OpenTelemetry API Tracer (``LeanTracer``), None with tracing off
     telemetry.attempts           the router's per-attempt recorder factory
     telemetry.record_call(record, usage, provider)   a settled model call (from Accounting)
     telemetry.record_cache(result)                   a response cache lookup's result
@@ -20,8 +20,8 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
 from flightdeck.core.telemetry_settings import TelemetrySettings
@@ -31,7 +31,8 @@ from flightdeck.telemetry import semconv as sc
 from flightdeck.telemetry.attempts import AttemptTelemetry
 from flightdeck.telemetry.metrics import FlightdeckMetrics, GenAIMetrics, StateCollector
 from flightdeck.telemetry.requests import current_request
-from flightdeck.telemetry.tracing import INSTRUMENTATION, tracer_provider
+from flightdeck.telemetry.spans import LeanTracer
+from flightdeck.telemetry.tracing import INSTRUMENTATION, make_tracer
 from flightdeck.wire.chat import Usage
 
 
@@ -54,11 +55,9 @@ class Telemetry:
         self.conventions = sc.conventions(settings.semconv_opt_in)
         disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series
         self.metrics_registry = CollectorRegistry(auto_describe=True)
-        self.provider: TracerProvider | None = None
-        self.tracer: Tracer | None = None
+        self.tracer: LeanTracer | None = None
         if settings.tracing_on or span_processors:
-            self.provider = tracer_provider(settings, span_processors)
-            self.tracer = self.provider.get_tracer(INSTRUMENTATION)
+            self.tracer = make_tracer(settings, span_processors)
         self.meter_provider = meter_provider
         meter = meter_provider.get_meter(INSTRUMENTATION) if meter_provider else None
         self.metrics: FlightdeckMetrics | None = None
@@ -97,11 +96,14 @@ class Telemetry:
         """A settled model call (a cache hit too): request counters with the cache result, time
         to first token, token usage; the record gets the request's trace id (the console links
         slow requests to it)."""
-        if record.trace_id is None and self.tracer is not None:
-            span_ctx = trace.get_current_span().get_span_context()
-            if span_ctx.is_valid:
-                record.trace_id = f"{span_ctx.trace_id:032x}"
         info = current_request()
+        if record.trace_id is None and self.tracer is not None:
+            if info is not None:
+                record.trace_id = info.trace_id
+            else:
+                span_ctx = trace.get_current_span().get_span_context()
+                if span_ctx.is_valid:
+                    record.trace_id = f"{span_ctx.trace_id:032x}"
         if record.cache_result is not None:  # the response cache's verdict, on the record
             self.record_cache(record.cache_result)
         if info is not None:
@@ -169,5 +171,5 @@ class Telemetry:
     def shutdown(self) -> None:
         """Flush the request log and stop the exporters (on app shutdown)."""
         logs.flush()
-        if self.provider is not None:
-            self.provider.shutdown()
+        if self.tracer is not None:
+            self.tracer.shutdown()

@@ -1,6 +1,6 @@
-"""Tracing: an app-owned OpenTelemetry ``TracerProvider`` and W3C trace context in and out.
+"""Tracing: an app-owned tracer (``telemetry/spans.py``) and W3C trace context in and out.
 
-The provider is never installed as the global one: several apps (tests, workers) can live in
+The tracer is never installed as the global one: several apps (tests, workers) can live in
 one process, each with its own exporter. Spans become current through OpenTelemetry's context
 (a contextvar), which is all the upstream side reads: ``outgoing_headers`` turns the current
 span into ``traceparent``/``tracestate`` lines for an upstream request.
@@ -13,47 +13,35 @@ from collections.abc import Mapping
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import (
-    ALWAYS_OFF,
-    ALWAYS_ON,
-    ParentBased,
-    Sampler,
-    TraceIdRatioBased,
-)
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import DEFAULT_TRACE_STATE
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from flightdeck.core.telemetry_settings import TelemetrySettings
+from flightdeck.telemetry.spans import LeanTracer
 
 PROPAGATOR = TraceContextTextMapPropagator()
 INSTRUMENTATION = "flightdeck"
 
 
-def tracer_provider(
+def make_tracer(
     settings: TelemetrySettings, processors: list[SpanProcessor] | None = None
-) -> TracerProvider:
-    """A provider sampling ``sample_ratio`` of new traces (an incoming sampled flag wins),
-    exporting OTLP/HTTP protobuf to ``otlp_endpoint`` in batches, plus ``processors``."""
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": settings.service_name}),
-        sampler=ParentBased(root_sampler(settings.sample_ratio)),
-    )
+) -> LeanTracer:
+    """A tracer sampling ``sample_ratio`` of new traces (an incoming sampled flag wins,
+    ``ParentBased``), exporting OTLP/HTTP protobuf to ``otlp_endpoint`` through the SDK's
+    ``BatchSpanProcessor`` (its ``OTEL_BSP_*`` settings), and handing spans to ``processors``."""
+    chain: list[SpanProcessor] = []
     if settings.otlp_endpoint:
-        provider.add_span_processor(BatchSpanProcessor(otlp_exporter(settings)))
-    for processor in processors or []:
-        provider.add_span_processor(processor)
-    return provider
-
-
-def root_sampler(ratio: float) -> Sampler:
-    """The sampler for new traces: ``ALWAYS_ON``/``ALWAYS_OFF`` at 1 and 0 (the same decisions
-    as ``TraceIdRatioBased`` there, without computing a bound per span), else by ratio."""
-    if ratio >= 1.0:
-        return ALWAYS_ON
-    if ratio <= 0.0:
-        return ALWAYS_OFF
-    return TraceIdRatioBased(ratio)
+        chain.append(BatchSpanProcessor(otlp_exporter(settings)))
+    chain.extend(processors or [])
+    return LeanTracer(
+        Resource.create({"service.name": settings.service_name}),
+        InstrumentationScope(INSTRUMENTATION),
+        settings.sample_ratio,
+        chain,
+    )
 
 
 def otlp_exporter(settings: TelemetrySettings) -> SpanExporter:
@@ -84,8 +72,12 @@ def outgoing_headers() -> bytes:
     span_ctx = trace.get_current_span().get_span_context()
     if not span_ctx.is_valid:
         return b""
-    flags = "01" if span_ctx.trace_flags.sampled else "00"
-    line = f"traceparent: 00-{span_ctx.trace_id:032x}-{span_ctx.span_id:016x}-{flags}\r\n"
-    if span_ctx.trace_state:
-        line += f"tracestate: {span_ctx.trace_state.to_header()}\r\n"
-    return line.encode("latin-1")
+    line = b"traceparent: 00-%032x-%016x-%s\r\n" % (
+        span_ctx.trace_id,
+        span_ctx.span_id,
+        b"01" if span_ctx.trace_flags & 1 else b"00",
+    )
+    state = span_ctx.trace_state
+    if state is not DEFAULT_TRACE_STATE and state:
+        line += f"tracestate: {state.to_header()}\r\n".encode("latin-1")
+    return line

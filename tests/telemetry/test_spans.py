@@ -1,0 +1,210 @@
+"""``LeanTracer`` records what the OpenTelemetry SDK's tracer records: the same script of API
+calls (every attribute type, events, links, statuses, exceptions, limits, calls on ended spans)
+through both gives the same OTLP message once ids and times are set aside; sampling, trace
+context and processors behave as the SDK's ``ParentBased`` tracer."""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+import pytest
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
+
+from flightdeck.telemetry.spans import LeanSpan, LeanTracer
+from tests.telemetry.test_otlp_encoder import SCALARS, Spans, varied_spans
+
+
+def normalized(spans: list[ReadableSpan]) -> ExportTraceServiceRequest:
+    """The official encoder's message with ids renumbered in order of appearance and every
+    time and stack trace blanked (what differs between two runs of the same calls)."""
+    message = encode_spans(spans)
+    ids: dict[bytes, bytes] = {}
+
+    def renumber(value: bytes) -> bytes:
+        return ids.setdefault(value, len(ids).to_bytes(len(value) or 1)) if value else b""
+
+    for resource in message.resource_spans:
+        for scope in resource.scope_spans:
+            for span in scope.spans:
+                span.trace_id = renumber(span.trace_id)
+                span.span_id = renumber(span.span_id)
+                span.parent_span_id = renumber(span.parent_span_id)
+                span.start_time_unix_nano = span.end_time_unix_nano = 0
+                for event in span.events:
+                    event.time_unix_nano = 0
+                    for attribute in event.attributes:
+                        if attribute.key == "exception.stacktrace":
+                            attribute.value.string_value = "-"
+                for link in span.links:
+                    link.trace_id = renumber(link.trace_id)
+                    link.span_id = renumber(link.span_id)
+    return message
+
+
+def test_the_same_calls_give_the_same_spans_as_the_sdk() -> None:
+    sdk, lean = varied_spans(lean=False), varied_spans(lean=True)
+    assert all(type(span) is LeanSpan for span in lean)
+    assert normalized(lean) == normalized(sdk)
+    server = next(s for s in lean if s.name == "POST /v1/chat/completions")
+    assert server.parent is not None and (server.parent.span_id, server.parent.is_remote) == (
+        0x1234,
+        True,
+    )
+
+
+@pytest.mark.parametrize("limit", [0, 1, 2, None])
+def test_limits_drop_and_count_as_the_sdk_does(limit: int | None) -> None:
+    def run(lean: bool) -> list[ReadableSpan]:
+        spans = Spans(lean)
+        limits = SpanLimits(
+            max_span_attributes=limit,
+            max_events=limit,
+            max_links=limit,
+            max_span_attribute_length=limit,
+            max_event_attributes=limit,
+        )
+        tracer = spans.provider(Resource.create({}), limits).get_tracer("t")
+        with tracer.start_as_current_span("s", attributes=SCALARS) as span:
+            span.set_attributes({"str": "set again moves to the end", "x": ["ab", "cd"]})
+            span.set_attribute("", "empty key")
+            span.set_attribute("obj", object())
+            for i in range(3):
+                span.add_event(f"e{i}", {"a": 1, "b": 2})
+        return spans.finished()
+
+    sdk, lean = run(False), run(True)
+    assert normalized(lean) == normalized(sdk)
+    assert [s.dropped_attributes for s in lean] == [s.dropped_attributes for s in sdk]
+    assert [s.dropped_events for s in lean] == [s.dropped_events for s in sdk]
+
+
+def tracer(ratio: float, *processors: SpanProcessor) -> LeanTracer:
+    return LeanTracer(
+        Resource.create({"service.name": "t"}), InstrumentationScope("t"), ratio, processors
+    )
+
+
+def parent(sampled: bool, state: TraceState | None = None) -> Any:
+    ctx = SpanContext(0xABC, 0xDEF, True, TraceFlags(1 if sampled else 0), state)
+    return trace.set_span_in_context(NonRecordingSpan(ctx))
+
+
+@pytest.mark.parametrize("ratio", [0.0, 1.0])
+def test_a_parent_s_sampled_flag_wins_over_the_ratio(ratio: float) -> None:
+    state = TraceState([("vendor", "v1")])
+    for sampled in (True, False):
+        span = tracer(ratio).start_span("child", parent(sampled, state))
+        ctx = span.get_span_context()
+        assert span.is_recording() is sampled
+        assert (ctx.trace_id, ctx.trace_flags.sampled, ctx.trace_state) == (0xABC, sampled, state)
+        assert ctx.span_id not in (0, 0xDEF)
+
+
+def test_new_traces_follow_the_ratio_as_trace_id_ratio_based_does() -> None:
+    random.seed(7)
+    lean = tracer(0.25)
+    reference = TraceIdRatioBased(0.25)
+    for _ in range(2000):
+        span = lean.start_span("root")
+        ctx = span.get_span_context()
+        expected = reference.should_sample(None, ctx.trace_id, "root").decision
+        assert span.is_recording() is (expected is Decision.RECORD_AND_SAMPLE)
+        assert ctx.is_valid and not ctx.is_remote
+        assert ctx.trace_flags.random_trace_id  # as the SDK's random id generator marks it
+    assert isinstance(tracer(0.0).start_span("root"), NonRecordingSpan)
+
+
+def test_children_share_the_trace_and_point_at_their_parent() -> None:
+    memory = InMemorySpanExporter()
+    lean = tracer(1.0, SimpleSpanProcessor(memory))
+    with lean.start_as_current_span("server", kind=SpanKind.SERVER) as server:
+        with lean.start_as_current_span("client", kind=SpanKind.CLIENT):
+            assert trace.get_current_span() is not server
+        assert trace.get_current_span() is server
+    client_span, server_span = memory.get_finished_spans()
+    assert client_span.parent == server_span.get_span_context()
+    assert client_span.context.trace_id == server_span.context.trace_id
+    assert server_span.parent is None
+    assert (server_span.kind, client_span.kind) == (SpanKind.SERVER, SpanKind.CLIENT)
+    assert server_span.resource.attributes["service.name"] == "t"
+    assert server_span.instrumentation_scope.name == "t"
+
+
+class Recorder(SpanProcessor):
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self.calls.append(("start", span.name))
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.calls.append(("end", span.name))
+
+
+def test_processors_see_start_and_end_and_shutdown_reaches_them() -> None:
+    recorder, memory = Recorder(), InMemorySpanExporter()
+    lean = tracer(1.0, recorder, SimpleSpanProcessor(memory))
+    lean.start_span("a").end()
+    tracer(1.0, recorder).start_span("b", parent(False)).end()  # not sampled: never seen
+    assert recorder.calls == [("start", "a"), ("end", "a")]
+    assert lean.force_flush()
+    lean.shutdown()
+    lean.start_span("after").end()
+    assert [s.name for s in memory.get_finished_spans()] == ["a"]
+
+
+def test_an_ended_span_ignores_changes_with_the_sdk_warnings(caplog: Any) -> None:
+    memory = InMemorySpanExporter()
+    span = tracer(1.0, SimpleSpanProcessor(memory)).start_span("s", attributes={"a": 1})
+    span.set_status(Status(StatusCode.OK))
+    span.set_status(StatusCode.ERROR, "ignored after OK")
+    span.end()
+    with caplog.at_level(logging.WARNING, logger="flightdeck.telemetry.spans"):
+        span.set_attribute("late", 1)
+        span.set_attributes({"late": 2})
+        span.add_event("late")
+        span.update_name("late")
+        span.end()
+    assert "Setting attribute on ended span." in caplog.text
+    assert "Tried calling add_event on an ended span." in caplog.text
+    assert "Calling end() on an ended span." in caplog.text
+    (finished,) = memory.get_finished_spans()
+    assert (finished.name, dict(finished.attributes), finished.events) == ("s", {"a": 1}, ())
+    assert finished.status.status_code is StatusCode.OK
+
+
+def test_a_span_used_as_current_records_an_escaping_exception() -> None:
+    memory = InMemorySpanExporter()
+    lean = tracer(1.0, SimpleSpanProcessor(memory))
+    with pytest.raises(ValueError), lean.start_as_current_span("s"):
+        raise ValueError("bad input")
+    with pytest.raises(ValueError), lean.start_as_current_span("quiet", record_exception=False):
+        raise ValueError("no event")
+    loud, quiet = memory.get_finished_spans()
+    (event,) = loud.events
+    assert event.name == "exception"
+    assert event.attributes["exception.type"] == "ValueError"
+    assert event.attributes["exception.message"] == "bad input"
+    assert loud.status.status_code is StatusCode.ERROR
+    assert quiet.events == () and quiet.status.status_code is StatusCode.ERROR
+    assert otel_context.get_current() == {}
