@@ -1,5 +1,5 @@
-"""Spans for the request path: an OpenTelemetry API ``Tracer`` whose spans cost a fifth of the
-SDK's, handed to the SDK's own span processors and exporters.
+"""Spans for the request path: an OpenTelemetry API ``Tracer`` whose spans cost about a third
+of the SDK's CPU, handed to the SDK's own span processors and exporters.
 
 Why not the SDK's ``Tracer``: at 100% sampling the gateway made two SDK spans per request, and
 they were most of the cost of tracing (``docs/benchmarks.md``: 1.45.2's ``start_span`` builds a
