@@ -32,6 +32,27 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFl
 from flightdeck.telemetry.otlp import DirectOTLPSpanExporter, TraceRequestEncoder
 
 BATCH = 512
+# The attributes of the gateway's two spans (bench.gateway.span_path makes the same ones).
+SERVER = {"http.request.method": "POST", "url.path": "/v1/chat/completions", "url.scheme": "http"}
+CLIENT = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "server.address": "api.openai.com",
+    "server.port": 443,
+    "flightdeck.model_group": "gpt-4o-mini",
+    "flightdeck.deployment": "openai-east",
+    "flightdeck.attempt": 1,
+    "gen_ai.request.max_tokens": 512,
+}
+REPLY = {
+    "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+    "gen_ai.response.id": "chatcmpl-00000000000000000001",
+    "gen_ai.response.finish_reasons": ["stop"],
+    "gen_ai.usage.input_tokens": 1200,
+    "gen_ai.usage.output_tokens": 180,
+}
+SERVER_END = {"http.route": "/v1/chat/completions", "http.response.status_code": 200}
 
 
 def gateway_spans(count: int) -> tuple[list[ReadableSpan], list[ReadableSpan]]:
@@ -43,40 +64,20 @@ def gateway_spans(count: int) -> tuple[list[ReadableSpan], list[ReadableSpan]]:
     for i in range(count):
         remote = SpanContext(0x5BCE1E7A << 64 | i + 1, 0xA1B2C3D4 + i, True, TraceFlags(1))
         parent = trace.set_span_in_context(NonRecordingSpan(remote))
-        attrs = {"http.request.method": "POST", "url.path": "/v1/chat/completions"}
-        server = tracer.start_span(
-            "POST /v1/chat/completions", parent, SpanKind.SERVER, {**attrs, "url.scheme": "http"}
-        )
+        server = tracer.start_span("POST /v1/chat/completions", parent, SpanKind.SERVER, SERVER)
         client = tracer.start_span(
-            "chat gpt-4o-mini",
-            trace.set_span_in_context(server),
-            SpanKind.CLIENT,
-            {
-                "gen_ai.operation.name": "chat",
-                "gen_ai.provider.name": "openai",
-                "gen_ai.request.model": "gpt-4o-mini",
-                "server.address": "api.openai.com",
-                "server.port": 443,
-                "flightdeck.model_group": "gpt-4o-mini",
-                "flightdeck.deployment": "openai-east",
-                "flightdeck.attempt": 1,
-                "gen_ai.request.max_tokens": 512,
-            },
+            "chat gpt-4o-mini", trace.set_span_in_context(server), SpanKind.CLIENT, CLIENT
         )
         client.set_attributes(
             {
-                "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+                **REPLY,
                 "gen_ai.response.id": f"chatcmpl-{i:020d}",
-                "gen_ai.response.finish_reasons": ["stop"],
                 "gen_ai.usage.input_tokens": 1200 + i,
-                "gen_ai.usage.output_tokens": 180,
                 "gen_ai.usage.cache_read.input_tokens": 1024,
             }
         )
         client.end()
-        server.set_attributes(
-            {"http.route": "/v1/chat/completions", "http.response.status_code": 200}
-        )
+        server.set_attributes(SERVER_END)
         server.end()
     finished = memory.get_finished_spans()
     return (

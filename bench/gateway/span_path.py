@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind, Tracer
 
+from bench.gateway.otlp_encode import CLIENT, REPLY, SERVER, SERVER_END
 from flightdeck.telemetry.spans import LeanTracer
 from flightdeck.telemetry.tracing import outgoing_headers
 
@@ -54,50 +55,18 @@ def lean_tracer() -> Tracer:
 
 def one_request(tracer: Tracer) -> None:
     """The span calls of one chat completion through the gateway."""
-    server = tracer.start_span(
-        "POST /v1/chat/completions",
-        kind=SpanKind.SERVER,
-        attributes={
-            "http.request.method": "POST",
-            "url.path": "/v1/chat/completions",
-            "url.scheme": "http",
-        },
-    )
+    server = tracer.start_span("POST /v1/chat/completions", kind=SpanKind.SERVER, attributes=SERVER)
     outer = otel_context.attach(trace.set_span_in_context(server))
-    client = tracer.start_span(
-        "chat gpt-4o-mini",
-        kind=SpanKind.CLIENT,
-        attributes={
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": "openai",
-            "gen_ai.request.model": "gpt-4o-mini",
-            "server.address": "api.openai.com",
-            "server.port": 443,
-            "flightdeck.model_group": "gpt-4o-mini",
-            "flightdeck.deployment": "openai-east",
-            "flightdeck.attempt": 1,
-            "gen_ai.request.max_tokens": 512,
-        },
-    )
+    client = tracer.start_span("chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=CLIENT)
     inner = otel_context.attach(trace.set_span_in_context(client))
     outgoing_headers()
-    client.set_attributes(
-        {
-            "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
-            "gen_ai.response.id": "chatcmpl-00000000000000000001",
-            "gen_ai.response.finish_reasons": ["stop"],
-            "gen_ai.usage.input_tokens": 1200,
-            "gen_ai.usage.output_tokens": 180,
-        }
-    )
+    client.set_attributes(REPLY)
     otel_context.detach(inner)
     client.end()
     otel_context.detach(outer)
     if server.is_recording():
         server.update_name("POST /v1/chat/completions")
-        server.set_attributes(
-            {"http.route": "/v1/chat/completions", "http.response.status_code": 200}
-        )
+        server.set_attributes(SERVER_END)
     server.end()
 
 

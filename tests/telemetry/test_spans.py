@@ -98,6 +98,22 @@ def test_limits_drop_and_count_as_the_sdk_does(limit: int | None) -> None:
     assert [s.dropped_events for s in lean] == [s.dropped_events for s in sdk]
 
 
+@pytest.mark.parametrize("length", [0, 3])
+def test_a_string_length_limit_alone_cuts_strings_as_the_sdk_does(length: int) -> None:
+    def run(lean: bool) -> list[ReadableSpan]:
+        spans = Spans(lean)
+        limits = SpanLimits(max_span_attribute_length=length)
+        tracer = spans.provider(Resource.create({}), limits).get_tracer("t")
+        with tracer.start_as_current_span("s", attributes={"model": "gpt-4o-mini"}) as span:
+            span.set_attribute("route", "/v1/chat/completions")
+            span.set_attributes({"reasons": ["stop", "length"], "n": 12345})
+        return spans.finished()
+
+    lean = run(True)
+    assert normalized(lean) == normalized(run(False))
+    assert dict(lean[0].attributes)["model"] == "gpt-4o-mini"[:length]
+
+
 def tracer(ratio: float, *processors: SpanProcessor) -> LeanTracer:
     return LeanTracer(
         Resource.create({"service.name": "t"}), InstrumentationScope("t"), ratio, processors

@@ -10,8 +10,8 @@ copy per span, and cleans every attribute through ABC ``isinstance`` checks).
 - sampling as ``ParentBased(root)``: a valid parent's sampled flag decides, else the root
   sampler (``ALWAYS_ON`` at ratio 1, ``ALWAYS_OFF`` at 0, else ``TraceIdRatioBased``'s bound on
   the trace id); an unsampled span is the API's ``NonRecordingSpan`` with a new span id;
-- ids from ``random.getrandbits`` (the SDK's ``RandomIdGenerator``), the
-  ``RANDOM_TRACE_ID`` flag as the SDK sets it, the parent's ``tracestate`` kept;
+- ids from the SDK's ``RandomIdGenerator``, the ``RANDOM_TRACE_ID`` flag as the SDK sets it,
+  the parent's ``tracestate`` kept;
 - attributes with the SDK's rules and limits (``SpanLimits`` from ``OTEL_*`` variables): a
   non-empty str key; str, bool, int and float stored as given, anything else cleaned by the
   SDK's own ``_clean_attribute_value`` (sequences to tuples, ...); a key set again moves to the
@@ -30,8 +30,6 @@ attribute, never corrupt the span). The tracer is thread-safe.
 from __future__ import annotations
 
 import logging
-import random
-import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from time import time_ns
 from types import TracebackType
@@ -40,17 +38,13 @@ from typing import Any
 from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.attributes import BoundedAttributes, _clean_attribute_value
+from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, SpanProcessor, _is_valid_link
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.semconv.attributes.exception_attributes import (
-    EXCEPTION_ESCAPED,
-    EXCEPTION_MESSAGE,
-    EXCEPTION_STACKTRACE,
-    EXCEPTION_TYPE,
-)
 from opentelemetry.trace import (
     DEFAULT_TRACE_STATE,
     Link,
@@ -245,7 +239,7 @@ class LeanSpan(trace_api.Span, ReadableSpan):
 
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
         """A link to ``context`` (kept if valid, or if it has attributes or a ``tracestate``)."""
-        if not _valid_link(context, attributes) or self._ended("add_link"):
+        if not _is_valid_link(context, attributes) or self._ended("add_link"):
             return
         self._add_link(Link(context, self._tracer.link_attributes(attributes)))
 
@@ -289,19 +283,10 @@ class LeanSpan(trace_api.Span, ReadableSpan):
         timestamp: int | None = None,
         escaped: bool = False,
     ) -> None:
-        """An ``exception`` event with the semantic conventions' type, message and stack trace
-        attributes (as the SDK records it)."""
-        module = type(exception).__module__
-        qualname = type(exception).__qualname__
-        event: dict[str, Any] = {
-            EXCEPTION_TYPE: f"{module}.{qualname}" if module and module != "builtins" else qualname,
-            EXCEPTION_MESSAGE: str(exception),
-            EXCEPTION_STACKTRACE: "".join(traceback.format_exception(exception)),
-            EXCEPTION_ESCAPED: str(escaped),
-        }
-        if attributes:
-            event.update(attributes)
-        self.add_event("exception", event, timestamp)
+        """An ``exception`` event with the conventions' type, message and stack trace: the
+        SDK's own ``Span.record_exception``, which only calls ``add_event``."""
+        record = sdk_trace.Span.record_exception
+        record(self, exception, attributes, timestamp, escaped)  # type: ignore[arg-type]
 
     def end(self, end_time: int | None = None) -> None:
         """End the span (now if ``end_time`` is None) and hand it to the processors."""
@@ -356,6 +341,7 @@ class LeanTracer(trace_api.Tracer):
         # on_start is a no-op in the SDK's own processors: not called for each span
         self._starters = tuple(p for p in self.processors if type(p).on_start not in _NO_OP_STARTS)
         self.limits = limits or SpanLimits()
+        self._ids = RandomIdGenerator()
         self.sample_ratio = sample_ratio
         self._bound = TraceIdRatioBased.get_bound_for_rate(min(max(sample_ratio, 0.0), 1.0))
 
@@ -380,11 +366,11 @@ class LeanTracer(trace_api.Tracer):
             state = parent.trace_state
         else:
             parent = None
-            trace_id = _random_id(128)
+            trace_id = self._ids.generate_trace_id()
             sampled = self._sample(trace_id)
             flags = _FLAGS[sampled, True]
             state = DEFAULT_TRACE_STATE
-        span_context = SpanContext(trace_id, _random_id(64), False, flags, state)
+        span_context = SpanContext(trace_id, self._ids.generate_span_id(), False, flags, state)
         if not sampled:
             return NonRecordingSpan(span_context)
         span = LeanSpan(
@@ -402,7 +388,7 @@ class LeanTracer(trace_api.Tracer):
         if attributes:
             span.set_attributes(attributes)
         for link in links or ():
-            if link and _valid_link(link.context, link.attributes):
+            if link and _is_valid_link(link.context, link.attributes):
                 span._add_link(Link(link.context, self.link_attributes(link.attributes)))
         for processor in self._starters:
             # processors type their argument as the SDK's Span; they use it as a ReadableSpan
@@ -460,15 +446,3 @@ class LeanTracer(trace_api.Tracer):
         if ratio <= 0.0:
             return False
         return trace_id & TraceIdRatioBased.TRACE_ID_LIMIT < self._bound
-
-
-def _random_id(bits: int) -> int:
-    """A non-zero random id of ``bits`` bits (the SDK's ``RandomIdGenerator``)."""
-    value = random.getrandbits(bits)
-    while not value:
-        value = random.getrandbits(bits)
-    return value
-
-
-def _valid_link(context: SpanContext, attributes: types.Attributes) -> bool:
-    return bool(context and (context.is_valid or (attributes or context.trace_state)))
