@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,10 +15,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from httptools import HttpResponseParser
 
 from flightdeck.core.errors import UpstreamError
 from flightdeck.core.settings import ModelDeployment
-from flightdeck.providers.http1 import ConnectionLost, ConnectionPool, MalformedResponse
+from flightdeck.providers.http1 import (
+    ConnectionLost,
+    ConnectionPool,
+    MalformedResponse,
+    Response,
+)
 from flightdeck.providers.openai_compat import OpenAIProvider
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -102,6 +109,37 @@ async def test_keep_alive_reuses_one_connection(
         first = server.requests[0]
         assert first.startswith(b"POST /v1/x?a=1 HTTP/1.1\r\n")
         assert b"Host: 127.0.0.1:" in first and b"Content-Length: 1\r\n" in first
+
+
+async def test_responses_leave_no_reference_cycle(
+    pool_for: Callable[[Server], ConnectionPool],
+) -> None:
+    """Reference counting frees a response read whole or closed early (with its parser, whose
+    callbacks are the response's methods): none is left for the cyclic collector, which in a
+    serving process runs rarely (``cli/serving.py``)."""
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(reply(b'{"ok":true}'))
+
+    async with Server(echo) as server:
+        pool = pool_for(server)
+        await (await pool.request("POST", "/", HEADERS, b"{}")).read()  # the connection is made
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for _ in range(3):
+                await (await pool.request("POST", "/", HEADERS, b"{}")).read()
+                (await pool.request("POST", "/", HEADERS, b"{}")).close()
+            gc.collect()
+            left = [o for o in gc.garbage if isinstance(o, (Response, HttpResponseParser))]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+        assert left == []
 
 
 async def test_chunked_and_gzip_bodies_are_decoded(

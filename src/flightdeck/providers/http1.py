@@ -51,8 +51,12 @@ class _Connection(asyncio.Protocol):
         if response is None:  # bytes nobody asked for: the connection cannot be trusted
             self.abort()
             return
+        parser = response.parser
+        if parser is None:  # released: as above
+            self.abort()
+            return
         try:
-            response.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             response.fail(MalformedResponse("the server tried to upgrade the connection"))
             self.abort()
@@ -83,7 +87,10 @@ class Response:
     def __init__(self, pool: ConnectionPool, conn: _Connection) -> None:
         self.pool = pool
         self.conn = conn
-        self.parser = httptools.HttpResponseParser(self)
+        # The parser holds this response's bound callbacks: a reference cycle, broken when the
+        # response is released or closed so that reference counting frees both at once (left
+        # to the cyclic collector, one per upstream call was most of its garbage).
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.status = 0
         self.headers: dict[str, str] = {}
         self.headers_done = False
@@ -107,6 +114,7 @@ class Response:
         self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
 
     def on_headers_complete(self) -> None:
+        assert self.parser is not None  # callbacks run inside parser.feed_data
         status = self.parser.get_status_code()
         if 100 <= status < 200:  # informational (103 Early Hints, ...): the answer follows
             self._informational = True
@@ -146,7 +154,8 @@ class Response:
             if rest:
                 self._chunks.append(rest)
         self.done = True
-        self.keep_alive = bool(self.parser.should_keep_alive()) and not self.until_eof
+        parser = self.parser
+        self.keep_alive = parser is not None and parser.should_keep_alive() and not self.until_eof
         self._wake()
 
     # ---- waiting ------------------------------------------------------------------------
@@ -209,6 +218,7 @@ class Response:
             return
         self._released = True
         self.conn.response = None
+        self.parser = None
         if self.done and self.error is None and self.keep_alive and not self.conn.closed:
             self.pool._put_back(self.conn)
         else:
@@ -219,6 +229,7 @@ class Response:
         if not self._released:
             self._released = True
             self.conn.response = None
+            self.parser = None
             self.conn.abort()
 
 
