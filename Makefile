@@ -82,6 +82,7 @@ bench: bench-gateway bench-media bench-cache bench-assistant
 
 bench-gateway: $(STAMP)
 	$(BIN)/python -m bench.gateway.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.gateway.side_by_side
 
 lock: $(STAMP)
 	$(PIP) freeze --exclude-editable | sed 's/+cpu$$//' \

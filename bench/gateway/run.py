@@ -194,6 +194,33 @@ TELEMETRY = {
 def run_flightdeck(
     upstream: str, work: Path, args: argparse.Namespace, baseline: dict, stack: str = "default"
 ) -> dict:
+    config, key = flightdeck_config(upstream, work, args, stack, 18080)
+    argv = pinned(GATEWAY_CPU, *FLIGHTDECK, "serve", "--config", str(config))
+    with process(argv, work / "flightdeck.log") as pid:
+        wait_until_up("http://127.0.0.1:18080/healthz", {})
+        name = NAMES.get(
+            stack, "Flightdeck (full stack: key auth, Redis limits, ledger to PostgreSQL)"
+        )
+        url = "http://127.0.0.1:18080/v1/chat/completions"
+        return measure(name, url, key, pid, args, baseline)
+
+
+FLIGHTDECK = [str(ROOT / ".venv" / "bin" / "flightdeck")]
+NAMES = {
+    "default": "Flightdeck",
+    "bare": "Flightdeck (bare)",
+    "durable": "Flightdeck (full stack, ledger sync_before_reply)",
+    "telemetry-off": "Flightdeck, telemetry off",
+    "metrics-logs": "Flightdeck, metrics + logs (default)",
+    "tracing": "Flightdeck, metrics + logs + tracing 100% to OTLP",
+    "tracing-10": "Flightdeck, metrics + logs + tracing 10% to OTLP",
+}
+
+
+def flightdeck_config(
+    upstream: str, work: Path, args: argparse.Namespace, stack: str, port: int
+) -> tuple[Path, str]:
+    """The config file of ``stack`` (its own home, serving on ``port``) and a new API key."""
     config = work / f"flightdeck-{stack}.toml"
     extra = ""
     if stack in ("full", "durable"):
@@ -207,32 +234,17 @@ def run_flightdeck(
     elif stack in TELEMETRY:
         extra = TELEMETRY[stack]
     config.write_text(
-        f'home = "{work / ("fd-home-" + stack)}"\n[server]\nport = 18080\n'
+        f'home = "{work / ("fd-home-" + stack)}"\n[server]\nport = {port}\n'
         f'[[models]]\nname = "bench"\nbase_url = "{upstream}/v1"\nmodel = "gpt-4o-mini"\n'
         'api_key = "sk-fake"\n' + extra
     )
-    fd = [str(ROOT / ".venv" / "bin" / "flightdeck")]
     made = subprocess.run(
-        [*fd, "keys", "create", "--name", "bench", "--config", str(config)],
+        [*FLIGHTDECK, "keys", "create", "--name", "bench", "--config", str(config)],
         check=True,
         capture_output=True,
         text=True,
     )
-    key = made.stdout.strip().splitlines()[-1]
-    argv = pinned(GATEWAY_CPU, *fd, "serve", "--config", str(config))
-    with process(argv, work / "flightdeck.log") as pid:
-        wait_until_up("http://127.0.0.1:18080/healthz", {})
-        name = {
-            "default": "Flightdeck",
-            "bare": "Flightdeck (bare)",
-            "durable": "Flightdeck (full stack, ledger sync_before_reply)",
-            "telemetry-off": "Flightdeck, telemetry off",
-            "metrics-logs": "Flightdeck, metrics + logs (default)",
-            "tracing": "Flightdeck, metrics + logs + tracing 100% to OTLP",
-            "tracing-10": "Flightdeck, metrics + logs + tracing 10% to OTLP",
-        }.get(stack, "Flightdeck (full stack: key auth, Redis limits, ledger to PostgreSQL)")
-        url = "http://127.0.0.1:18080/v1/chat/completions"
-        return measure(name, url, key, pid, args, baseline)
+    return config, made.stdout.strip().splitlines()[-1]
 
 
 @contextmanager

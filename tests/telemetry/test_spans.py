@@ -136,6 +136,33 @@ def test_a_parent_s_sampled_flag_wins_over_the_ratio(ratio: float) -> None:
         assert ctx.span_id not in (0, 0xDEF)
 
 
+@pytest.mark.parametrize("flags", [0, 1, 2, 3, 0x80, 0xFF, 0x101])
+def test_span_contexts_are_what_the_api_constructor_builds(flags: int) -> None:
+    """``start_span`` builds its ``SpanContext`` without the constructor's checks and reads the
+    parent's flags from a table: the same tuple, validity and flags as the API's own (bits
+    other than sampled and random are not inherited, as in the SDK)."""
+    state = TraceState([("vendor", "v1")])
+    ctx = SpanContext(0xABC, 0xDEF, True, TraceFlags(flags), state)
+    for context in (trace.set_span_in_context(NonRecordingSpan(ctx)), None):
+        span = tracer(1.0).start_span("s", context)
+        made = span.get_span_context()
+        parent_flags = TraceFlags(flags) if context is not None else TraceFlags(0x3)
+        expected_flags = TraceFlags(
+            (TraceFlags.SAMPLED if parent_flags.sampled or context is None else 0)
+            | (TraceFlags.RANDOM_TRACE_ID if parent_flags.random_trace_id else 0)
+        )
+        expected = SpanContext(
+            made.trace_id,
+            made.span_id,
+            False,
+            expected_flags,
+            state if context is not None else None,
+        )
+        assert made == expected and type(made) is SpanContext
+        assert made.is_valid and not made.is_remote
+        assert span.is_recording() is made.trace_flags.sampled
+
+
 def test_new_traces_follow_the_ratio_as_trace_id_ratio_based_does() -> None:
     random.seed(7)
     lean = tracer(0.25)

@@ -176,11 +176,13 @@ class AttemptTelemetry:
         # sampler call: skip both (the upstream still gets the parent's traceparent).
         if self.tracer is not None and _parent_sampled_or_none():
             attrs: dict[str, Any] = {
-                **{k: v for k, v in metric_attrs.items() if v is not None},
+                **metric_attrs,
                 sc.MODEL_GROUP: group,
                 sc.DEPLOYMENT: deployment.id,
                 sc.ATTEMPT: number,
             }
+            if host is None:  # no server to name (the only attributes that can be None)
+                del attrs[sc.SERVER_ADDRESS], attrs[sc.SERVER_PORT]
             if stream:
                 attrs[sc.REQUEST_STREAM] = True
             max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
@@ -226,8 +228,8 @@ class AttemptTelemetry:
         if known is None:
             base = getattr(deployment.provider, "base_url", None)
             known = (None, None)
-            if isinstance(base, str):
-                parts = urlsplit(base)
+            parts = urlsplit(base) if isinstance(base, str) else None
+            if parts is not None and parts.hostname:  # both or neither
                 port = parts.port or (443 if parts.scheme == "https" else 80)
                 known = (parts.hostname, port)
             self._servers[deployment.id] = known

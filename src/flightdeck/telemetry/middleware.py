@@ -9,7 +9,7 @@ one), which the gateway's hot path should not pay for.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -24,6 +24,20 @@ from flightdeck.telemetry.tracing import incoming_context
 
 if TYPE_CHECKING:
     from flightdeck.telemetry.service import Telemetry
+
+
+def _parent(headers: list[tuple[bytes, bytes]]) -> otel_context.Context | None:
+    """The remote parent of a request with a valid ``traceparent`` (``incoming_context``)."""
+    for name, _ in headers:
+        if name == b"traceparent":  # few requests carry one: no dict of headers for the rest
+            return incoming_context(
+                {
+                    k.decode("latin-1"): v.decode("latin-1")
+                    for k, v in headers
+                    if k in (b"traceparent", b"tracestate")
+                }
+            )
+    return None
 
 
 class TelemetryMiddleware:
@@ -47,14 +61,9 @@ class TelemetryMiddleware:
         status = 500
         span = None
         if self.tracer is not None:
-            headers = {
-                k.decode("latin-1"): v.decode("latin-1")
-                for k, v in scope["headers"]
-                if k in (b"traceparent", b"tracestate")
-            }
             span = self.tracer.start_span(
                 f"{scope['method']} {scope['path']}",  # renamed to the route once matched
-                context=incoming_context(headers),
+                context=_parent(scope["headers"]),
                 kind=sc.SERVER_SPAN.kind,
                 attributes={
                     sc.HTTP_METHOD: scope["method"],
@@ -64,11 +73,12 @@ class TelemetryMiddleware:
             )
             info.trace_id = f"{span.get_span_context().trace_id:032x}"
 
-        async def send_status(message: Message) -> None:
+        def send_status(message: Message) -> Awaitable[None]:
+            # Not a coroutine of its own: the caller awaits the one ``send`` returns.
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            await send(message)
+            return send(message)
 
         error: BaseException | None = None
         try:

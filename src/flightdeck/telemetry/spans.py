@@ -78,6 +78,16 @@ _FLAGS = {
 }
 
 
+def _inherit(parent_flags: int) -> tuple[bool, TraceFlags]:
+    """(sampled, the child's flags) for a parent's ``trace_flags``."""
+    flags = TraceFlags(parent_flags)
+    return flags.sampled, _FLAGS[flags.sampled, flags.random_trace_id]
+
+
+_INHERIT = {flags: _inherit(flags) for flags in range(256)}  # parent flags -> _inherit(...)
+_new_context = tuple.__new__
+
+
 class LeanSpan(trace_api.Span, ReadableSpan):
     """A recording span (see the module docstring); made by ``LeanTracer.start_span``.
 
@@ -361,8 +371,10 @@ class LeanTracer(trace_api.Tracer):
         parent: SpanContext | None = trace_api.get_current_span(context).get_span_context()
         if parent is not None and parent.is_valid:
             trace_id = parent.trace_id
-            sampled = parent.trace_flags.sampled
-            flags = _FLAGS[sampled, parent.trace_flags.random_trace_id]
+            inherited = _INHERIT.get(parent.trace_flags)
+            if inherited is None:  # not an 8-bit value: what TraceFlags' properties read
+                inherited = _inherit(parent.trace_flags)
+            sampled, flags = inherited
             state = parent.trace_state
         else:
             parent = None
@@ -370,7 +382,11 @@ class LeanTracer(trace_api.Tracer):
             sampled = self._sample(trace_id)
             flags = _FLAGS[sampled, True]
             state = DEFAULT_TRACE_STATE
-        span_context = SpanContext(trace_id, self._ids.generate_span_id(), False, flags, state)
+        # What SpanContext(trace_id, span_id, False, flags, state) builds, without its checks:
+        # both ids are valid (a valid parent's or the generator's, which never makes 0).
+        span_context = _new_context(
+            SpanContext, (trace_id, self._ids.generate_span_id(), False, flags, state, True)
+        )
         if not sampled:
             return NonRecordingSpan(span_context)
         span = LeanSpan(
