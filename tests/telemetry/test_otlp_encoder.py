@@ -166,6 +166,11 @@ def varied_spans(lean: bool = False) -> list[ReadableSpan]:
         with scoped.start_as_current_span(f"{kind.name} ü", kind=kind, links=links) as span:
             span.set_status(Status(StatusCode.ERROR))
     tracer.start_span("unended-start-only", start_time=0).end(end_time=1)
+    # status left unset and no events (the exporter's shortcut for LeanSpans), with a remote
+    # parent's tracestate, links and a name seen before
+    plain = tracer.start_span("chat m", remote_parent(state), SpanKind.CLIENT, links=links)
+    plain.set_attributes(SCALARS)
+    plain.end()
     with pytest.raises(KeyError), bare.start_as_current_span("raises") as failing:
         failing.set_attribute("before", 1)
         raise KeyError("gone")
@@ -175,7 +180,7 @@ def varied_spans(lean: bool = False) -> list[ReadableSpan]:
 @pytest.mark.parametrize("lean", [False, True], ids=["sdk", "lean"])
 def test_varied_spans_encode_to_the_official_message(lean: bool) -> None:
     spans = varied_spans(lean)
-    assert len(spans) == 7
+    assert len(spans) == 8
     assert_same_request(spans, TraceRequestEncoder())
     # the cases are really there: two resources, three scopes, remote parent and links, state
     request = ExportTraceServiceRequest.FromString(encode_trace_request(spans))

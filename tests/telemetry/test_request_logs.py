@@ -115,3 +115,26 @@ def test_a_real_server_stderr_never_shows_a_key_or_prompt(
     # each request line once, as JSON (not also through uvicorn's "INFO:" handler); the
     # buffered lines were written at shutdown
     assert [line for line in lines if '"route":' in line and not line.startswith("{")] == []
+
+
+@pytest.mark.parametrize(
+    ("clock", "stamp"),
+    [
+        (1764452000.0, "2025-11-29T21:33:20.000Z"),
+        (1764452000.1234, "2025-11-29T21:33:20.123Z"),
+        (1764452000.9999, "2025-11-29T21:33:20.999Z"),
+        (1764452001.0004, "2025-11-29T21:33:21.000Z"),  # the next second, formatted anew
+        (1764452000.5, "2025-11-29T21:33:20.500Z"),  # and back (a clock step)
+        (0.001, "1970-01-01T00:00:00.001Z"),
+    ],
+)
+def test_the_time_field_is_rfc_3339_utc_with_milliseconds(
+    monkeypatch: pytest.MonkeyPatch, clock: float, stamp: str
+) -> None:
+    """``logs.now`` caches the stamp per millisecond and the seconds per second; each call
+    still reads the clock (here stepped forward and back)."""
+    from flightdeck.telemetry import logs
+
+    logs.now()  # something cached from the real clock first
+    monkeypatch.setattr(logs.time, "time", lambda: clock)
+    assert logs.now() == stamp

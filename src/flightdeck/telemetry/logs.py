@@ -40,24 +40,31 @@ log = logging.getLogger(LOGGER)
 
 
 class _Stamp:
-    """RFC 3339 UTC timestamps with milliseconds; the part up to the seconds is formatted once
-    per second."""
+    """RFC 3339 UTC timestamps with milliseconds: the part up to the seconds is formatted once
+    per second, the whole stamp once per millisecond (requests finish several per ms)."""
 
+    millisecond = -1
     second = -1
     prefix = ""
+    stamp = ""
 
-    @classmethod
-    def now(cls) -> str:
-        now = time.time()
-        second = int(now)
-        if second != cls.second:
-            cls.second, cls.prefix = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-        return f"{cls.prefix}.{int(now % 1 * 1000):03d}Z"
+
+def now() -> str:
+    """The current time as a request line's ``time`` (``2026-11-29T21:33:08.123Z``)."""
+    ms = int(time.time() * 1000)
+    if ms != _Stamp.millisecond:
+        second, milli = divmod(ms, 1000)
+        if second != _Stamp.second:
+            _Stamp.second = second
+            _Stamp.prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _Stamp.millisecond = ms
+        _Stamp.stamp = f"{_Stamp.prefix}.{milli:03d}Z"
+    return _Stamp.stamp
 
 
 def request_line(fields: dict[str, Any]) -> str:
     """One log line (JSON, no newline) for a finished request."""
-    return orjson.dumps({"time": _Stamp.now(), **fields}).decode()
+    return orjson.dumps({"time": now(), **fields}).decode()
 
 
 class _Lines:
