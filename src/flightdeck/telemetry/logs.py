@@ -63,8 +63,14 @@ def now() -> str:
 
 
 def request_line(fields: dict[str, Any]) -> str:
-    """One log line (JSON, no newline) for a finished request."""
-    return orjson.dumps({"time": now(), **fields}).decode()
+    """One log line (JSON, no newline) for a finished request: ``fields`` with ``time`` (now)
+    first. A ``fields`` that already starts with a ``time`` key (the middleware's) is
+    completed in place rather than copied."""
+    if "time" in fields:
+        fields["time"] = now()
+    else:
+        fields = {"time": now(), **fields}
+    return orjson.dumps(fields).decode()
 
 
 class _Lines:
@@ -78,7 +84,13 @@ class _Lines:
 
     def direct(self) -> bool:
         """True when the logger's only way out is our own handler (``flightdeck serve``)."""
-        return not log.propagate and log.handlers == [self.handler] and not log.filters
+        handlers = log.handlers
+        return (
+            not log.propagate
+            and len(handlers) == 1
+            and handlers[0] is self.handler
+            and not log.filters
+        )
 
     def add(self, line: str) -> None:
         self.waiting.append(line)
@@ -131,7 +143,8 @@ def _redacted_name(value: Any) -> Any:
 
 
 def emit(fields: dict[str, Any]) -> None:
-    """Log one request's line, if the logger is on (a cheap check when it is not)."""
+    """Log one request's line (``fields``, with ``time`` set here: see ``request_line``), if
+    the logger is on (a cheap check when it is not)."""
     if not log.isEnabledFor(logging.INFO):
         return
     # Of the fields only these two are names that come from outside the code (configuration,

@@ -67,21 +67,26 @@ class _GenAIInstrument:
                     spec.name, unit=spec.unit, description=spec.description
                 )
 
-    def record(self, value: float, attrs: Attrs) -> None:
-        """Record ``value`` with the spec's attributes read from ``attrs`` (absent ones: "")."""
+    def record(self, value: float, attrs: Attrs, extra: tuple[str, Any] | None = None) -> None:
+        """Record ``value`` with the spec's attributes read from ``attrs`` and the one
+        attribute ``extra`` (a name and value: the token type, ...) over them (absent ones:
+        "")."""
         # The child by the attributes as given: a tuple of a small dict's items is cheaper
         # than mapping every spec attribute to a label (measured); values are bounded, as
         # labels are (module docstring), so the cache is too.
-        key = tuple(attrs.items())
+        key = tuple(attrs.items()) if extra is None else (*attrs.items(), extra)
         child = self._by_attrs.get(key)
         if child is None:
-            child = self.prom.labels(*[_label(attrs.get(a)) for a in self.spec.attributes])
+            full = attrs if extra is None else {**attrs, extra[0]: extra[1]}
+            child = self.prom.labels(*[_label(full.get(a)) for a in self.spec.attributes])
             self._by_attrs[key] = child
         if isinstance(child, HistogramChild):
             child.observe(value)
         else:
             child.inc(value)
         if self.otel is not None:
+            if extra is not None:
+                attrs = {**attrs, extra[0]: extra[1]}
             present = {k: attrs[k] for k in self.spec.attributes if attrs.get(k) is not None}
             if isinstance(self.otel, OtelHistogram):
                 self.otel.record(value, present)
@@ -122,12 +127,11 @@ class GenAIMetrics:
         if self.token_usage is not None:
             for kind in ("input", "output"):
                 if kind in usage:
-                    self.token_usage.record(usage[kind], {**attrs, sc.TOKEN_TYPE: kind})
+                    self.token_usage.record(usage[kind], attrs, (sc.TOKEN_TYPE, kind))
         if self.counters:
-            modal = {**attrs, sc.TOKEN_MODALITY: "text"}
             for kind, counter in self.counters.items():
                 if usage.get(kind):
-                    counter.record(usage[kind], modal)
+                    counter.record(usage[kind], attrs, (sc.TOKEN_MODALITY, "text"))
             for kind, histogram in self.histograms.items():
                 if kind in usage:
                     histogram.record(usage[kind], attrs)

@@ -129,6 +129,7 @@ class TelemetryMiddleware:
         if self.log:
             logs.emit(
                 {
+                    "time": None,  # set by emit: first in the line
                     "trace_id": info.trace_id,
                     "tenant": tenant,
                     "method": scope["method"],
