@@ -63,7 +63,7 @@ def loads(urls_keys: list[tuple[str, str]], concurrency: int, duration: float) -
 
 def run(args: argparse.Namespace) -> dict:
     """Start everything, run the rounds, return the per-round CPU per request by mode."""
-    modes = ["telemetry-off", *[m for m in args.modes if m != "telemetry-off"]]
+    modes = list(dict.fromkeys(["telemetry-off", *args.modes]))  # each once, off first
     for port in (UPSTREAM_PORT, OTLP_PORT, *range(FIRST_PORT, FIRST_PORT + len(modes))):
         port_free(port)
     upstream = f"http://127.0.0.1:{UPSTREAM_PORT}"

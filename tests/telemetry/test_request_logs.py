@@ -138,3 +138,32 @@ def test_the_time_field_is_rfc_3339_utc_with_milliseconds(
     logs.now()  # something cached from the real clock first
     monkeypatch.setattr(logs.time, "time", lambda: clock)
     assert logs.now() == stamp
+
+
+def test_a_stamp_made_while_another_is_half_made_is_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread switch inside ``now`` (here: another call made from inside ``gmtime``, where
+    Python may switch threads) never pairs one second's text with another second's time."""
+    from flightdeck.telemetry import logs
+
+    clock = [1764452000.999]
+    monkeypatch.setattr(logs.time, "time", lambda: clock[0])
+    assert logs.now() == "2025-11-29T21:33:20.999Z"
+    real_gmtime = logs.time.gmtime
+    inner: list[str] = []
+    switched = []
+
+    def gmtime(seconds: float) -> time.struct_time:
+        if not switched:  # "the other thread", once, at the first new second's formatting
+            switched.append(True)
+            clock[0] = 1764452001.005
+            inner.append(logs.now())
+            clock[0] = 1764452001.002
+        return real_gmtime(seconds)
+
+    monkeypatch.setattr(logs.time, "gmtime", gmtime)
+    clock[0] = 1764452001.002
+    assert logs.now() == "2025-11-29T21:33:21.002Z"
+    assert inner == ["2025-11-29T21:33:21.005Z"]
+    monkeypatch.setattr(logs.time, "gmtime", real_gmtime)
+    clock[0] = 1764452001.007
+    assert logs.now() == "2025-11-29T21:33:21.007Z"

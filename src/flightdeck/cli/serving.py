@@ -151,8 +151,9 @@ def serving_app(settings: Settings) -> Starlette:
       collector counts allocations minus deallocations of tracked objects, and with dozens of
       requests in flight that count passed 700 about every 2 ms, each time traversing every
       young in-flight object (about a sixth of a request's CPU). Request objects are freed by
-      reference counting (the request path makes no reference cycles), so the higher
-      threshold delays only the rare cyclic garbage, by at most that many objects.
+      reference counting (a successful request through the gateway leaves no reference cycle;
+      a failed one leaves its exception's traceback), so the higher threshold delays only
+      that cyclic garbage, by at most that many objects.
 
     Not done in ``create_app``: a test process builds hundreds of apps, frozen objects are
     never collected, and the thresholds are process-wide."""

@@ -41,25 +41,27 @@ log = logging.getLogger(LOGGER)
 
 class _Stamp:
     """RFC 3339 UTC timestamps with milliseconds: the part up to the seconds is formatted once
-    per second, the whole stamp once per millisecond (requests finish several per ms)."""
+    per second, the whole stamp once per millisecond (requests finish several per ms). Each
+    cache is one (key, text) tuple, replaced whole, so a thread never pairs one second's text
+    with another's key."""
 
-    millisecond = -1
-    second = -1
-    prefix = ""
-    stamp = ""
+    second: tuple[int, str] = (-1, "")
+    millisecond: tuple[int, str] = (-1, "")
 
 
 def now() -> str:
     """The current time as a request line's ``time`` (``2026-11-29T21:33:08.123Z``)."""
     ms = int(time.time() * 1000)
-    if ms != _Stamp.millisecond:
+    cached_ms, stamp = _Stamp.millisecond
+    if ms != cached_ms:
         second, milli = divmod(ms, 1000)
-        if second != _Stamp.second:
-            _Stamp.second = second
-            _Stamp.prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        _Stamp.millisecond = ms
-        _Stamp.stamp = f"{_Stamp.prefix}.{milli:03d}Z"
-    return _Stamp.stamp
+        cached_second, prefix = _Stamp.second
+        if second != cached_second:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            _Stamp.second = (second, prefix)
+        stamp = f"{prefix}.{milli:03d}Z"
+        _Stamp.millisecond = (ms, stamp)
+    return stamp
 
 
 def request_line(fields: dict[str, Any]) -> str:
