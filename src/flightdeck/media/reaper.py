@@ -4,9 +4,9 @@
 When the driver is killed, Ray's fate sharing ends the GCS and the raylet at once, but its
 dashboard and runtime-env agents and idle workers wait about 60 s for a GCS that will not
 come back. :func:`start_reaper` starts this module as a small process (standard library only)
-that keeps a list of the driver's descendants, refreshed every second, and waits on the
-driver's pidfd (Linux 5.3+); when the driver exits it kills every process on the list (and
-what they started since) and exits. A process is matched by pid and start time, so a reused
+that keeps a list of the driver's descendants, refreshed every ``REFRESH_SECONDS``, and waits
+on the driver's pidfd (Linux 5.3+); when the driver exits it kills every process on the list
+(and what they started since) and exits. A process is matched by pid and start time, so a reused
 pid is never killed.
 
     python -m flightdeck.media.reaper DRIVER_PID [PID:START_TIME ...]
@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import signal
 import subprocess
 import sys
 
 Table = dict[int, tuple[int, str]]  # pid -> (parent pid, start time in clock ticks)
+# A process started less than this before the driver dies can be missed (its parent, the
+# raylet, dies with the driver and it is handed to init); a scan of /proc takes about 2 ms.
+REFRESH_SECONDS = 0.25
 
 
 def start_reaper() -> subprocess.Popen[bytes]:
@@ -62,10 +66,40 @@ def _below(roots: set[int], table: Table) -> dict[int, str]:
     return {p: table[p][1] for p in found}
 
 
+# A local Ray's session directory, named on the command lines of all its processes.
+_SESSION = re.compile(rb"[^\s\x00=]*/session_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_\d+_\d+")
+
+
+def _command_line(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read()
+    except OSError:
+        return b""
+
+
+def ray_sessions(command_line: bytes) -> set[bytes]:
+    """The Ray session directories (``.../session_<date>_<time>_<usec>_<pid>``) named on a
+    ``/proc/<pid>/cmdline`` (arguments separated by NUL bytes)."""
+    return set(_SESSION.findall(command_line))
+
+
+def _rays(command_line: bytes, sessions: set[bytes]) -> bool:
+    """A Ray program (its program or script under a ``ray/`` directory, or a ``ray::`` process
+    title) naming one of ``sessions``: not, say, a ``tail`` of the session's logs."""
+    program = b"\x00".join(command_line.split(b"\x00", 2)[:2])
+    is_ray = b"/ray/" in program or program.startswith(b"ray::")
+    return is_ray and any(session in command_line for session in sessions)
+
+
 def reap(driver: int, known: dict[int, str]) -> None:
     """Follow ``driver``'s descendants (``known`` at the start: pid -> start time) until it
-    exits, then kill them."""
+    exits, then kill them, and every process naming one of their Ray sessions: a worker the
+    raylet started since the last look is handed to init when the raylet dies with the
+    driver, out of the tree, but its command line still names the session."""
     me = os.getpid()
+    sessions: set[bytes] = set()
+    read: set[int] = set()  # pids whose command line was read
     try:
         handle: int | None = os.pidfd_open(driver)
     except ProcessLookupError:  # gone already: reap what was handed over
@@ -73,15 +107,22 @@ def reap(driver: int, known: dict[int, str]) -> None:
     except (OSError, AttributeError):  # no pidfd here: nothing to wait with
         return
     while True:
-        driver_gone = handle is None or bool(select.select([handle], [], [], 1.0)[0])
+        driver_gone = handle is None or bool(select.select([handle], [], [], REFRESH_SECONDS)[0])
         table = _processes()
         known = {p: t for p, t in known.items() if table.get(p, (0, ""))[1] == t}
         # a dead driver's pid may belong to another process by now: never a root then
         known |= _below({*known} if driver_gone else {driver, *known}, table)
         known.pop(me, None)
         known.pop(driver, None)
+        for pid in known.keys() - read:
+            sessions |= ray_sessions(_command_line(pid))
+        read |= known.keys()
         if driver_gone:
             break
+    if sessions:
+        for pid in _processes().keys() - {me, driver}:
+            if pid not in known and _rays(_command_line(pid), sessions):
+                known[pid] = ""
     for pid in known:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
