@@ -75,22 +75,19 @@ def process(argv: list[str], log: Path, env: dict[str, str] | None = None) -> It
                 proc.kill()
 
 
-def load(url: str, key: str | None, concurrency: int, duration: float, requests: int = 0) -> dict:
-    argv = pinned(
-        LOAD_CPU,
-        sys.executable,
-        "-m",
-        "bench.gateway.loadgen",
-        url,
-        "--concurrency",
-        str(concurrency),
-        "--duration",
-        str(duration),
-        "--requests",
-        str(requests),
-    )
+def loadgen(
+    url: str, key: str | None, concurrency: int, duration: float, requests: int = 0
+) -> list[str]:
+    """The command line of one load generator (``bench.gateway.loadgen``) on the load core."""
+    argv = [sys.executable, "-m", "bench.gateway.loadgen", url, "--concurrency", str(concurrency)]
+    argv += ["--duration", str(duration), "--requests", str(requests)]
     if key:
         argv += ["--key", key]
+    return pinned(LOAD_CPU, *argv)
+
+
+def load(url: str, key: str | None, concurrency: int, duration: float, requests: int = 0) -> dict:
+    argv = loadgen(url, key, concurrency, duration, requests)
     out = subprocess.run(argv, check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(out.stdout)
 

@@ -39,6 +39,7 @@ from bench.gateway.run import (
     console,
     cpu_seconds,
     flightdeck_config,
+    loadgen,
     pinned,
     port_free,
     process,
@@ -50,11 +51,9 @@ UPSTREAM_PORT, FIRST_PORT = 19000, 18090
 
 def loads(urls_keys: list[tuple[str, str]], concurrency: int, duration: float) -> list[dict]:
     """One load generator per server, all at once; their JSON results in order."""
-    argv = [sys.executable, "-m", "bench.gateway.loadgen", "--requests", "0"]
-    argv += ["--concurrency", str(concurrency), "--duration", str(duration)]
     procs = [
         subprocess.Popen(
-            pinned(LOAD_CPU, *argv, url, "--key", key), stdout=subprocess.PIPE, text=True, cwd=ROOT
+            loadgen(url, key, concurrency, duration), stdout=subprocess.PIPE, text=True, cwd=ROOT
         )
         for url, key in urls_keys
     ]

@@ -49,6 +49,9 @@ def test_the_driver_s_ray_programs_go_with_it_and_nothing_else(tmp_path: Path) -
     driver = subprocess.Popen([sys.executable, "-c", driver_code], start_new_session=True)
     # started apart from the tree, as a worker handed to init: Ray's, and of this session
     orphan = subprocess.Popen(sleeper(ray / "default_worker.py", f"--store={SESSION}/plasma"))
+    # the same, once Ray has set its process title ("ray::IDLE" as the program name)
+    idle = sleeper(tmp_path / "idle.py", f"--raylet-name={SESSION}/sockets/raylet")
+    titled = subprocess.Popen(["bash", "-c", 'exec -a "ray::IDLE" "$0" "$@"', *idle])
     # not a Ray program, though it names the session; and a Ray program of another session
     tail = subprocess.Popen(sleeper(tmp_path / "tail.py", f"{SESSION}/logs/raylet.out"))
     stranger = subprocess.Popen(sleeper(ray / "default_worker.py", f"--store={OTHER}/plasma"))
@@ -67,15 +70,16 @@ def test_the_driver_s_ray_programs_go_with_it_and_nothing_else(tmp_path: Path) -
         driver.wait()
         reaper.wait(10)
         orphan.wait(10)
+        titled.wait(10)
         deadline = time.monotonic() + 5
         while alive(raylet) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not alive(raylet)
-        assert orphan.returncode == -signal.SIGKILL
+        assert orphan.returncode == titled.returncode == -signal.SIGKILL
         assert tail.poll() is None and stranger.poll() is None
     finally:
-        for proc in (driver, orphan, tail, stranger, reaper):
+        for proc in (driver, orphan, titled, tail, stranger, reaper):
             if proc.poll() is None:
                 proc.kill()
-        for proc in (driver, orphan, tail, stranger, reaper):
+        for proc in (driver, orphan, titled, tail, stranger, reaper):
             proc.wait()

@@ -166,7 +166,7 @@ def varied_spans(lean: bool = False) -> list[ReadableSpan]:
         with scoped.start_as_current_span(f"{kind.name} ü", kind=kind, links=links) as span:
             span.set_status(Status(StatusCode.ERROR))
     tracer.start_span("unended-start-only", start_time=0).end(end_time=1)
-    # status left unset and no events (the exporter's shortcut for LeanSpans), with a remote
+    # status left unset and no events (the shared unset status's constant field), with a remote
     # parent's tracestate, links and a name seen before
     plain = tracer.start_span("chat m", remote_parent(state), SpanKind.CLIENT, links=links)
     plain.set_attributes(SCALARS)

@@ -214,9 +214,11 @@ def _collections(span: ReadableSpan) -> _Collections:
 
 def _status(status: Status) -> bytes:
     """``Span.status`` (field 15), present even when empty as in the official encoder."""
+    if status is _LEAN_UNSET:  # the status every LeanSpan starts with
+        return _UNSET_STATUS
     code = _STATUS_CODES[id(status.status_code)]
     if not code and not status.description:
-        return b"\x7a\x00"
+        return _UNSET_STATUS
     body = _delimited(b"\x12", status.description.encode()) if status.description else b""
     if code:
         body += b"\x18" + _SMALL[code]
@@ -349,8 +351,6 @@ class TraceRequestEncoder:
 
     def _span(self, span: ReadableSpan) -> bytes:
         """One ``Span`` as a ``ScopeSpans.spans`` field (2)."""
-        if type(span) is LeanSpan and span._status is _LEAN_UNSET and not span._events:
-            return self._lean_span(span)
         ctx, parent, name, kind, start, end = _fields(span)
         assert ctx is not None  # an SDK span always has its context
         # trace_id (1), then span_id (2): one int to bytes.
@@ -360,8 +360,7 @@ class TraceRequestEncoder:
             parts.append(_delimited(b"\x1a", state.encode()))
         if parent:
             parts.append(b"\x22\x08" + parent.span_id.to_bytes(8))
-        if name:
-            parts.append(_delimited(b"\x2a", name.encode()))
+        parts.append(self._name(name))
         parts.append(_KIND[id(kind)])
         if start:
             parts.append(b"\x39" + _FIXED64(start))
@@ -382,49 +381,20 @@ class TraceRequestEncoder:
             parts.extend([self._link(link) for link in links])
         if dropped_links:
             parts.append(b"\x70" + _varint(dropped_links))
-        parts.append(_status(span.status))
+        parts.append(_status(span._status if type(span) is LeanSpan else span.status))
         parts.append(_SPAN_FLAGS[bool(parent and parent.is_remote)])
         return _delimited(b"\x12", b"".join(parts))
 
-    def _lean_span(self, span: LeanSpan) -> bytes:
-        """``_span`` for the usual ``LeanSpan`` (status unset, no events): its fields read
-        directly, the name's field kept (names repeat: the route, the operation and model)."""
-        ctx = span._context
-        assert ctx is not None  # the tracer always sets it
-        parent = span._parent
-        parts = [b"\x0a\x10" + (ctx.trace_id << 80 | _SPAN_ID_TAG | ctx.span_id).to_bytes(26)]
-        if ctx.trace_state:
-            state = ",".join([f"{key}={value}" for key, value in ctx.trace_state.items()])
-            parts.append(_delimited(b"\x1a", state.encode()))
-        if parent:
-            parts.append(b"\x22\x08" + parent.span_id.to_bytes(8))
-        name = span._name
-        head = self._names.get(name)
-        if head is None:
-            head = _delimited(b"\x2a", name.encode()) if name else b""
+    def _name(self, name: str) -> bytes:
+        """``Span.name`` (field 5; nothing for an empty name), kept per name: names repeat
+        (the route, the operation and model)."""
+        field = self._names.get(name)
+        if field is None:
+            field = _delimited(b"\x2a", name.encode()) if name else b""
             if len(self._names) >= _CACHE_LIMIT:
                 self._names.clear()
-            self._names[name] = head
-        parts.append(head)
-        parts.append(_KIND[id(span._kind)])
-        start, end = span._start_time, span._end_time
-        if start:
-            parts.append(b"\x39" + _FIXED64(start))
-        if end:
-            parts.append(b"\x41" + _FIXED64(end))
-        if span._attributes:
-            parts.append(self._attributes(b"\x4a", span._attributes))
-        if span._dropped_attributes:
-            parts.append(b"\x50" + _varint(span._dropped_attributes))
-        if span._dropped_events:
-            parts.append(b"\x60" + _varint(span._dropped_events))
-        if span._links:
-            parts.extend([self._link(link) for link in span._links])
-        if span._dropped_links:
-            parts.append(b"\x70" + _varint(span._dropped_links))
-        parts.append(_UNSET_STATUS)
-        parts.append(_SPAN_FLAGS[bool(parent and parent.is_remote)])
-        return _delimited(b"\x12", b"".join(parts))
+            self._names[name] = field
+        return field
 
     def _event(self, event: Event) -> bytes:
         parts = [b"\x09" + _FIXED64(event.timestamp)] if event.timestamp else []
