@@ -92,18 +92,43 @@ def load(url: str, key: str | None, concurrency: int, duration: float, requests:
     return json.loads(out.stdout)
 
 
+# LiteLLM's OpenTelemetry callback needs the SDK and the OTLP/HTTP exporter, which
+# litellm[proxy] does not install; the versions Flightdeck is measured with.
+OTEL_VERSION = "1.45.2"
+PEER_PACKAGES = (
+    f"litellm[proxy]=={LITELLM_VERSION}",
+    f"opentelemetry-sdk=={OTEL_VERSION}",
+    f"opentelemetry-exporter-otlp-proto-http=={OTEL_VERSION}",
+)
+
+
 def ensure_litellm() -> Path:
+    """The LiteLLM proxy's executable, installed (once) into its own venv under bench/.peers
+    with its OpenTelemetry callback's packages."""
     venv = PEERS / "litellm"
     exe = venv / "bin" / "litellm"
-    installed = list(venv.glob(f"lib/python*/site-packages/litellm-{LITELLM_VERSION}.dist-info"))
-    if not exe.exists() or not installed:
+    site = "lib/python*/site-packages/{}-{}.dist-info"
+    wanted = [
+        ("litellm", LITELLM_VERSION),
+        ("opentelemetry_exporter_otlp_proto_http", OTEL_VERSION),
+    ]
+    if not exe.exists() or not all(list(venv.glob(site.format(*w))) for w in wanted):
         console.print(f"installing LiteLLM {LITELLM_VERSION} into {venv} (once)...")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"],
-            check=True,
-        )
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *PEER_PACKAGES], check=True)
     return exe
+
+
+def litellm_config(upstream: str, work: Path, name: str, extra: str = "") -> Path:
+    """A LiteLLM proxy config with one model ``bench`` on the fake upstream (master key
+    ``sk-bench``), plus ``extra`` YAML."""
+    config = work / f"{name}.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: bench\n    litellm_params:\n"
+        f"      model: openai/gpt-4o-mini\n      api_base: {upstream}/v1\n"
+        "      api_key: sk-fake\ngeneral_settings:\n  master_key: sk-bench\n" + extra
+    )
+    return config
 
 
 def cpu_seconds(pid: int) -> float:
@@ -303,12 +328,7 @@ def median_run(results: list[dict]) -> dict:
 
 def run_litellm(upstream: str, work: Path, args: argparse.Namespace, baseline: dict) -> dict:
     exe = ensure_litellm()
-    config = work / "litellm.yaml"
-    config.write_text(
-        "model_list:\n  - model_name: bench\n    litellm_params:\n"
-        f"      model: openai/gpt-4o-mini\n      api_base: {upstream}/v1\n"
-        "      api_key: sk-fake\ngeneral_settings:\n  master_key: sk-bench\n"
-    )
+    config = litellm_config(upstream, work, "litellm")
     argv = pinned(GATEWAY_CPU, str(exe), "--config", str(config), "--port", "18081")
     env = {**os.environ, "LITELLM_LOG": "ERROR"}
     with process(argv, work / "litellm.log", env) as pid:

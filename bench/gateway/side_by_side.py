@@ -1,6 +1,6 @@
 """The cost of telemetry measured side by side: every mode's server at once, on one core.
 
-    python -m bench.gateway.side_by_side [--modes ...] [--rounds 3] [--duration 10]
+    python -m bench.gateway.side_by_side [--modes ...] [--rounds 3] [--duration 10] [--no-peer]
 
 ``bench.gateway.run`` measures the modes one after another, and this machine's speed drifts
 between runs by more than the effects measured (telemetry off alone moved between 0.30 and
@@ -12,16 +12,23 @@ off's in the same round: drift hits every mode alike. A mode's share is off's CP
 over its own, the requests/s it keeps per core. Each round prints its shares; the table gives
 each mode's median share with every round beside it (saved to
 ``bench/results/gateway-side-by-side.json``).
+
+The peer, unless ``--no-peer``: after Flightdeck's rounds, the LiteLLM proxy runs the same way,
+twice at once on CPU 0, without callbacks and with its OpenTelemetry callback (``callbacks:
+["otel"]``, OTLP/HTTP to the same stand-in); its share is against its own run without
+callbacks. "added ms/request" is what each mode costs over its gateway's off, in CPU ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -38,7 +45,9 @@ from bench.gateway.run import (
     TELEMETRY,
     console,
     cpu_seconds,
+    ensure_litellm,
     flightdeck_config,
+    litellm_config,
     loadgen,
     pinned,
     port_free,
@@ -46,7 +55,14 @@ from bench.gateway.run import (
     wait_until_up,
 )
 
-UPSTREAM_PORT, FIRST_PORT = 19000, 18090
+UPSTREAM_PORT, FIRST_PORT, PEER_PORT = 19000, 18090, 18081
+PEER_MODES = {
+    "litellm-off": "LiteLLM proxy, no callbacks",
+    "litellm-otel": "LiteLLM proxy, OpenTelemetry callback to OTLP",
+}
+# LiteLLM's OpenTelemetry callback (its v1 integration: a BatchSpanProcessor in front of the
+# SDK's OTLP/HTTP exporter), configured as its docs say, to the same OTLP stand-in.
+PEER_CALLBACK = 'litellm_settings:\n  callbacks: ["otel"]\n'
 
 
 def loads(urls_keys: list[tuple[str, str]], concurrency: int, duration: float) -> list[dict]:
@@ -60,10 +76,43 @@ def loads(urls_keys: list[tuple[str, str]], concurrency: int, duration: float) -
     return [json.loads(p.communicate()[0]) for p in procs]
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Start everything, run the rounds, return the per-round CPU per request by mode."""
+def rounds(
+    servers: list[tuple[str, int, str, str]], args: argparse.Namespace, warm_up: float = 3
+) -> dict[str, list[float]]:
+    """Warm up, then ``args.rounds`` rounds of load on every server at once; CPU ms per request
+    of each server (name, pid, chat completions URL, key) per round. The first server is the
+    baseline the printed shares are against."""
+    targets = [(url, key) for _, _, url, key in servers]
+    loads(targets, 8, warm_up)
+    cpu_ms: dict[str, list[float]] = {name: [] for name, _, _, _ in servers}
+    for round_number in range(args.rounds):
+        before = [cpu_seconds(pid) for _, pid, _, _ in servers]
+        results = loads(targets, args.concurrency, args.duration)
+        for (name, pid, _, _), start, result in zip(servers, before, results, strict=True):
+            errors = sum(result["errors"].values())
+            if errors:
+                raise SystemExit(f"{name}: {errors} errors under load: {result['errors']}")
+            cpu_ms[name].append((cpu_seconds(pid) - start) * 1000 / max(1, result["ok"]))
+        base = cpu_ms[servers[0][0]][-1]
+        shares = ", ".join(f"{m} {base / v[-1]:.0%}" for m, v in cpu_ms.items())
+        console.print(f"round {round_number + 1}: share of {servers[0][0]}'s requests/s: {shares}")
+    return cpu_ms
+
+
+def spans_received() -> int:
+    """Spans the OTLP stand-in has taken since it started."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{OTLP_PORT}/stats", timeout=5) as reply:
+        return int(json.loads(reply.read())["spans"])
+
+
+def run(args: argparse.Namespace) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Start everything, run the rounds: Flightdeck's modes, then (unless ``--no-peer``) the
+    LiteLLM proxy without and with its OpenTelemetry callback; CPU per request by mode."""
     modes = list(dict.fromkeys(["telemetry-off", *args.modes]))  # each once, off first
-    for port in (UPSTREAM_PORT, OTLP_PORT, *range(FIRST_PORT, FIRST_PORT + len(modes))):
+    ports = [UPSTREAM_PORT, OTLP_PORT, *range(FIRST_PORT, FIRST_PORT + len(modes))]
+    if not args.no_peer:
+        ports += [PEER_PORT, PEER_PORT + 1]
+    for port in ports:
         port_free(port)
     upstream = f"http://127.0.0.1:{UPSTREAM_PORT}"
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
@@ -75,52 +124,78 @@ def run(args: argparse.Namespace) -> dict:
         stack.enter_context(process(pinned(LOAD_CPU, *sink), work / "otlp.log"))
         wait_until_up(upstream + "/v1/models", {})
         wait_until_up(f"http://127.0.0.1:{OTLP_PORT}/stats", {})
-        servers = []  # (mode, pid, url, key)
-        for i, mode in enumerate(modes):
-            port = FIRST_PORT + i
-            config, key = flightdeck_config(upstream, work, args, mode, port)
-            argv = pinned(GATEWAY_CPU, *FLIGHTDECK, "serve", "--config", str(config))
-            pid = stack.enter_context(process(argv, work / f"flightdeck-{mode}.log"))
-            servers.append((mode, pid, f"http://127.0.0.1:{port}", key))
-        for _, _, url, _ in servers:
-            wait_until_up(url + "/healthz", {})
-        targets = [(url + "/v1/chat/completions", key) for _, _, url, key in servers]
-        loads(targets, 8, 3)  # warm up
-        cpu_ms: dict[str, list[float]] = {mode: [] for mode in modes}
-        for round_number in range(args.rounds):
-            before = [cpu_seconds(pid) for _, pid, _, _ in servers]
-            results = loads(targets, args.concurrency, args.duration)
-            for (mode, pid, _, _), start, result in zip(servers, before, results, strict=True):
-                errors = sum(result["errors"].values())
-                if errors:
-                    raise SystemExit(f"{mode}: {errors} errors under load: {result['errors']}")
-                cpu_ms[mode].append((cpu_seconds(pid) - start) * 1000 / max(1, result["ok"]))
-            off = cpu_ms["telemetry-off"][-1]
-            shares = ", ".join(f"{m} {off / v[-1]:.0%}" for m, v in cpu_ms.items())
-            console.print(f"round {round_number + 1}: share of off's requests/s per core: {shares}")
-    return cpu_ms
+        with ExitStack() as flightdeck:
+            servers = []  # (mode, pid, url, key)
+            for i, mode in enumerate(modes):
+                port = FIRST_PORT + i
+                config, key = flightdeck_config(upstream, work, args, mode, port)
+                argv = pinned(GATEWAY_CPU, *FLIGHTDECK, "serve", "--config", str(config))
+                pid = flightdeck.enter_context(process(argv, work / f"flightdeck-{mode}.log"))
+                servers.append((mode, pid, f"http://127.0.0.1:{port}/v1/chat/completions", key))
+            for _, _, url, _ in servers:
+                wait_until_up(url.removesuffix("/v1/chat/completions") + "/healthz", {})
+            cpu_ms = rounds(servers, args)
+        peer: dict[str, list[float]] = {}
+        if not args.no_peer:
+            exe = ensure_litellm()
+            with ExitStack() as litellm:
+                servers = []
+                for i, (mode, extra) in enumerate(
+                    (("litellm-off", ""), ("litellm-otel", PEER_CALLBACK))
+                ):
+                    config = litellm_config(upstream, work, mode, extra)
+                    env = {
+                        **os.environ,
+                        "LITELLM_LOG": "ERROR",
+                        "OTEL_EXPORTER": "otlp_http",
+                        "OTEL_ENDPOINT": f"http://127.0.0.1:{OTLP_PORT}/v1/traces",
+                    }
+                    argv = pinned(GATEWAY_CPU, str(exe), "--config", str(config))
+                    argv += ["--port", str(PEER_PORT + i)]
+                    pid = litellm.enter_context(process(argv, work / f"{mode}.log", env))
+                    url = f"http://127.0.0.1:{PEER_PORT + i}"
+                    servers.append((mode, pid, url + "/v1/chat/completions", "sk-bench"))
+                    wait_until_up(
+                        url + "/health/liveliness", {"Authorization": "Bearer sk-bench"}, 300
+                    )
+                before = spans_received()
+                peer = rounds(servers, args, warm_up=10)
+            if spans_received() == before:  # the callback exported nothing: the row would lie
+                raise SystemExit("LiteLLM's OpenTelemetry callback exported no spans")
+    return cpu_ms, peer
 
 
-def report(cpu_ms: dict[str, list[float]]) -> dict:
-    """The table (printed) and the saved summary: median share per mode, every round's."""
-    off = cpu_ms["telemetry-off"]
-    table = Table(title="Telemetry side by side (all servers at once on CPU 0)")
-    for col in ("Flightdeck", "CPU ms/request (rounds)", "share of off (rounds)"):
+def report(cpu_ms: dict[str, list[float]], peer: dict[str, list[float]]) -> dict:
+    """The table (printed) and the saved summary: each mode's CPU per request, its median share
+    of its own gateway's off (every round's beside it) and the CPU it adds per request."""
+    table = Table(title="Telemetry side by side (each gateway's servers at once on CPU 0)")
+    cols = ("gateway", "CPU ms/request (rounds)", "added ms/request", "share of off (rounds)")
+    for col in cols:
         table.add_column(col, justify="right")
     summary = {}
-    for mode, values in cpu_ms.items():
-        shares = [o / v for o, v in zip(off, values, strict=True)]
-        summary[mode] = {
-            "name": NAMES[mode],
-            "cpu_ms_per_request": [round(v, 4) for v in values],
-            "shares": [round(s, 4) for s in shares],
-            "median_share": round(statistics.median(shares), 4),
-        }
-        table.add_row(
-            NAMES[mode],
-            " / ".join(f"{v:.3f}" for v in values),
-            f"{statistics.median(shares):.0%} (" + " / ".join(f"{s:.0%}" for s in shares) + ")",
-        )
+    for results, off_mode, names in (
+        (cpu_ms, "telemetry-off", NAMES),
+        (peer, "litellm-off", PEER_MODES),
+    ):
+        if not results:
+            continue
+        off = results[off_mode]
+        for mode, values in results.items():
+            shares = [o / v for o, v in zip(off, values, strict=True)]
+            added = statistics.median(values) - statistics.median(off)
+            summary[mode] = {
+                "name": names[mode],
+                "cpu_ms_per_request": [round(v, 4) for v in values],
+                "added_cpu_ms_per_request": round(added, 4),
+                "shares": [round(s, 4) for s in shares],
+                "median_share": round(statistics.median(shares), 4),
+            }
+            table.add_row(
+                names[mode],
+                " / ".join(f"{v:.3f}" for v in values),
+                f"{added:+.3f}" if mode != off_mode else "",
+                f"{statistics.median(shares):.0%} (" + " / ".join(f"{s:.0%}" for s in shares) + ")",
+            )
     console.print(table)
     return summary
 
@@ -137,8 +212,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per round")
     parser.add_argument("--concurrency", type=int, default=32, help="per server")
+    parser.add_argument(
+        "--no-peer", action="store_true", help="skip LiteLLM without and with OpenTelemetry"
+    )
     args = parser.parse_args()
-    summary = report(run(args))
+    summary = report(*run(args))
     RESULTS.mkdir(parents=True, exist_ok=True)
     saved = RESULTS / "gateway-side-by-side.json"
     saved.write_text(json.dumps(summary, indent=2))
