@@ -119,16 +119,37 @@ def ensure_litellm() -> Path:
     return exe
 
 
-def litellm_config(upstream: str, work: Path, name: str, extra: str = "") -> Path:
-    """A LiteLLM proxy config with one model ``bench`` on the fake upstream (master key
-    ``sk-bench``), plus ``extra`` YAML."""
+LITELLM_KEY = "sk-bench"  # the peer's master key
+
+
+@contextmanager
+def litellm_proxy(
+    upstream: str,
+    work: Path,
+    name: str,
+    port: int,
+    extra_config: str = "",
+    env: dict[str, str] | None = None,
+) -> Iterator[int]:
+    """The LiteLLM proxy pinned to the gateway core on ``port``, with one model ``bench`` on
+    the fake upstream, master key ``LITELLM_KEY``, ``extra_config`` YAML and ``env`` over this
+    process's environment; yields its pid once its liveliness endpoint answers."""
     config = work / f"{name}.yaml"
     config.write_text(
         "model_list:\n  - model_name: bench\n    litellm_params:\n"
         f"      model: openai/gpt-4o-mini\n      api_base: {upstream}/v1\n"
-        "      api_key: sk-fake\ngeneral_settings:\n  master_key: sk-bench\n" + extra
+        f"      api_key: sk-fake\ngeneral_settings:\n  master_key: {LITELLM_KEY}\n" + extra_config
     )
-    return config
+    argv = pinned(GATEWAY_CPU, str(ensure_litellm()), "--config", str(config), "--port", str(port))
+    with process(
+        argv, work / f"{name}.log", {**os.environ, "LITELLM_LOG": "ERROR", **(env or {})}
+    ) as pid:
+        wait_until_up(
+            f"http://127.0.0.1:{port}/health/liveliness",
+            {"Authorization": f"Bearer {LITELLM_KEY}"},
+            300,
+        )
+        yield pid
 
 
 def cpu_seconds(pid: int) -> float:
@@ -327,16 +348,9 @@ def median_run(results: list[dict]) -> dict:
 
 
 def run_litellm(upstream: str, work: Path, args: argparse.Namespace, baseline: dict) -> dict:
-    exe = ensure_litellm()
-    config = litellm_config(upstream, work, "litellm")
-    argv = pinned(GATEWAY_CPU, str(exe), "--config", str(config), "--port", "18081")
-    env = {**os.environ, "LITELLM_LOG": "ERROR"}
-    with process(argv, work / "litellm.log", env) as pid:
-        wait_until_up(
-            "http://127.0.0.1:18081/health/liveliness", {"Authorization": "Bearer sk-bench"}, 300
-        )
+    with litellm_proxy(upstream, work, "litellm", 18081) as pid:
         url = "http://127.0.0.1:18081/v1/chat/completions"
-        return measure("LiteLLM proxy", url, "sk-bench", pid, args, baseline)
+        return measure("LiteLLM proxy", url, LITELLM_KEY, pid, args, baseline)
 
 
 def report(results: list[dict], baseline: dict) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from rich.table import Table
 from bench.gateway.run import (
     FLIGHTDECK,
     GATEWAY_CPU,
+    LITELLM_KEY,
     LOAD_CPU,
     NAMES,
     OTLP_PORT,
@@ -45,9 +45,8 @@ from bench.gateway.run import (
     TELEMETRY,
     console,
     cpu_seconds,
-    ensure_litellm,
     flightdeck_config,
-    litellm_config,
+    litellm_proxy,
     loadgen,
     pinned,
     port_free,
@@ -80,9 +79,9 @@ def rounds(
     servers: list[tuple[str, int, str, str]], args: argparse.Namespace, warm_up: float = 3
 ) -> dict[str, list[float]]:
     """Warm up, then ``args.rounds`` rounds of load on every server at once; CPU ms per request
-    of each server (name, pid, chat completions URL, key) per round. The first server is the
-    baseline the printed shares are against."""
-    targets = [(url, key) for _, _, url, key in servers]
+    of each server (name, pid, base URL, key) per round. The first server is the baseline the
+    printed shares are against."""
+    targets = [(url + "/v1/chat/completions", key) for _, _, url, key in servers]
     loads(targets, 8, warm_up)
     cpu_ms: dict[str, list[float]] = {name: [] for name, _, _, _ in servers}
     for round_number in range(args.rounds):
@@ -125,39 +124,32 @@ def run(args: argparse.Namespace) -> tuple[dict[str, list[float]], dict[str, lis
         wait_until_up(upstream + "/v1/models", {})
         wait_until_up(f"http://127.0.0.1:{OTLP_PORT}/stats", {})
         with ExitStack() as flightdeck:
-            servers = []  # (mode, pid, url, key)
+            servers = []  # (mode, pid, base URL, key)
             for i, mode in enumerate(modes):
                 port = FIRST_PORT + i
                 config, key = flightdeck_config(upstream, work, args, mode, port)
                 argv = pinned(GATEWAY_CPU, *FLIGHTDECK, "serve", "--config", str(config))
                 pid = flightdeck.enter_context(process(argv, work / f"flightdeck-{mode}.log"))
-                servers.append((mode, pid, f"http://127.0.0.1:{port}/v1/chat/completions", key))
+                servers.append((mode, pid, f"http://127.0.0.1:{port}", key))
             for _, _, url, _ in servers:
-                wait_until_up(url.removesuffix("/v1/chat/completions") + "/healthz", {})
+                wait_until_up(url + "/healthz", {})
             cpu_ms = rounds(servers, args)
         peer: dict[str, list[float]] = {}
         if not args.no_peer:
-            exe = ensure_litellm()
+            # Both with the same environment: they differ in the callback only.
+            otel = {
+                "OTEL_EXPORTER": "otlp_http",
+                "OTEL_ENDPOINT": f"http://127.0.0.1:{OTLP_PORT}/v1/traces",
+            }
             with ExitStack() as litellm:
                 servers = []
                 for i, (mode, extra) in enumerate(
                     (("litellm-off", ""), ("litellm-otel", PEER_CALLBACK))
                 ):
-                    config = litellm_config(upstream, work, mode, extra)
-                    env = {
-                        **os.environ,
-                        "LITELLM_LOG": "ERROR",
-                        "OTEL_EXPORTER": "otlp_http",
-                        "OTEL_ENDPOINT": f"http://127.0.0.1:{OTLP_PORT}/v1/traces",
-                    }
-                    argv = pinned(GATEWAY_CPU, str(exe), "--config", str(config))
-                    argv += ["--port", str(PEER_PORT + i)]
-                    pid = litellm.enter_context(process(argv, work / f"{mode}.log", env))
-                    url = f"http://127.0.0.1:{PEER_PORT + i}"
-                    servers.append((mode, pid, url + "/v1/chat/completions", "sk-bench"))
-                    wait_until_up(
-                        url + "/health/liveliness", {"Authorization": "Bearer sk-bench"}, 300
-                    )
+                    port = PEER_PORT + i
+                    proxy = litellm_proxy(upstream, work, mode, port, extra, otel)
+                    pid = litellm.enter_context(proxy)
+                    servers.append((mode, pid, f"http://127.0.0.1:{port}", LITELLM_KEY))
                 before = spans_received()
                 peer = rounds(servers, args, warm_up=10)
             if spans_received() == before:  # the callback exported nothing: the row would lie
