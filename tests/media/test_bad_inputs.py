@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from flightdeck.media.errors import FailureReason
 from flightdeck.media.options import FeatureOptions, FetchOptions, IngestOptions
-from flightdeck.media.sources import SourceRecord, canonical_location, document_id
+from flightdeck.media.sources import Source, SourceRecord, canonical_location, document_id
 from flightdeck.media.stages import prepare_records
 from flightdeck.mediastore.schema import to_table
 from flightdeck.mediastore.store import MediaStore
@@ -119,3 +120,30 @@ def test_any_url_shape_and_body_gives_rows_that_fit_the_schema(
     for row in rows:
         assert row["status"] == "ok" or (row["status"] == "failed" and row["error"] in REASONS)
     to_table(rows)  # every row can be stored
+
+
+def test_locations_that_are_not_utf8_give_rows_that_can_be_stored(tmp_path: Path) -> None:
+    # A lone surrogate, as a JSON "\ud800" escape decodes, handed straight to the stages (the
+    # fuzzer above found this one); and the name of a missing file that is not UTF-8.
+    odd = os.fsdecode(bytes(tmp_path) + b"/gone-\xff.jpg")
+    records = [SourceRecord(0, "\ud800"), SourceRecord(1, odd, caption="caption \udcff")]
+    rows = prepare_records(records, "key", OPTIONS)
+    assert [row["status"] for row in rows] == ["failed", "failed"]
+    assert rows[0]["source"] == "?"
+    assert rows[1]["source"].endswith("/gone-?.jpg") and rows[1]["caption"] == "caption ?"
+    assert rows[0]["doc_id"] == document_id("\ud800")  # the id of the exact text
+    stored = to_table(rows).to_pylist()
+    assert [row["error_detail"] for row in stored] == [row["error_detail"] for row in rows]
+
+
+def test_a_folder_file_whose_name_is_not_utf8_is_ingested(tmp_path: Path) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / os.fsdecode(b"ok-\xff.jpg")).write_bytes(textured_jpeg(2))
+    (folder / os.fsdecode(b"ok-\xff.txt")).write_bytes(b"a caption")
+    records = list(Source((str(folder),)).records())
+    rows = prepare_records(records, "key", OPTIONS)
+    assert [row["status"] for row in rows] == ["ok"]
+    assert rows[0]["source"] == f"{folder.resolve().as_posix()}/ok-?.jpg"
+    assert rows[0]["caption"] == "a caption"
+    assert to_table(rows).num_rows == 1

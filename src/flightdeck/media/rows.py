@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from flightdeck.media.errors import DocumentFailed
-from flightdeck.media.sources import SourceRecord
+from flightdeck.media.sources import SourceRecord, storable_text
 from flightdeck.mediastore.schema import Kind, Row, Status
 
 
 def base_row(record: SourceRecord, source_key: str) -> Row:
-    """The columns every row of ``record`` has, whatever happens to it."""
+    """The columns every row of ``record`` has, whatever happens to it. Its location and
+    caption are stored as ``storable_text`` (the id and fingerprint keep the exact text)."""
     return {
         "doc_id": record.doc_id,
         "source_key": source_key,
         "input_index": record.index,
-        "source": record.location,
+        "source": storable_text(record.location),
         "fingerprint": record.fingerprint,
         "kind": Kind.VIDEO.value if record.is_video else Kind.IMAGE.value,
-        "caption": record.caption,
+        "caption": None if record.caption is None else storable_text(record.caption),
         "metadata": record.metadata,
     }
 
@@ -26,5 +27,5 @@ def failure_row(base: Row, failed: DocumentFailed) -> Row:
     return base | {
         "status": Status.FAILED.value,
         "error": failed.reason.value,
-        "error_detail": failed.detail[:500],
+        "error_detail": storable_text(failed.detail[:500]),  # it may quote the location
     }

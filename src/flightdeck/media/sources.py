@@ -171,7 +171,7 @@ def _manifest_record(
     base: str | None,
 ) -> SourceRecord:
     raw = values.get(url_col)
-    location = _text(raw).strip() if raw is not None else ""
+    location = storable_text(raw).strip() if raw is not None else ""
     if not location:
         line = where.rpartition("#line=")[2]
         return SourceRecord(index, where, problem=f"line {line}: no {url_col!r} value")
@@ -185,12 +185,18 @@ def _manifest_record(
     extra = {n: v for n, v in values.items() if n not in (url_col, cap_col) and v is not None}
     metadata = json.dumps(extra, sort_keys=True, default=str) if extra else "{}"
     return SourceRecord(
-        index, location, None if caption is None else _text(caption), metadata, version=version
+        index,
+        location,
+        None if caption is None else storable_text(caption),
+        metadata,
+        version=version,
     )
 
 
-def _text(value: object) -> str:
-    """``value`` as text that Parquet can store (lone surrogates from JSON replaced)."""
+def storable_text(value: object) -> str:
+    """``value`` as text that Parquet can store: UTF-8, so a lone surrogate (from a JSON
+    ``\\ud800`` escape, or a file name that is not UTF-8, which Python decodes with
+    ``surrogateescape``) becomes ``?``. ASCII text is returned as it is."""
     text = value if isinstance(value, str) else str(value)
     if text.isascii():
         return text
