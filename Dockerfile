@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # Flightdeck server image: `docker build -t flightdeck:0.1.0 .`
 # Build stage: a virtualenv with Flightdeck and its pinned dependencies (constraints.txt),
-# torch from PyTorch's CPU index so no CUDA wheels come in. Runtime stage: the same slim
-# Python, the virtualenv only, no compilers, no pip cache, a non-root user.
+# torch from PyTorch's CPU index so no CUDA wheels come in, and the C part of the OTLP span
+# encoder compiled (hatch_build.py). Runtime stage: the same slim Python, the virtualenv only,
+# no compilers, no pip cache, a non-root user.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -11,9 +12,16 @@ FROM ${PYTHON_IMAGE} AS build
 ARG EXTRAS=local
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
+    PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu \
+    FLIGHTDECK_NATIVE=require
+# A C compiler for src/flightdeck/telemetry/_speedups.c; Debian's security updates move the
+# exact versions, so they are not pinned (the runtime stage never sees them).
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml constraints.txt README.md hatch_build.py ./
 COPY src ./src
 # Every version is pinned by constraints.txt (-c), as `make` installs them.
 RUN python -m venv /opt/flightdeck \

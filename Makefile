@@ -6,12 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
-SRC := src tests bench examples
+SRC := src tests bench examples hatch_build.py
 
 .PHONY: run test test-main test-openclip check lint imports lint-deploy format typecheck bench \
 	bench-gateway bench-media bench-cache bench-clip-gpu lock clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt hatch_build.py src/flightdeck/telemetry/_speedups.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned to the CPU build, so nothing pulls the CUDA wheels.
 	$(PIP) install -c constraints.txt torch==2.13.0

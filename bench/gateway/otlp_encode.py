@@ -1,8 +1,10 @@
 """Per-span cost of OTLP protobuf encoding, in-process: the official encoder
 (``encode_spans(spans).SerializePartialToString()``) next to Flightdeck's direct wire-format
 encoder (``flightdeck.telemetry.otlp.TraceRequestEncoder``, one kept across batches as the
-exporter does), on the gateway's two span shapes: a SERVER span (6 attributes, remote parent)
-and a CLIENT inference span (15 ``gen_ai.*`` and server attributes, a finish-reason list).
+exporter does) in pure Python and with its C part (``_speedups``, where it is built), on
+the gateway's two span shapes as its ``LeanTracer`` records them: a SERVER span (6 attributes,
+remote parent) and a CLIENT inference span (15 ``gen_ai.*`` and server attributes, a
+finish-reason list).
 Batches of 512 spans (``BatchSpanProcessor``'s default export size); CPU time
 (``time.process_time``) per span, min of ``--repeat`` timings of ``--number`` batches. Last
 row: a whole ``export()`` of the interleaved batch by the library's exporter and by
@@ -24,12 +26,14 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
-from flightdeck.telemetry.otlp import DirectOTLPSpanExporter, TraceRequestEncoder
+from flightdeck.telemetry.otlp import NATIVE, DirectOTLPSpanExporter, TraceRequestEncoder
+from flightdeck.telemetry.spans import LeanTracer
 
 BATCH = 512
 # The attributes of the gateway's two spans (bench.gateway.span_path makes the same ones).
@@ -58,9 +62,12 @@ SERVER_END = {"http.route": "/v1/chat/completions", "http.response.status_code":
 def gateway_spans(count: int) -> tuple[list[ReadableSpan], list[ReadableSpan]]:
     """``count`` SERVER spans and ``count`` CLIENT inference spans, as the gateway records them."""
     memory = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "flightdeck"}))
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("flightdeck")
+    tracer = LeanTracer(
+        Resource.create({"service.name": "flightdeck"}),
+        InstrumentationScope("flightdeck"),
+        1.0,
+        [SimpleSpanProcessor(memory)],
+    )
     for i in range(count):
         remote = SpanContext(0x5BCE1E7A << 64 | i + 1, 0xA1B2C3D4 + i, True, TraceFlags(1))
         parent = trace.set_span_in_context(NonRecordingSpan(remote))
@@ -142,7 +149,7 @@ def export_row(spans: Sequence[ReadableSpan], repeat: int) -> str:
         sink.shutdown()
         sink.server_close()
     label = "whole export() with its POST, interleaved"
-    return f"| {label} | {slow:.1f} | {fast:.2f} | {slow / fast:.1f}x |"
+    return f"| {label} | {slow:.1f} | | {fast:.2f} | {slow / fast:.0f}x |"
 
 
 def main() -> None:
@@ -153,18 +160,27 @@ def main() -> None:
     args = parser.parse_args()
     servers, clients = gateway_spans(BATCH)
     mixed = [span for pair in zip(servers, clients, strict=True) for span in pair]
-    print("| spans (batches of 512) | official (us/span) | direct (us/span) | speed-up |")
-    print("| --- | ---: | ---: | ---: |")
-    encoder = TraceRequestEncoder()  # one per exporter, kept across batches
+    print(
+        "| spans (batches of 512) | official (us/span) | direct, Python (us/span) "
+        "| direct, C (us/span) | speed-up |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: |")
+    # one of each per exporter, kept across batches
+    encoders = [TraceRequestEncoder(native=False)]
+    if NATIVE:
+        encoders.append(TraceRequestEncoder(native=True))
     for label, spans in (
         ("SERVER, 6 attributes", servers),
         ("CLIENT inference, 15 attributes", clients),
         ("both, interleaved", mixed[:BATCH]),
     ):
-        assert official(spans) == encoder.encode(spans)  # same bytes, or no comparison
         slow = per_span_us(official, spans, args.repeat, args.number)
-        fast = per_span_us(encoder.encode, spans, args.repeat, args.number)
-        print(f"| {label} | {slow:.1f} | {fast:.2f} | {slow / fast:.1f}x |")
+        cells = []
+        for encoder in encoders:
+            assert official(spans) == encoder.encode(spans)  # same bytes, or no comparison
+            cells.append(per_span_us(encoder.encode, spans, args.repeat, args.number))
+        columns = " | ".join(f"{us:.2f}" for us in cells) + (" | not built" if not NATIVE else "")
+        print(f"| {label} | {slow:.1f} | {columns} | {slow / cells[-1]:.0f}x |")
     print(export_row(mixed[:BATCH], args.repeat))
 
 

@@ -21,6 +21,8 @@ LOCK = threading.Lock()
 
 
 class Sink(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the OpenTelemetry Collector's receiver
+
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", "0")))
         spans = 0

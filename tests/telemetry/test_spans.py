@@ -16,7 +16,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -30,7 +30,9 @@ from opentelemetry.trace import (
     TraceState,
 )
 
+from flightdeck.telemetry import spans as spans_module
 from flightdeck.telemetry.spans import LeanSpan, LeanTracer
+from flightdeck.telemetry.tracing import LeanBatchSpanProcessor, outgoing_headers
 from tests.telemetry.test_otlp_encoder import SCALARS, Spans, varied_spans
 
 
@@ -251,3 +253,77 @@ def test_a_span_used_as_current_records_an_escaping_exception() -> None:
     assert loud.status.status_code is StatusCode.ERROR
     assert quiet.events == () and quiet.status.status_code is StatusCode.ERROR
     assert otel_context.get_current() == {}
+
+
+class OwnContext(SpanContext):
+    """A span context of another API implementation: read through its properties."""
+
+    @property
+    def trace_id(self) -> int:
+        return 0x123
+
+
+@pytest.mark.parametrize("valid", [True, False])
+def test_a_parent_context_that_is_not_the_api_tuple_is_read_through_its_properties(
+    valid: bool,
+) -> None:
+    own = OwnContext(0xABC, 0xDEF if valid else 0, True, TraceFlags(1))
+    span = tracer(1.0).start_span("s", trace.set_span_in_context(NonRecordingSpan(own)))
+    made = span.get_span_context()
+    assert (made.trace_id == 0x123) is valid  # the property's trace id, not the tuple's
+    assert (span.parent is not None) is valid
+    token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(own)))
+    try:
+        line = outgoing_headers()
+    finally:
+        otel_context.detach(token)
+    assert line == (b"traceparent: 00-%032x-%016x-01\r\n" % (0x123, 0xDEF) if valid else b"")
+
+
+@pytest.mark.parametrize("c_loop", [True, False], ids=["c", "python"])
+def test_set_attributes_keeps_the_sdk_rules_with_and_without_the_c_loop(
+    c_loop: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not c_loop:
+        monkeypatch.setattr(spans_module, "_update", None)
+    elif spans_module._update is None:
+        pytest.skip("the C speedups are not built here")
+    bad = object()
+    calls = {
+        "c": ["p", "q"],  # stored as a tuple
+        "a": 2,  # set again: moves to the end
+        "seq": (1, 2),  # a tuple: the SDK's cleaning (Python from here on)
+        "": "empty key",  # dropped and counted
+        "f": 0.5,
+        "bad": bad,  # not an attribute value: what the SDK makes of it
+        "t": True,
+    }
+    made = []
+    for lean in (True, False):
+        provider = Spans(lean).provider(Resource.create({}))
+        span = provider.get_tracer("t").start_span("s", attributes={"a": 1, "b": "x"})
+        span.set_attributes(calls)
+        made.append((list(span.attributes.items()), span.dropped_attributes))
+    assert made[0] == made[1]
+    assert [key for key, _ in made[0][0]] == ["b", "c", "a", "seq", "f", "bad", "t"]
+    assert made[0][0][1] == ("c", ("p", "q")) and made[0][1] == 1
+
+
+def test_the_batch_processor_queues_lean_spans_and_checks_others() -> None:
+    exported: list[list[ReadableSpan]] = []
+
+    class Keep(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            exported.append(list(spans))
+            return SpanExportResult.SUCCESS
+
+    processor = LeanBatchSpanProcessor(Keep())
+    lean = tracer(1.0, processor)
+    lean.start_span("lean").end()
+    sampled = ReadableSpan("sdk", SpanContext(1, 2, False, TraceFlags(1)))
+    unsampled = ReadableSpan("dropped", SpanContext(1, 3, False, TraceFlags(0)))
+    processor.on_end(sampled)
+    processor.on_end(unsampled)
+    assert processor.force_flush()
+    assert [span.name for batch in exported for span in batch] == ["lean", "sdk"]
+    processor.shutdown()

@@ -48,9 +48,9 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import DEFAULT_TRACE_STATE, Link, SpanContext, SpanKind, Status, StatusCode
 
-from flightdeck.telemetry.spans import LeanSpan
+from flightdeck.telemetry.spans import LeanSpan, speedups
 
 __all__ = ["DirectOTLPSpanExporter", "TraceRequestEncoder", "encode_trace_request"]
 
@@ -73,6 +73,11 @@ _LINK_FLAGS = (b"\x35\x00\x01\x00\x00", b"\x35\x00\x03\x00\x00")
 _CACHE_LIMIT = 4096
 _LEAN_UNSET = LeanSpan._status  # the status every LeanSpan starts with
 _UNSET_STATUS = b"\x7a\x00"  # Span.status, empty (what _status makes of an unset one)
+if speedups is not None:  # the C encoder of the common span (_speedups.c)
+    speedups.configure(
+        LeanSpan, _LEAN_UNSET, DEFAULT_TRACE_STATE, tuple(sorted(SpanKind, key=lambda k: k.value))
+    )
+NATIVE = speedups is not None
 
 
 def _varint(n: int) -> bytes:
@@ -238,7 +243,11 @@ class TraceRequestEncoder:
     calls from two threads at once are safe too, as every cached entry depends only on its
     key (a race costs a recomputation, never a wrong field)."""
 
-    def __init__(self) -> None:
+    def __init__(self, native: bool = NATIVE) -> None:
+        if native and speedups is None:
+            raise RuntimeError("flightdeck.telemetry._speedups is not built")
+        # the C encoder's encode_spans, which writes the common span (see _speedups.c)
+        self._native = speedups.encode_spans if native else None
         # tag -> key -> value -> the whole field (see _attributes), and how many are kept
         self._tables: dict[bytes, dict[str, dict[object, bytes]]] = {}
         self._kept = 0
@@ -256,13 +265,15 @@ class TraceRequestEncoder:
         # Resource hashes by JSON-dumping its attributes and InstrumentationScope in Python:
         # each object (the spans keep them alive, so ids stay unique) is looked up once.
         by_identity: dict[tuple[int, int], list[bytes]] = {}
-        for span in spans:
+        native = self._native(spans) if self._native is not None else None
+        for i, span in enumerate(spans):
             resource, scope = span.resource, span.instrumentation_scope
+            body = native[i] if native is not None else None
             bodies = by_identity.get((id(resource), id(scope)))
             if bodies is None:
                 scopes = grouped.setdefault(resource, {})
                 bodies = by_identity[id(resource), id(scope)] = scopes.setdefault(scope or None, [])
-            bodies.append(self._span(span))
+            bodies.append(body if body is not None else self._span(span))
         # One flat list of pieces joined once: a nested join per level would copy the whole
         # batch (hundreds of KB, fresh pages each time) once per level.
         out: list[bytes] = []

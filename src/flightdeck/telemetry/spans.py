@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import islice
 from time import time_ns
 from types import TracebackType
 from typing import Any
@@ -58,7 +59,13 @@ from opentelemetry.trace import (
 from opentelemetry.util import types
 from opentelemetry.util._decorator import _agnosticcontextmanager
 
-__all__ = ["LeanSpan", "LeanTracer"]
+__all__ = ["LeanSpan", "LeanTracer", "speedups"]
+
+try:  # the C hot paths (_speedups.c), where they are built
+    from flightdeck.telemetry import _speedups as speedups
+except ImportError:  # pragma: no cover - a pure-Python install (no C compiler at install)
+    speedups = None  # type: ignore[assignment]
+_update = speedups.update_attributes if speedups is not None else None
 
 _NO_OP_STARTS = (
     SpanProcessor.on_start,
@@ -180,8 +187,12 @@ class LeanSpan(trace_api.Span, ReadableSpan):
             for key, value in attributes.items():
                 self._set(key, value)
             return
-        # Within the limits (the usual case): the rules of _set without its checks of them.
-        pairs: Any = attributes.items()
+        # Within the limits (the usual case): the rules of _set without its checks of them,
+        # from the first pair the C loop (the same rules, for a dict) did not store.
+        done = _update(mine, attributes) if _update is not None else 0
+        if done == len(attributes):
+            return
+        pairs: Any = islice(attributes.items(), done, None) if done else attributes.items()
         for key, value in pairs:
             kind = type(value)
             if type(key) is not str or not key:
@@ -369,13 +380,16 @@ class LeanTracer(trace_api.Tracer):
         """A span under the span current in ``context`` (the current context if None), or a
         new trace's root if that one is not valid; a ``NonRecordingSpan`` if not sampled."""
         parent: SpanContext | None = trace_api.get_current_span(context).get_span_context()
-        if parent is not None and parent.is_valid:
-            trace_id = parent.trace_id
-            inherited = _INHERIT.get(parent.trace_flags)
+        if type(parent) is SpanContext:  # a tuple: its fields without a property call each
+            trace_id, _, _, parent_flags, state, valid = parent
+        elif parent is not None:
+            trace_id, parent_flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
+            valid = parent.is_valid
+        if parent is not None and valid:
+            inherited = _INHERIT.get(parent_flags)
             if inherited is None:  # not an 8-bit value: what TraceFlags' properties read
-                inherited = _inherit(parent.trace_flags)
+                inherited = _inherit(parent_flags)
             sampled, flags = inherited
-            state = parent.trace_state
         else:
             parent = None
             trace_id = self._ids.generate_trace_id()

@@ -9,18 +9,19 @@ span into ``traceparent``/``tracestate`` lines for an upstream request.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import DEFAULT_TRACE_STATE
+from opentelemetry.trace import DEFAULT_TRACE_STATE, SpanContext
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from flightdeck.core.telemetry_settings import TelemetrySettings
-from flightdeck.telemetry.spans import LeanTracer
+from flightdeck.telemetry.spans import LeanSpan, LeanTracer
 
 PROPAGATOR = TraceContextTextMapPropagator()
 INSTRUMENTATION = "flightdeck"
@@ -34,7 +35,7 @@ def make_tracer(
     ``BatchSpanProcessor`` (its ``OTEL_BSP_*`` settings), and handing spans to ``processors``."""
     chain: list[SpanProcessor] = []
     if settings.otlp_endpoint:
-        chain.append(BatchSpanProcessor(otlp_exporter(settings)))
+        chain.append(LeanBatchSpanProcessor(otlp_exporter(settings)))
     chain.extend(processors or [])
     return LeanTracer(
         Resource.create({"service.name": settings.service_name}),
@@ -42,6 +43,25 @@ def make_tracer(
         settings.sample_ratio,
         chain,
     )
+
+
+class LeanBatchSpanProcessor(BatchSpanProcessor):
+    """The SDK's ``BatchSpanProcessor`` (queue, batches, schedule, flush, shutdown, its
+    ``OTEL_BSP_*`` settings) that queues a ``LeanSpan`` without asking it whether it is
+    sampled: ``LeanTracer`` records sampled spans only (the SDK's check reads five properties
+    per span). Any other span goes through the SDK's ``on_end``."""
+
+    def __init__(self, exporter: SpanExporter, **kwargs: Any) -> None:
+        super().__init__(exporter, **kwargs)
+        self._emit = self._batch_processor.emit
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Queue the ended span for export (the SDK's ``on_end``, its sampled check skipped
+        for a ``LeanSpan``)."""
+        if type(span) is LeanSpan:
+            self._emit(span)
+        else:
+            super().on_end(span)
 
 
 def otlp_exporter(settings: TelemetrySettings) -> SpanExporter:
@@ -70,14 +90,18 @@ def incoming_context(headers: Mapping[str, str]) -> Context | None:
 def outgoing_headers() -> bytes:
     """``traceparent`` (and ``tracestate``) header lines for the current span; b"" if none."""
     span_ctx = trace.get_current_span().get_span_context()
-    if not span_ctx.is_valid:
+    if type(span_ctx) is SpanContext:  # a tuple: its fields without a property call each
+        trace_id, span_id, _, flags, state, valid = span_ctx
+    else:
+        trace_id, span_id, flags = span_ctx.trace_id, span_ctx.span_id, span_ctx.trace_flags
+        state, valid = span_ctx.trace_state, span_ctx.is_valid
+    if not valid:
         return b""
     line = b"traceparent: 00-%032x-%016x-%s\r\n" % (
-        span_ctx.trace_id,
-        span_ctx.span_id,
-        b"01" if span_ctx.trace_flags & 1 else b"00",
+        trace_id,
+        span_id,
+        b"01" if flags & 1 else b"00",
     )
-    state = span_ctx.trace_state
     if state is not DEFAULT_TRACE_STATE and state:
         line += f"tracestate: {state.to_header()}\r\n".encode("latin-1")
     return line

@@ -1,0 +1,197 @@
+"""The C part of the OTLP span encoder (``flightdeck.telemetry._speedups``) against the
+Python encoder it stands in for: the same bytes for every span, whichever part writes it; the
+common span really written in C and the rest handed back; no reference leaked. The Python
+encoder is itself checked against the official one in ``test_otlp_encoder.py``."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
+
+from flightdeck.telemetry import otlp
+from flightdeck.telemetry.otlp import TraceRequestEncoder
+from flightdeck.telemetry.spans import LeanTracer
+
+from .test_otlp_encoder import varied_spans
+
+if not otlp.NATIVE:
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("flightdeck.telemetry._speedups is not built (make rebuilds it)")
+    pytest.skip("the C encoder is not built here (no C compiler)", allow_module_level=True)
+
+from flightdeck.telemetry import _speedups
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+class Text(str):
+    pass
+
+
+def tracer(limits: SpanLimits | None = None) -> tuple[LeanTracer, InMemorySpanExporter]:
+    memory = InMemorySpanExporter()
+    made = LeanTracer(
+        Resource.create({"service.name": "t"}),
+        InstrumentationScope("flightdeck"),
+        1.0,
+        [SimpleSpanProcessor(memory)],
+        limits,
+    )
+    return made, memory
+
+
+def both(spans: list[ReadableSpan]) -> tuple[bytes, bytes]:
+    return (
+        TraceRequestEncoder(native=True).encode(spans),
+        TraceRequestEncoder(native=False).encode(spans),
+    )
+
+
+def remote(state: TraceState | None = None, is_remote: bool = True) -> Any:
+    ctx = SpanContext(0xABC << 64 | 7, 0x1234, is_remote, TraceFlags(1), state)
+    return trace.set_span_in_context(NonRecordingSpan(ctx))
+
+
+def test_varied_spans_give_the_python_encoders_bytes() -> None:
+    spans = varied_spans(lean=True)
+    native, python = both(spans)
+    assert native == python
+    # the spans with events, links, a status or a tracestate went to Python, the rest to C
+    written = _speedups.encode_spans(spans)
+    assert any(w is None for w in written) and any(w is not None for w in written)
+    for span, w in zip(spans, written, strict=True):
+        if span.events or span.links or span.status.status_code.value:
+            assert w is None
+
+
+def test_the_gateways_two_spans_are_written_in_c() -> None:
+    made, memory = tracer()
+    server = made.start_span(
+        "POST /v1/chat/completions",
+        remote(),
+        SpanKind.SERVER,
+        {"http.request.method": "POST", "url.path": "/v1/chat/completions"},
+    )
+    client = made.start_span("chat m", trace.set_span_in_context(server), SpanKind.CLIENT)
+    client.set_attributes(
+        {
+            "gen_ai.request.model": "m",
+            "server.port": 443,
+            "gen_ai.response.finish_reasons": ["stop", "length"],
+            "gen_ai.request.temperature": 0.25,
+            "flightdeck.cache_hit": False,
+            "gen_ai.usage.input_tokens": -(2**63),
+        }
+    )
+    client.end()
+    server.set_attribute("http.response.status_code", 200)
+    server.end()
+    spans = list(memory.get_finished_spans())
+    assert all(w is not None for w in _speedups.encode_spans(spans))
+    native, python = both(spans)
+    assert native == python == encode_spans(spans).SerializePartialToString()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [2**63, -(2**63) - 1, Color.RED, Text("x"), ["a", 1], ("a", 1), b"raw", None, "\ud800"],
+    ids=repr,
+)
+def test_what_c_does_not_write_goes_to_python(value: Any) -> None:
+    span = ReadableSpan("s", SpanContext(1, 2, False), attributes={"v": value})
+    made, memory = tracer()
+    made.start_span("s", attributes={"ok": 1}).end()
+    lean = memory.get_finished_spans()[0]
+    lean._attributes["v"] = value  # as an exotic processor might leave it
+    assert _speedups.encode_spans([lean, span]) == [None, None]
+    native, python = both([lean, span])
+    assert native == python
+
+
+def test_a_name_that_is_not_utf8_fails_as_in_python() -> None:
+    made, memory = tracer()
+    made.start_span("\ud800").end()
+    spans = list(memory.get_finished_spans())
+    assert _speedups.encode_spans(spans) == [None]
+    for native in (True, False):
+        with pytest.raises(UnicodeEncodeError):
+            TraceRequestEncoder(native=native).encode(spans)
+
+
+def test_dropped_attributes_are_written_in_c() -> None:
+    made, memory = tracer(SpanLimits(max_span_attributes=2))
+    made.start_span("s", attributes={"a": 1, "b": 2, "c": 3, "d": "x"}).end()
+    spans = list(memory.get_finished_spans())
+    assert spans[0].dropped_attributes == 2
+    assert _speedups.encode_spans(spans)[0] is not None
+    assert both(spans)[0] == encode_spans(spans).SerializePartialToString()
+
+
+def test_no_reference_is_leaked_or_lost() -> None:
+    made, memory = tracer()
+    key, value, name = "k" * 20, "v" * 200, "n" * 30
+    for parent in (None, remote(is_remote=False), remote()):
+        made.start_span(name, parent, attributes={key: value, "t": (value,)}).end()
+    spans = list(memory.get_finished_spans())
+    before = [sys.getrefcount(o) for o in (*spans, key, value, name)]
+    for _ in range(1000):
+        _speedups.encode_spans(spans)
+    assert [sys.getrefcount(o) for o in (*spans, key, value, name)] == before
+
+
+ATTRIBUTE_VALUES = st.one_of(
+    st.text(max_size=300),
+    st.booleans(),
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.lists(st.text(max_size=20), max_size=4),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    name=st.text(max_size=200),
+    kind=st.sampled_from(list(SpanKind)),
+    parent=st.sampled_from(["none", "local", "remote", "state"]),
+    attributes=st.dictionaries(st.text(max_size=40), ATTRIBUTE_VALUES, max_size=8),
+    times=st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)),
+)
+def test_any_span_gives_the_python_encoders_bytes(
+    name: str, kind: SpanKind, parent: str, attributes: dict[str, Any], times: tuple[int, int]
+) -> None:
+    made, memory = tracer()
+    context = {
+        "none": None,
+        "local": remote(is_remote=False),
+        "remote": remote(),
+        "state": remote(TraceState([("v", "1")])),
+    }[parent]
+    span = made.start_span(name, context, kind, start_time=times[0])
+    for key, value in attributes.items():
+        span.set_attribute(key, value)
+    span.end(end_time=times[1])
+    spans = list(memory.get_finished_spans())
+    try:
+        python = TraceRequestEncoder(native=False).encode(spans)
+    except Exception as error:  # the batch fails: the same way, whichever part wrote it
+        with pytest.raises(type(error)):
+            TraceRequestEncoder(native=True).encode(spans)
+        return
+    assert TraceRequestEncoder(native=True).encode(spans) == python
