@@ -25,6 +25,11 @@ A ``LeanSpan`` is itself a ``ReadableSpan``: once ended it never changes, so the
 the span itself (the SDK copies it into a new one). No lock: a span is changed by the task that
 made it; two threads changing one span at once is outside the contract (a race could lose an
 attribute, never corrupt the span). The tracer is thread-safe.
+
+Where the C speedups are built (``_speedups.c``, compiled at install by ``hatch_build.py``),
+``set_attributes``' loop over a dict runs there, with the same rules, up to the first pair
+that needs the SDK's cleaning; this module's loop does the rest and is the whole path without
+them (``tests/telemetry/test_spans.py`` checks both against the SDK).
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ def make_tracer(
 ) -> LeanTracer:
     """A tracer sampling ``sample_ratio`` of new traces (an incoming sampled flag wins,
     ``ParentBased``), exporting OTLP/HTTP protobuf to ``otlp_endpoint`` through the SDK's
-    ``BatchSpanProcessor`` (its ``OTEL_BSP_*`` settings), and handing spans to ``processors``."""
+    ``BatchSpanProcessor`` (``LeanBatchSpanProcessor``; its ``OTEL_BSP_*`` settings), and handing
+    spans to ``processors``."""
     chain: list[SpanProcessor] = []
     if settings.otlp_endpoint:
         chain.append(LeanBatchSpanProcessor(otlp_exporter(settings)))
