@@ -134,6 +134,21 @@ def test_a_name_that_is_not_utf8_fails_as_in_python() -> None:
             TraceRequestEncoder(native=native).encode(spans)
 
 
+@pytest.mark.parametrize("ids", [(-1, 2), (1 << 128, 2), (1, -2), (1, 1 << 64), (1.5, 2)], ids=repr)
+def test_ids_c_cannot_write_fail_as_in_python(ids: tuple[Any, Any]) -> None:
+    made, memory = tracer()
+    made.start_span("s").end()
+    span = memory.get_finished_spans()[0]
+    span._context = tuple.__new__(SpanContext, (*ids, False, TraceFlags(1), None, True))
+    assert _speedups.encode_spans([span]) == [None]
+    errors = []
+    for native in (True, False):
+        with pytest.raises(Exception) as raised:
+            TraceRequestEncoder(native=native).encode([span])
+        errors.append(raised.type)
+    assert errors[0] is errors[1]
+
+
 def test_dropped_attributes_are_written_in_c() -> None:
     made, memory = tracer(SpanLimits(max_span_attributes=2))
     made.start_span("s", attributes={"a": 1, "b": 2, "c": 3, "d": "x"}).end()

@@ -125,7 +125,17 @@ static const char *utf8(PyObject *text, Py_ssize_t *n) {
 /* An exact int in [0, 2**(8*size)) as ``size`` big-endian bytes (ids, 16 or 8 bytes) into
  * out: 0, or -1 with no error set when it is not one (the Python encoder raises there). */
 static int id_bytes(PyObject *value, unsigned char *out, Py_ssize_t size) {
-    if (!PyLong_CheckExact(value) || _PyLong_Sign(value) < 0) return -1;
+    if (!PyLong_CheckExact(value)) return -1;
+#if PY_VERSION_HEX >= 0x030E0000
+    int sign;
+    if (PyLong_GetSign(value, &sign) < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    if (sign < 0) return -1;
+#else
+    if (_PyLong_Sign(value) < 0) return -1;
+#endif
 #if PY_VERSION_HEX >= 0x030D0000
     Py_ssize_t need = PyLong_AsNativeBytes(
         value, out, size, Py_ASNATIVEBYTES_BIG_ENDIAN | Py_ASNATIVEBYTES_UNSIGNED_BUFFER);

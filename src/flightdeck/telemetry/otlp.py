@@ -71,6 +71,7 @@ _INT64_MAX = (1 << 63) - 1
 # Keyed by identity: an Enum's hash is a Python-level call.
 _KIND = {id(kind): b"\x30" + _SMALL[kind.value + 1] for kind in SpanKind}
 _SPAN_ID_TAG = 0x1208 << 64  # Span.span_id (field 2, 8 bytes) after a 16-byte trace_id
+_SPAN_ID_MAX = (1 << 64) - 1
 _STATUS_CODES = {id(code): code.value for code in StatusCode}
 # Span.flags (field 16, fixed32) and Link.flags (field 6, fixed32): HAS_IS_REMOTE 0x100,
 # IS_REMOTE 0x200.
@@ -370,8 +371,12 @@ class TraceRequestEncoder:
         """One ``Span`` as a ``ScopeSpans.spans`` field (2)."""
         ctx, parent, name, kind, start, end = _fields(span)
         assert ctx is not None  # an SDK span always has its context
-        # trace_id (1), then span_id (2): one int to bytes.
-        parts = [b"\x0a\x10" + (ctx.trace_id << 80 | _SPAN_ID_TAG | ctx.span_id).to_bytes(26)]
+        # trace_id (1), then span_id (2): one int to bytes (a span id past 64 bits would spill
+        # into the tag: refused as the official encoder's to_bytes(8) refuses it).
+        span_id = ctx.span_id
+        if span_id > _SPAN_ID_MAX:
+            raise OverflowError(f"span id {span_id:#x} is longer than 8 bytes")
+        parts = [b"\x0a\x10" + (ctx.trace_id << 80 | _SPAN_ID_TAG | span_id).to_bytes(26)]
         if ctx.trace_state:
             state = ",".join([f"{key}={value}" for key, value in ctx.trace_state.items()])
             parts.append(_delimited(b"\x1a", state.encode()))
