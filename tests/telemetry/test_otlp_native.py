@@ -5,6 +5,7 @@ encoder is itself checked against the official one in ``test_otlp_encoder.py``."
 
 from __future__ import annotations
 
+import collections
 import enum
 import os
 import sys
@@ -210,3 +211,61 @@ def test_any_span_gives_the_python_encoders_bytes(
             TraceRequestEncoder(native=True).encode(spans)
         return
     assert TraceRequestEncoder(native=True).encode(spans) == python
+
+
+def test_python_code_run_from_inside_cannot_pull_the_batch_away() -> None:
+    """A ``__len__`` the C loop calls (here a span's events) that empties the batch: the C
+    encoder works on its own copy of the batch (it read past the list's end before)."""
+    made, memory = tracer()
+    for name in ("a", "b"):
+        made.start_span(name).end()
+    batch = list(memory.get_finished_spans())
+
+    class Emptying:
+        def __len__(self) -> int:
+            batch.clear()
+            return 0
+
+    batch[0]._events = Emptying()  # type: ignore[attr-defined]
+    written = _speedups.encode_spans(batch)
+    assert len(written) == 2 and all(w is not None for w in written)
+
+
+def test_a_span_context_that_is_not_the_api_class_goes_to_python() -> None:
+    made, memory = tracer()
+    made.start_span("s").end()
+    span = memory.get_finished_spans()[0]
+    span._context = tuple(span._context)  # a plain tuple: Python reads its properties and fails
+    assert _speedups.encode_spans([span]) == [None]
+    with pytest.raises(AttributeError):
+        TraceRequestEncoder(native=True).encode([span])
+
+
+def test_the_attribute_loop_survives_a_finalizer_that_clears_the_attributes() -> None:
+    """Replacing a value runs its finalizer, which may change the dict being stored (a str
+    subclass is stored as it is): the C loop holds its own references (it used a freed key)."""
+    made, _ = tracer()
+    span = made.start_span("s")
+    incoming: dict[str, Any] = {}
+
+    class Clears(str):
+        def __del__(self) -> None:
+            incoming.clear()
+
+    for _ in range(3):
+        span._attributes["key-12345"] = Clears("old")  # type: ignore[attr-defined]
+        key = "".join(["key-", str(12345)])  # the only reference is the dict's
+        incoming[key] = "new"
+        del key
+        span.set_attributes(incoming)
+        assert list(span.attributes.items()) == [("key-12345", "new")]
+
+
+def test_the_attribute_loop_leaves_a_dict_subclass_to_python() -> None:
+    ordered: dict[str, Any] = collections.OrderedDict()
+    assert _speedups.update_attributes(ordered, {"a": 1}) == 0
+    made, _ = tracer()
+    span = made.start_span("s")
+    span._attributes = ordered  # type: ignore[attr-defined]
+    span.set_attributes({"a": 1, "b": 2})
+    assert list(ordered.items()) == [("a", 1), ("b", 2)]

@@ -31,6 +31,8 @@ typedef struct {
     PyObject *lean_type;   /* flightdeck.telemetry.spans.LeanSpan */
     PyObject *unset;       /* LeanSpan._status: the unset status every span starts with */
     PyObject *no_state;    /* opentelemetry.trace.DEFAULT_TRACE_STATE */
+    PyObject *context_type; /* opentelemetry.trace.SpanContext (a tuple; a subclass may
+                              * override its properties, which Python reads) */
     PyObject *kinds;       /* tuple of the SpanKind members in value order (0..4) */
     PyObject *names[13];   /* interned attribute names, see NAME_* */
 } module_state;
@@ -300,7 +302,7 @@ static int put_span(buf *b, PyObject *span) {
         result = e < 0 ? -1 : 0;
         goto done;
     }
-    if (!PyTuple_Check(ctx) || PyTuple_GET_SIZE(ctx) < 6) goto done;
+    if ((PyObject *)Py_TYPE(ctx) != S.context_type || PyTuple_GET_SIZE(ctx) < 6) goto done;
     if (PyTuple_GET_ITEM(ctx, 4) != S.no_state) {
         if ((e = empty(PyTuple_GET_ITEM(ctx, 4))) != 1) {
             result = e < 0 ? -1 : 0;
@@ -323,7 +325,8 @@ static int put_span(buf *b, PyObject *span) {
     put_bytes(b, (const char *)ids + 16, 8);
     int remote = 0;
     if (parent != Py_None) {
-        if (!PyTuple_Check(parent) || PyTuple_GET_SIZE(parent) < 6) goto done;
+        if ((PyObject *)Py_TYPE(parent) != S.context_type || PyTuple_GET_SIZE(parent) < 6)
+            goto done;
         if (id_bytes(PyTuple_GET_ITEM(parent, 1), ids, 8) < 0) goto done;
         put_byte(b, 0x22); /* parent_span_id (4) */
         put_byte(b, 0x08);
@@ -437,14 +440,16 @@ static int configured(void) {
 static PyObject *encode_spans(PyObject *self, PyObject *spans) {
     (void)self;
     if (!configured()) return NULL;
-    PyObject *seq = PySequence_Fast(spans, "spans must be a sequence");
+    /* A tuple of its own: Python code run from inside (a finalizer, a __len__) cannot change
+     * the batch under the loop. */
+    PyObject *seq = PySequence_Tuple(spans);
     if (!seq) return NULL;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t count = PyTuple_GET_SIZE(seq);
     PyObject *out = PyList_New(count);
     char scratch[1024];
     buf b = {scratch, 0, sizeof scratch, scratch};
     for (Py_ssize_t i = 0; out && i < count; i++) {
-        PyObject *field = field_of(&b, PySequence_Fast_GET_ITEM(seq, i));
+        PyObject *field = field_of(&b, PyTuple_GET_ITEM(seq, i));
         if (!field) Py_CLEAR(out);
         else PyList_SET_ITEM(out, i, field);
     }
@@ -456,43 +461,59 @@ static PyObject *encode_spans(PyObject *self, PyObject *spans) {
 static PyObject *update_attributes(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *mine, *attributes;
-    if (!PyArg_ParseTuple(args, "O!O", &PyDict_Type, &mine, &attributes)) return NULL;
+    if (!PyArg_ParseTuple(args, "OO", &mine, &attributes)) return NULL;
     Py_ssize_t done = 0, pos = 0;
     PyObject *key, *value;
-    if (!PyDict_CheckExact(attributes) || attributes == mine) return PyLong_FromSsize_t(0);
+    if (!PyDict_CheckExact(mine) || !PyDict_CheckExact(attributes) || attributes == mine)
+        return PyLong_FromSsize_t(0);
     while (PyDict_Next(attributes, &pos, &key, &value)) {
         if (!PyUnicode_CheckExact(key) || PyUnicode_GET_LENGTH(key) == 0) break;
-        PyObject *stored;
-        if (PyUnicode_CheckExact(value) || PyBool_Check(value) || PyLong_CheckExact(value) ||
-            PyFloat_CheckExact(value)) {
-            stored = Py_NewRef(value);
-        } else if (PyList_CheckExact(value)) {
+        if (!(PyUnicode_CheckExact(value) || PyBool_Check(value) || PyLong_CheckExact(value) ||
+              PyFloat_CheckExact(value) || PyList_CheckExact(value)))
+            break;
+        /* Owned from here: the tuple's allocation (a GC pass) and the old value's release
+         * below can run Python code (finalizers) that changes ``attributes``. */
+        Py_INCREF(key);
+        Py_INCREF(value);
+        PyObject *stored = value;
+        int ok = 1;
+        if (PyList_CheckExact(value)) {
             Py_ssize_t n = PyList_GET_SIZE(value), i = 0;
             while (i < n && PyUnicode_CheckExact(PyList_GET_ITEM(value, i))) i++;
-            if (i < n) break;
-            stored = PyList_AsTuple(value);
-            if (!stored) return NULL;
+            if (i < n) {
+                ok = 0;
+                stored = NULL;
+            } else {
+                stored = PyList_AsTuple(value);
+                if (!stored) ok = -1;
+            }
         } else {
-            break;
+            Py_INCREF(stored);
         }
-        /* a key set again moves to the end, as in the SDK's BoundedAttributes */
-        int had = PyDict_Contains(mine, key);
-        if (had < 0 || (had && PyDict_DelItem(mine, key) < 0) ||
-            PyDict_SetItem(mine, key, stored) < 0) {
-            Py_DECREF(stored);
-            return NULL;
+        if (ok == 1) {
+            /* a key set again moves to the end, as in the SDK's BoundedAttributes */
+            int had = PyDict_Contains(mine, key);
+            if (had < 0 || (had && PyDict_DelItem(mine, key) < 0) ||
+                PyDict_SetItem(mine, key, stored) < 0)
+                ok = -1;
         }
-        Py_DECREF(stored);
+        Py_XDECREF(stored);
+        Py_DECREF(value);
+        Py_DECREF(key);
+        if (ok < 0) return NULL;
+        if (!ok) break;
         done++;
     }
     return PyLong_FromSsize_t(done);
 }
 
 static PyObject *configure(PyObject *self, PyObject *args) {
-    PyObject *lean_type, *unset, *no_state, *kinds;
-    if (!PyArg_ParseTuple(args, "OOOO!", &lean_type, &unset, &no_state, &PyTuple_Type, &kinds))
+    PyObject *lean_type, *unset, *no_state, *context_type, *kinds;
+    if (!PyArg_ParseTuple(
+            args, "OOOOO!", &lean_type, &unset, &no_state, &context_type, &PyTuple_Type, &kinds))
         return NULL;
     Py_XSETREF(S.lean_type, Py_NewRef(lean_type));
+    Py_XSETREF(S.context_type, Py_NewRef(context_type));
     Py_XSETREF(S.unset, Py_NewRef(unset));
     Py_XSETREF(S.no_state, Py_NewRef(no_state));
     Py_XSETREF(S.kinds, Py_NewRef(kinds));
@@ -507,7 +528,8 @@ static PyMethodDef methods[] = {
      "update_attributes(mine, attributes) -> int: LeanSpan.set_attributes' common case (see "
      "the C source's header); how many leading pairs it stored."},
     {"configure", configure, METH_VARARGS,
-     "configure(LeanSpan, unset_status, DEFAULT_TRACE_STATE, span_kinds_in_value_order)"},
+     "configure(LeanSpan, unset_status, DEFAULT_TRACE_STATE, SpanContext, "
+     "span_kinds_in_value_order)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -82,7 +82,11 @@ _LEAN_UNSET = LeanSpan._status  # the status every LeanSpan starts with
 _UNSET_STATUS = b"\x7a\x00"  # Span.status, empty (what _status makes of an unset one)
 if speedups is not None:  # the C encoder of the common span (_speedups.c)
     speedups.configure(
-        LeanSpan, _LEAN_UNSET, DEFAULT_TRACE_STATE, tuple(sorted(SpanKind, key=lambda k: k.value))
+        LeanSpan,
+        _LEAN_UNSET,
+        DEFAULT_TRACE_STATE,
+        SpanContext,
+        tuple(sorted(SpanKind, key=lambda k: k.value)),
     )
 NATIVE = speedups is not None
 
