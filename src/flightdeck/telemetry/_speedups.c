@@ -1,5 +1,6 @@
 /* Two hot paths of flightdeck.telemetry in C, each the common case of a Python function that
- * stays the reference and handles the rest.
+ * stays the reference and handles the rest. Where Python code can run inside a loop (a
+ * finalizer, a __len__), the objects the loop goes on using are held, not borrowed.
  *
  * update_attributes(mine, attributes) -> int: LeanSpan.set_attributes' loop (spans.py) for
  * a dict of attributes within the span limits: each leading pair with a non-empty str key and
@@ -10,7 +11,9 @@
  * encode_spans(spans) -> list[bytes | None]: for each span, the bytes of its
  * ``ScopeSpans.spans`` field (tag 2, length, ``Span``), exactly as
  * ``TraceRequestEncoder._span`` writes them, or None where the span is not the common case
- * and must go through the Python encoder: not a ``LeanSpan``; a ``tracestate``; events,
+ * and must go through the Python encoder: not a ``LeanSpan``; a context or parent that is not
+ * the API's ``SpanContext`` itself (a subclass may override what Python reads); a
+ * ``tracestate``; events,
  * links or their dropped counts; a status other than the unset one every LeanSpan starts
  * with; an attribute value that is not exactly str, bool, int (in int64), float or a tuple
  * of str; text that is not valid UTF-8 (a lone surrogate). The Python encoder then gives
@@ -20,7 +23,7 @@
  * Wire layout: opentelemetry/proto/trace/v1/trace.proto and common/v1/common.proto
  * (open-telemetry/opentelemetry-proto, as compiled in opentelemetry-proto 1.45.2); see the
  * docstring of flightdeck/telemetry/otlp.py. tests/telemetry/test_speedups.py compares
- * these bytes with the Python encoder's, byte for byte.
+ * both functions with their Python paths (bytes, attributes, fallbacks, references).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -27,7 +27,7 @@ Where the C speedups are built (``_speedups.c``, compiled at install by ``hatch_
 the common span (a ``LeanSpan`` without events, links, status or ``tracestate``, with str,
 bool, int, float and str-tuple attributes) is written there, about 5x faster; every other span
 goes through this module's encoder, which is also the whole path without them
-(``tests/telemetry/test_otlp_native.py`` compares the two byte for byte).
+(``tests/telemetry/test_speedups.py`` compares the two byte for byte).
 
 ``DirectOTLPSpanExporter`` is the library's ``OTLPSpanExporter`` (endpoint, headers,
 compression, timeouts, retries, size limit and exporter metrics stay the library's) with only

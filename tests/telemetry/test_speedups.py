@@ -1,7 +1,9 @@
-"""The C part of the OTLP span encoder (``flightdeck.telemetry._speedups``) against the
-Python encoder it stands in for: the same bytes for every span, whichever part writes it; the
-common span really written in C and the rest handed back; no reference leaked. The Python
-encoder is itself checked against the official one in ``test_otlp_encoder.py``."""
+"""The C speedups (``flightdeck.telemetry._speedups``) against the Python paths they stand in
+for: the OTLP encoder's bytes for every span, whichever part writes it (the common span really
+written in C, the rest handed back), the attribute loop's results, no reference leaked, and no
+crash when Python code runs inside a C loop. The Python encoder is itself checked against the
+official one in ``test_otlp_encoder.py``, the attribute rules against the SDK in
+``test_spans.py``."""
 
 from __future__ import annotations
 
