@@ -20,16 +20,13 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
 
 from flightdeck.telemetry import otlp
 from flightdeck.telemetry.otlp import TraceRequestEncoder
-from flightdeck.telemetry.spans import LeanTracer
 
-from .test_otlp_encoder import varied_spans
+from .test_otlp_encoder import Spans, varied_spans
 
 if not otlp.NATIVE:
     if os.environ.get("CI") == "true":
@@ -47,16 +44,11 @@ class Text(str):
     pass
 
 
-def tracer(limits: SpanLimits | None = None) -> tuple[LeanTracer, InMemorySpanExporter]:
-    memory = InMemorySpanExporter()
-    made = LeanTracer(
-        Resource.create({"service.name": "t"}),
-        InstrumentationScope("flightdeck"),
-        1.0,
-        [SimpleSpanProcessor(memory)],
-        limits,
-    )
-    return made, memory
+def tracer(limits: SpanLimits | None = None) -> tuple[Any, InMemorySpanExporter]:
+    """A ``LeanTracer`` and the memory its spans end up in."""
+    spans = Spans(lean=True)
+    provider = spans.provider(Resource.create({"service.name": "t"}), limits)
+    return provider.get_tracer("flightdeck"), spans.memory
 
 
 def both(spans: list[ReadableSpan]) -> tuple[bytes, bytes]:

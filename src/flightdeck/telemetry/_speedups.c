@@ -173,30 +173,37 @@ static int u64(PyObject *value, uint64_t *out) {
 /* Size of an AnyValue holding a str of n bytes: tag, length, bytes. */
 static inline Py_ssize_t str_value_size(Py_ssize_t n) { return 1 + varint_size((uint64_t)n) + n; }
 
+/* A Span.attributes field (9) up to its AnyValue's body: the tag, the KeyValue's length, its
+ * key (left out when empty), the tag and length of KeyValue.value; with room for the body. */
+static int put_key_value_head(buf *b, const char *key, Py_ssize_t key_len, Py_ssize_t value_size) {
+    Py_ssize_t key_size = key_len ? 1 + varint_size((uint64_t)key_len) + key_len : 0;
+    Py_ssize_t kv = key_size + 1 + varint_size((uint64_t)value_size) + value_size;
+    if (grow(b, 1 + 10 + kv) < 0) return -1;
+    put_byte(b, 0x4a);
+    put_varint(b, (uint64_t)kv);
+    if (key_len) {
+        put_byte(b, 0x0a);
+        put_varint(b, (uint64_t)key_len);
+        put_bytes(b, key, key_len);
+    }
+    put_byte(b, 0x12);
+    put_varint(b, (uint64_t)value_size);
+    return 0;
+}
+
 /* One attribute as a Span.attributes field (9): 1 written, 0 not the common case, -1 error. */
 static int put_attribute(buf *b, PyObject *key, PyObject *value) {
     Py_ssize_t key_len;
     if (!PyUnicode_CheckExact(key)) return 0;
     const char *key_text = utf8(key, &key_len);
     if (!key_text) return 0;
-    Py_ssize_t key_size = key_len ? 1 + varint_size((uint64_t)key_len) + key_len : 0;
     Py_ssize_t value_size; /* the AnyValue's body */
     if (PyUnicode_CheckExact(value)) {
         Py_ssize_t n;
         const char *text = utf8(value, &n);
         if (!text) return 0;
         value_size = str_value_size(n);
-        Py_ssize_t kv = key_size + 1 + varint_size((uint64_t)value_size) + value_size;
-        if (grow(b, 1 + 10 + kv) < 0) return -1;
-        put_byte(b, 0x4a);
-        put_varint(b, (uint64_t)kv);
-        if (key_len) {
-            put_byte(b, 0x0a);
-            put_varint(b, (uint64_t)key_len);
-            put_bytes(b, key_text, key_len);
-        }
-        put_byte(b, 0x12);
-        put_varint(b, (uint64_t)value_size);
+        if (put_key_value_head(b, key_text, key_len, value_size) < 0) return -1;
         put_byte(b, 0x0a);
         put_varint(b, (uint64_t)n);
         put_bytes(b, text, n);
@@ -239,17 +246,7 @@ static int put_attribute(buf *b, PyObject *key, PyObject *value) {
             inner += 1 + varint_size((uint64_t)one) + one;
         }
         value_size = 1 + varint_size((uint64_t)inner) + inner;
-        Py_ssize_t kv = key_size + 1 + varint_size((uint64_t)value_size) + value_size;
-        if (grow(b, 1 + 10 + kv) < 0) return -1;
-        put_byte(b, 0x4a);
-        put_varint(b, (uint64_t)kv);
-        if (key_len) {
-            put_byte(b, 0x0a);
-            put_varint(b, (uint64_t)key_len);
-            put_bytes(b, key_text, key_len);
-        }
-        put_byte(b, 0x12);
-        put_varint(b, (uint64_t)value_size);
+        if (put_key_value_head(b, key_text, key_len, value_size) < 0) return -1;
         put_byte(b, 0x2a);
         put_varint(b, (uint64_t)inner);
         for (Py_ssize_t i = 0; i < count; i++) {
@@ -265,18 +262,7 @@ static int put_attribute(buf *b, PyObject *key, PyObject *value) {
     } else {
         return 0;
     }
-    value_size = scalar_len;
-    Py_ssize_t kv = key_size + 1 + 1 + value_size; /* value_size < 0x80 */
-    if (grow(b, 1 + 10 + kv) < 0) return -1;
-    put_byte(b, 0x4a);
-    put_varint(b, (uint64_t)kv);
-    if (key_len) {
-        put_byte(b, 0x0a);
-        put_varint(b, (uint64_t)key_len);
-        put_bytes(b, key_text, key_len);
-    }
-    put_byte(b, 0x12);
-    put_byte(b, (unsigned char)value_size);
+    if (put_key_value_head(b, key_text, key_len, scalar_len) < 0) return -1;
     put_bytes(b, (const char *)scalar, scalar_len);
     return 1;
 }
