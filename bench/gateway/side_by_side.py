@@ -8,7 +8,9 @@ between runs by more than the effects measured (telemetry off alone moved betwee
 configurations as ``run``'s ``TELEMETRY``) runs at the same time, all pinned to CPU 0, each
 under its own load of ``--concurrency`` requests (load generators, the fake upstream and the
 OTLP stand-in on CPU 1), and each server's CPU time per request is compared with telemetry
-off's in the same round: drift hits every mode alike. A mode's share is off's CPU per request
+off's in the same round: drift hits every mode alike. The load generators start in a rotated
+order each round (``--rounds`` a multiple of the number of servers puts each in every place
+equally often). A mode's share is off's CPU per request
 over its own, the requests/s it keeps per core. Each round prints its shares; the table gives
 each mode's median share with every round beside it (saved to
 ``bench/results/gateway-side-by-side.json``).
@@ -85,13 +87,18 @@ def rounds(
     loads(targets, 8, warm_up)
     cpu_ms: dict[str, list[float]] = {name: [] for name, _, _, _ in servers}
     for round_number in range(args.rounds):
-        before = [cpu_seconds(pid) for _, pid, _, _ in servers]
-        results = loads(targets, args.concurrency, args.duration)
-        for (name, pid, _, _), start, result in zip(servers, before, results, strict=True):
+        # The load generators start one after another, and where a server stood in that order
+        # moved its share by up to 5 points: each round starts them in a rotated order.
+        shift = round_number % len(servers)
+        order = [*range(shift, len(servers)), *range(shift)]
+        before = {i: cpu_seconds(servers[i][1]) for i in order}
+        results = loads([targets[i] for i in order], args.concurrency, args.duration)
+        for i, result in zip(order, results, strict=True):
+            name, pid = servers[i][0], servers[i][1]
             errors = sum(result["errors"].values())
             if errors:
                 raise SystemExit(f"{name}: {errors} errors under load: {result['errors']}")
-            cpu_ms[name].append((cpu_seconds(pid) - start) * 1000 / max(1, result["ok"]))
+            cpu_ms[name].append((cpu_seconds(pid) - before[i]) * 1000 / max(1, result["ok"]))
         base = cpu_ms[servers[0][0]][-1]
         shares = ", ".join(f"{m} {base / v[-1]:.0%}" for m, v in cpu_ms.items())
         console.print(f"round {round_number + 1}: share of {servers[0][0]}'s requests/s: {shares}")
@@ -201,7 +208,7 @@ def main() -> None:
         default=list(TELEMETRY),
         help="modes besides telemetry off, which always runs (default: all)",
     )
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=8, help="a multiple of the servers")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per round")
     parser.add_argument("--concurrency", type=int, default=32, help="per server")
     parser.add_argument(

@@ -68,8 +68,12 @@ def test_a_separate_listener_serves_metrics_without_a_key(
         telemetry={"metrics_address": f"127.0.0.1:{port}"},
     )
     server = serve(settings)
-    status, text = get(f"http://127.0.0.1:{port}/metrics")
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key=server.api_key, max_retries=0)
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    status, text = get(f"http://127.0.0.1:{port}/metrics")  # from the listener's thread
     assert status == 200 and "flightdeck_circuit_state" in text
+    # the request's queued metrics ran (on the event loop) before this scrape read them
+    assert 'model_group="m",outcome="ok"} 1.0' in text
     assert get(server.url + "/metrics", server.api_key)[0] == 404  # not on the main port
 
 

@@ -4,6 +4,8 @@ The router opens an ``AttemptRecorder`` around every attempt (retries and fallba
 their own): while it is open its span is current, so the provider sends the upstream a
 ``traceparent`` of this span. ``answered`` reads what the reply says (response model and id,
 finish reasons, usage); leaving the block ends the span, with ``error.type`` if it raised.
+Leaving reads the attempt's times and restores the context at once; the metrics and the
+span's end are queued on the telemetry's ``Batch`` (``telemetry/batch.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from opentelemetry.trace import Span, Status, StatusCode, Tracer
 
 from flightdeck.providers.base import UpstreamReply
 from flightdeck.telemetry import semconv as sc
+from flightdeck.telemetry.batch import Batch
 from flightdeck.telemetry.metrics import FlightdeckMetrics, GenAIMetrics
 from flightdeck.telemetry.requests import current_request
 from flightdeck.telemetry.semconv import Conventions
@@ -97,7 +100,20 @@ class AttemptRecorder:
         tb: TracebackType | None,
     ) -> None:
         elapsed = time.perf_counter() - self._started
-        error = None if exc is None else error_type(exc)
+        error = message = None
+        if exc is not None:
+            error, message = error_type(exc), str(exc)[:200]
+        ended = None
+        if self._span is not None:
+            ended = time.time_ns()
+            if self._token is not None:
+                otel_context.detach(self._token)
+        self._owner.batch.add(self._finish, elapsed, error, message, ended)
+
+    def _finish(
+        self, elapsed: float, error: str | None, message: str | None, ended: int | None
+    ) -> None:
+        """The queued end of the attempt (``elapsed`` seconds; ``ended``: epoch ns)."""
         owner = self._owner
         attrs = self._metric_attrs
         if error is not None:
@@ -112,15 +128,13 @@ class AttemptRecorder:
         if span is not None:
             if error is not None and span.is_recording():
                 span.set_attribute(sc.ERROR_TYPE, error)
-                span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
-            if self._token is not None:
-                otel_context.detach(self._token)
-            span.end()
+                span.set_status(Status(StatusCode.ERROR, message))
+            span.end(ended)
 
 
 class AttemptTelemetry:
     """Makes an ``AttemptRecorder`` per attempt; ``tracer``/``genai``/``metrics`` may be None
-    (that part is off)."""
+    (that part is off); ``batch`` runs the attempts' queued ends (a new one by default)."""
 
     def __init__(
         self,
@@ -130,8 +144,10 @@ class AttemptTelemetry:
         metrics: FlightdeckMetrics | None,
         *,
         record_content: bool,
+        batch: Batch | None = None,
     ) -> None:
         self.conv = conv
+        self.batch = batch or Batch()
         self.tracer = tracer
         self.genai = genai
         self.metrics = metrics

@@ -49,9 +49,11 @@ class _Stamp:
     millisecond: tuple[int, str] = (-1, "")
 
 
-def now() -> str:
-    """The current time as a request line's ``time`` (``2026-11-29T21:33:08.123Z``)."""
-    ms = int(time.time() * 1000)
+def now(ms: int | None = None) -> str:
+    """A request line's ``time`` (``2026-11-29T21:33:08.123Z``): of ``ms`` (milliseconds since
+    the epoch), or the current time."""
+    if ms is None:
+        ms = int(time.time() * 1000)
     cached_ms, stamp = _Stamp.millisecond
     if ms != cached_ms:
         second, milli = divmod(ms, 1000)
@@ -65,11 +67,12 @@ def now() -> str:
 
 
 def request_line(fields: dict[str, Any]) -> str:
-    """One log line (JSON, no newline) for a finished request: ``fields`` with ``time`` (now)
-    first. A ``fields`` that already starts with a ``time`` key (the middleware's) is
-    completed in place rather than copied."""
+    """One log line (JSON, no newline) for a finished request: ``fields`` with ``time`` first.
+    A ``fields`` that already starts with a ``time`` key (the middleware's: when the request
+    ended, in ms since the epoch, or None for now) is completed in place rather than copied;
+    without one the line gets the current time."""
     if "time" in fields:
-        fields["time"] = now()
+        fields["time"] = now(fields["time"])
     else:
         fields = {"time": now(), **fields}
     return orjson.dumps(fields).decode()
@@ -145,8 +148,8 @@ def _redacted_name(value: Any) -> Any:
 
 
 def emit(fields: dict[str, Any]) -> None:
-    """Log one request's line (``fields``, with ``time`` set here: see ``request_line``), if
-    the logger is on (a cheap check when it is not)."""
+    """Log one request's line (``fields``, with ``time`` formatted here: see
+    ``request_line``), if the logger is on (a cheap check when it is not)."""
     if not log.isEnabledFor(logging.INFO):
         return
     # Of the fields only these two are names that come from outside the code (configuration,

@@ -1,6 +1,9 @@
 """The telemetry ASGI middleware: per HTTP request one SERVER span (continuing a valid incoming
 ``traceparent``), the request duration metric and one JSON log line.
 
+The request's times are read as it ends; the rest (the span's closing attributes and ``end``,
+the metric, the line) is queued on the telemetry's ``Batch`` and runs with other requests'.
+
 A thin ASGI wrapper rather than ``opentelemetry-instrumentation-asgi``: that one also spans
 every ``send``/``receive`` message (two or more extra spans per request, each streamed chunk
 one), which the gateway's hot path should not pay for.
@@ -50,6 +53,7 @@ class TelemetryMiddleware:
         self.tracer = telemetry.tracer
         self.metrics = telemetry.metrics
         self.log = telemetry.settings.logs
+        self.batch = telemetry.batch
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,7 +99,10 @@ class TelemetryMiddleware:
             raise
         finally:
             CURRENT.reset(token)
-            self._finish(scope, info, span, status, error, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            error_type = None if error is None else type(error).__qualname__
+            ended = time.time_ns()
+            self.batch.add(self._finish, scope, info, span, status, error_type, elapsed, ended)
 
     def _finish(
         self,
@@ -103,9 +110,11 @@ class TelemetryMiddleware:
         info: RequestInfo,
         span: Any,
         status: int,
-        error: BaseException | None,
+        error_type: str | None,
         elapsed: float,
+        ended: int,
     ) -> None:
+        """The queued end of a request (``elapsed`` seconds; ``ended``: epoch ns)."""
         route = self.route_of(scope)
         tenant = info.tenant
         principal = scope.get("state", {}).get("principal")
@@ -119,17 +128,15 @@ class TelemetryMiddleware:
                 attrs: dict[str, Any] = {sc.HTTP_ROUTE: route, sc.HTTP_STATUS: status}
                 if tenant is not None and self.telemetry.settings.tenant_label:
                     attrs[sc.TENANT] = tenant
-                if status >= 500 or error is not None:
-                    attrs[sc.ERROR_TYPE] = (
-                        type(error).__qualname__ if error is not None else str(status)
-                    )
+                if status >= 500 or error_type is not None:
+                    attrs[sc.ERROR_TYPE] = error_type or str(status)
                     span.set_status(Status(StatusCode.ERROR))
                 span.set_attributes(attrs)
-            span.end()
+            span.end(ended)
         if self.log:
             logs.emit(
                 {
-                    "time": None,  # set by emit: first in the line
+                    "time": ended // 1_000_000,  # ms; formatted by emit, first in the line
                     "trace_id": info.trace_id,
                     "tenant": tenant,
                     "method": scope["method"],

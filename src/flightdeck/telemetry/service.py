@@ -7,6 +7,8 @@
     telemetry.record_cache(result)                   a response cache lookup's result
     telemetry.record_rejection(scope_kind, reason)   a request a limit refused
     telemetry.stage(name)                            a span + duration for a plane's stage
+    telemetry.batch                                  the request path's queued telemetry work
+    telemetry.flush()                                run that queue now (readers, tests)
 
 With everything off the hooks are None checks; nothing is exported.
 """
@@ -29,6 +31,7 @@ from flightdeck.ledger.record import UsageRecord
 from flightdeck.telemetry import logs
 from flightdeck.telemetry import semconv as sc
 from flightdeck.telemetry.attempts import AttemptTelemetry
+from flightdeck.telemetry.batch import Batch
 from flightdeck.telemetry.metrics import FlightdeckMetrics, GenAIMetrics, StateCollector
 from flightdeck.telemetry.requests import current_request
 from flightdeck.telemetry.spans import LeanTracer
@@ -55,6 +58,8 @@ class Telemetry:
         self.conventions = sc.conventions(settings.semconv_opt_in)
         disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series
         self.metrics_registry = CollectorRegistry(auto_describe=True)
+        self.batch = Batch(after=logs.flush if settings.logs else None)  # lines: one write
+        self.metrics_registry.register(self.batch.collector())  # first: a scrape flushes
         self.tracer: LeanTracer | None = None
         if settings.tracing_on or span_processors:
             self.tracer = make_tracer(settings, span_processors)
@@ -77,6 +82,7 @@ class Telemetry:
                 self.genai,
                 self.metrics,
                 record_content=settings.record_content,
+                batch=self.batch,
             )
         self._providers: dict[str, str] = {}
         if settings.logs:
@@ -93,9 +99,10 @@ class Telemetry:
         self._providers.update(providers)
 
     def record_call(self, record: UsageRecord, usage: Usage) -> None:
-        """A settled model call (a cache hit too): request counters with the cache result, time
-        to first token, token usage; the record gets the request's trace id (the console links
-        slow requests to it)."""
+        """A settled model call (a cache hit too): the record gets the request's trace id (the
+        console links slow requests to it) and the request's log line its facts at once; the
+        metrics (request counters with the cache result, time to first token, token usage) are
+        queued on ``batch``. Neither ``record`` nor ``usage`` changes after settling."""
         info = current_request()
         if record.trace_id is None and self.tracer is not None:
             if info is not None:
@@ -112,9 +119,17 @@ class Telemetry:
             info.deployment = record.deployment
             info.input_tokens += record.input_tokens
             info.output_tokens += record.output_tokens
+        if self.metrics is not None or self.genai is not None:
+            cache = (info.cache if info is not None else record.cache_result) or ""
+            attrs = info.attempt_attrs if info is not None else None
+            self.batch.add(self._call_metrics, record, usage, cache, attrs)
+
+    def _call_metrics(
+        self, record: UsageRecord, usage: Usage, cache: str, attrs: dict[str, Any] | None
+    ) -> None:
+        """The queued metrics of a settled call (``attrs``: its attempt's GenAI attributes)."""
         metrics = self.metrics
         if metrics is not None:
-            cache = (info.cache if info is not None else record.cache_result) or ""
             labels = [record.model_group, record.deployment or "", str(record.status), cache]
             if metrics.tenant_label:
                 labels.append(record.tenant)
@@ -122,7 +137,7 @@ class Telemetry:
             if record.ttft_ms is not None:
                 metrics.ttft.labels(record.model_group).observe(record.ttft_ms / 1000)
         if self.genai is not None and record.status < 400 and record.deployment is not None:
-            attrs = (info.attempt_attrs if info is not None else None) or {
+            attrs = attrs or {
                 sc.OPERATION: "chat",
                 sc.PROVIDER: self._providers.get(record.deployment, ""),
                 sc.REQUEST_MODEL: record.model_group,
@@ -164,12 +179,19 @@ class Telemetry:
         if self.metrics is not None:
             self.metrics.stage_duration.labels(name).observe(time.perf_counter() - started)
 
+    def flush(self) -> None:
+        """Run the queued request-path work now (``telemetry/batch.py``): for readers that do
+        not scrape the registry (the OTel meter's readers, span exporters in tests)."""
+        self.batch.flush()
+
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format (version 0.0.4)."""
         return generate_latest(self.metrics_registry)
 
     def shutdown(self) -> None:
-        """Flush the request log and stop the exporters (on app shutdown)."""
+        """Run the queued work, flush the request log and stop the exporters (on app
+        shutdown)."""
+        self.batch.flush()
         logs.flush()
         if self.tracer is not None:
             self.tracer.shutdown()
