@@ -151,8 +151,9 @@ def test_a_requests_line_and_spans_carry_when_it_ended_not_when_the_queue_ran(
     recorded: Record,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger=LOGGER)
     rec = recorded(make_settings([{"name": "m", "base_url": upstream.base_url}]))
+    # after the server: its logs setup set INFO, which caplog then restores at teardown
+    caplog.set_level(logging.INFO, logger=LOGGER)
     rec.telemetry.batch.seconds = 1.0  # the queue runs well after the request
     client = openai.OpenAI(
         base_url=rec.server.url + "/v1", api_key=rec.server.api_key, max_retries=0

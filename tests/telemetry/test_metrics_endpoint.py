@@ -4,6 +4,7 @@ request, limiter and circuit series after traffic."""
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.request
 
 import openai
@@ -106,5 +107,12 @@ def test_cache_results_reach_the_counters_and_the_log_line(
         'flightdeck_requests_total{cache="hit",deployment="",model_group="m",status="200"} 1.0'
         in text
     )
-    lines = [r.getMessage() for r in caplog.records if r.name == "flightdeck.requests"]
+    # A request's line is queued as it ends (telemetry/batch.py), which may be just after the
+    # client has its answer: it appears within the queue's 0.25 s.
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [r.getMessage() for r in caplog.records if r.name == "flightdeck.requests"]
+        if any('"cache":"hit"' in line for line in lines) or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     assert any('"cache":"hit"' in line for line in lines)

@@ -16,6 +16,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor
+from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
@@ -327,3 +328,31 @@ def test_the_batch_processor_queues_lean_spans_and_checks_others() -> None:
     assert processor.force_flush()
     assert [span.name for batch in exported for span in batch] == ["lean", "sdk"]
     processor.shutdown()
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["contextvar", "api"])
+def test_current_span_and_attach_span_agree_with_the_api(
+    direct: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The direct contextvar read and write (and, without it, the API path) give what
+    ``trace.get_current_span`` and ``context.attach(set_span_in_context(...))`` give: for no
+    span, a ``LeanSpan``, an unsampled span and a span of another tracer."""
+    if not direct:
+        monkeypatch.setattr(spans_module, "_CURRENT", None)
+    else:
+        assert spans_module._CURRENT is not None  # the default runtime context: the fast path
+    assert spans_module.current_span() is trace.get_current_span() is trace.INVALID_SPAN
+    lean, unsampled = tracer(1.0).start_span("lean"), tracer(0.0).start_span("unsampled")
+    sdk = SdkTracerProvider().get_tracer("other").start_span("sdk")
+    assert type(unsampled) is NonRecordingSpan
+    for span in (lean, unsampled, sdk):
+        token = spans_module.attach_span(span)
+        try:
+            assert spans_module.current_span() is trace.get_current_span() is span
+            assert outgoing_headers().startswith(
+                b"traceparent: 00-%032x-%016x-" % (span.get_span_context().trace_id,
+                                                   span.get_span_context().span_id)
+            )  # fmt: skip
+        finally:
+            otel_context.detach(token)
+        assert spans_module.current_span() is trace.INVALID_SPAN

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 import orjson
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
 
 from flightdeck.providers.base import UpstreamReply
@@ -26,6 +25,7 @@ from flightdeck.telemetry.batch import Batch
 from flightdeck.telemetry.metrics import FlightdeckMetrics, GenAIMetrics
 from flightdeck.telemetry.requests import current_request
 from flightdeck.telemetry.semconv import Conventions
+from flightdeck.telemetry.spans import attach_span, current_span
 
 
 class AttemptRecorder:
@@ -68,7 +68,7 @@ class AttemptRecorder:
 
     def __enter__(self) -> AttemptRecorder:
         if self._span is not None:
-            self._token = otel_context.attach(trace.set_span_in_context(self._span))
+            self._token = attach_span(self._span)
         self._started = time.perf_counter()
         return self
 
@@ -253,7 +253,7 @@ class AttemptTelemetry:
 
 
 def _parent_sampled_or_none() -> bool:
-    parent = trace.get_current_span().get_span_context()
+    parent = current_span().get_span_context()
     return not parent.is_valid or parent.trace_flags.sampled
 
 

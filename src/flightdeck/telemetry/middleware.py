@@ -16,13 +16,13 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flightdeck.telemetry import logs
 from flightdeck.telemetry import semconv as sc
 from flightdeck.telemetry.requests import CURRENT, RequestInfo
+from flightdeck.telemetry.spans import attach_span
 from flightdeck.telemetry.tracing import incoming_context
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class TelemetryMiddleware:
             if span is None:
                 await self.app(scope, receive, send_status)
             else:  # attach/detach: use_span's exception bookkeeping is not needed here
-                current = otel_context.attach(trace.set_span_in_context(span))
+                current = attach_span(span)
                 try:
                     await self.app(scope, receive, send_status)
                 finally:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar, Token
 from itertools import islice
 from time import time_ns
 from types import TracebackType
@@ -44,6 +45,7 @@ from typing import Any
 from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.attributes import BoundedAttributes, _clean_attribute_value
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, SpanProcessor, _is_valid_link
@@ -61,10 +63,11 @@ from opentelemetry.trace import (
     StatusCode,
     TraceFlags,
 )
+from opentelemetry.trace import propagation as trace_propagation
 from opentelemetry.util import types
 from opentelemetry.util._decorator import _agnosticcontextmanager
 
-__all__ = ["LeanSpan", "LeanTracer", "speedups"]
+__all__ = ["LeanSpan", "LeanTracer", "attach_span", "current_span", "speedups"]
 
 try:  # the C hot paths (_speedups.c), where they are built
     from flightdeck.telemetry import _speedups as speedups
@@ -97,6 +100,43 @@ def _inherit(parent_flags: int) -> tuple[bool, TraceFlags]:
 
 
 _INHERIT = {flags: _inherit(flags) for flags in range(256)}  # parent flags -> _inherit(...)
+
+
+def _context_var() -> tuple[ContextVar[context_api.Context], str] | None:
+    """OpenTelemetry's current-context contextvar and the current span's key in a context,
+    where its runtime context is the default contextvars one (``OTEL_PYTHON_CONTEXT`` can name
+    another) and both are where opentelemetry-api 1.x keeps them; None otherwise."""
+    runtime = getattr(context_api, "_RUNTIME_CONTEXT", None)
+    var = getattr(runtime, "_current_context", None)
+    key = getattr(trace_propagation, "_SPAN_KEY", None)
+    ours = type(runtime) is ContextVarsRuntimeContext
+    return (var, key) if ours and isinstance(var, ContextVar) and isinstance(key, str) else None
+
+
+_CURRENT = _context_var()
+
+
+def current_span() -> trace_api.Span:
+    """``trace.get_current_span()``: the span current in this context, ``INVALID_SPAN`` if
+    none. For the spans Flightdeck makes it reads the context's contextvar directly (the API
+    takes four calls and an ABC ``isinstance`` check); anything else goes through the API."""
+    if _CURRENT is not None:
+        var, key = _CURRENT
+        span = var.get().get(key)
+        if type(span) in _OURS:
+            return span  # type: ignore[return-value]
+    return trace_api.get_current_span()
+
+
+def attach_span(span: trace_api.Span) -> Token[context_api.Context]:
+    """``context.attach(trace.set_span_in_context(span))``: make ``span`` current; the token
+    for ``context.detach``."""
+    if _CURRENT is not None:
+        var, key = _CURRENT
+        return var.set(context_api.Context({**var.get(), key: span}))
+    return context_api.attach(trace_api.set_span_in_context(span))
+
+
 _new_context = tuple.__new__
 
 
@@ -344,6 +384,9 @@ class LeanSpan(trace_api.Span, ReadableSpan):
         return True
 
 
+_OURS = (LeanSpan, NonRecordingSpan)  # the span types current_span reads directly
+
+
 class LeanTracer(trace_api.Tracer):
     """Makes ``LeanSpan``s (see the module docstring).
 
@@ -384,7 +427,8 @@ class LeanTracer(trace_api.Tracer):
     ) -> trace_api.Span:
         """A span under the span current in ``context`` (the current context if None), or a
         new trace's root if that one is not valid; a ``NonRecordingSpan`` if not sampled."""
-        parent: SpanContext | None = trace_api.get_current_span(context).get_span_context()
+        current = current_span() if context is None else trace_api.get_current_span(context)
+        parent: SpanContext | None = current.get_span_context()
         if type(parent) is SpanContext:  # a tuple: its fields without a property call each
             trace_id, _, _, parent_flags, state, valid = parent
         elif parent is not None:

@@ -21,7 +21,7 @@ from opentelemetry.trace import DEFAULT_TRACE_STATE, SpanContext
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from flightdeck.core.telemetry_settings import TelemetrySettings
-from flightdeck.telemetry.spans import LeanSpan, LeanTracer
+from flightdeck.telemetry.spans import LeanSpan, LeanTracer, current_span
 
 PROPAGATOR = TraceContextTextMapPropagator()
 INSTRUMENTATION = "flightdeck"
@@ -90,7 +90,7 @@ def incoming_context(headers: Mapping[str, str]) -> Context | None:
 
 def outgoing_headers() -> bytes:
     """``traceparent`` (and ``tracestate``) header lines for the current span; b"" if none."""
-    span_ctx = trace.get_current_span().get_span_context()
+    span_ctx = current_span().get_span_context()
     if type(span_ctx) is SpanContext:  # a tuple: its fields without a property call each
         trace_id, span_id, _, flags, state, valid = span_ctx
     else:
