@@ -5,8 +5,8 @@ log line, its spans' closing attributes and ``end``) is queued as a call with it
 the queue runs every ``FLUSH_SECONDS`` or once ``FLUSH_ITEMS`` calls wait. The same work costs
 far less CPU run back to back than spread over requests, where each request's telemetry code
 and data have left the CPU's caches by the time the next one runs: measured side by side,
-metrics + logs 88.5% -> 92.5% and tracing at 100% 76.7% -> 80.0% of telemetry off's requests/s
-(``docs/benchmarks.md``, cost of telemetry).
+metrics + logs 88.1% -> 90.9% and tracing at 100% 75.4% -> 77.1% of telemetry off's
+requests/s per core (``docs/benchmarks.md``, cost of telemetry).
 
 What is queued never depends on when it runs: durations, the log line's time and span end
 times are read when things happen and passed along. Readers see everything queued before they
