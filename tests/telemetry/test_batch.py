@@ -6,6 +6,7 @@ request's queued end records (times) taken when the request ended, not when the 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import threading
@@ -15,9 +16,9 @@ from datetime import datetime
 import openai
 import pytest
 from opentelemetry.trace import SpanKind
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import generate_latest
 
-from flightdeck.telemetry.batch import Batch
+from flightdeck.telemetry.batch import Batch, FlushingRegistry, _run_left
 from flightdeck.telemetry.logs import LOGGER
 from flightdeck.telemetry.loop_metrics import LoopCounter
 from flightdeck.testing import FakeUpstream
@@ -46,18 +47,43 @@ def test_calls_wait_for_the_timer_and_run_in_order() -> None:
     assert batch.pending == []
 
 
-def test_a_full_queue_runs_at_once() -> None:
+def test_a_full_queue_runs_right_after_the_call_that_filled_it() -> None:
     ran: list[int] = []
     batch = Batch(seconds=60, items=3)
 
     async def main() -> None:
         batch.add(ran.append, 1)
         batch.add(ran.append, 2)
-        assert ran == []
         batch.add(ran.append, 3)
+        assert ran == []  # not inside the request that filled it
+        await asyncio.sleep(0)
         assert ran == [1, 2, 3]
 
     asyncio.run(main())
+
+
+def test_queued_calls_run_outside_the_context_that_queued_them() -> None:
+    """The timer is armed inside some request: its contextvars (the request's info, its
+    current span) must not be what the whole batch's calls, and log handlers, see."""
+    request: contextvars.ContextVar[str | None] = contextvars.ContextVar("request", default=None)
+    seen: list[str | None] = []
+    batch = Batch(seconds=0.05, items=2)
+
+    async def one(name: str) -> None:
+        request.set(name)
+        batch.add(lambda: seen.append(request.get()))
+
+    async def main() -> None:
+        await asyncio.create_task(one("first"))  # arms the timer
+        await asyncio.create_task(one("second"))  # fills the queue
+        await asyncio.sleep(0.01)
+        await asyncio.create_task(one("third"))  # the timer's run
+        await asyncio.sleep(0.2)
+        await asyncio.create_task(one("fourth"))
+        await asyncio.to_thread(batch.flush)  # a scraper's thread
+
+    asyncio.run(main())
+    assert seen == [None, None, None, None]
 
 
 def test_after_runs_once_per_flush_that_ran_something() -> None:
@@ -111,38 +137,54 @@ def test_a_flush_from_another_thread_runs_on_the_loop_and_is_waited_for() -> Non
     assert threads == [loop_thread] * 3
 
 
-def test_work_left_when_a_loop_closed_runs_on_the_next_flush_and_a_new_loop_gets_a_timer() -> None:
+def test_work_left_when_a_loop_closed_runs_at_the_next_flush_or_at_exit() -> None:
     ran: list[str] = []
-    batch = Batch(seconds=30)
+    batch, other = Batch(seconds=30), Batch(seconds=30)
 
     async def queue(what: str) -> None:
         batch.add(ran.append, what)
+        other.add(ran.append, "other " + what)
 
     asyncio.run(queue("first"))  # its loop closed with the timer pending
     batch.flush()  # no loop runs: here
     assert ran == ["first"]
+    _run_left()  # what the process runs at exit
+    assert ran == ["first", "other first"]
 
-    async def again() -> None:
-        batch.seconds = 0.05
-        batch.add(ran.append, "second")
-        await asyncio.sleep(0.2)  # this loop's own timer, not the dead loop's
 
-    asyncio.run(again())
+def test_a_new_loop_gets_its_own_timer() -> None:
+    """A loop that closed with its timer pending (tests, restarts) leaves a dead timer: the
+    next loop's calls still run on a timer of their own."""
+    ran: list[str] = []
+    batch = Batch(seconds=0.05)
+
+    async def queue(what: str, wait: float) -> None:
+        batch.add(ran.append, what)
+        await asyncio.sleep(wait)
+
+    asyncio.run(queue("first", 0))  # closes before its timer fires
+    asyncio.run(queue("second", 0.2))
     assert ran == ["first", "second"]
 
 
-def test_a_scrape_reads_what_was_queued_before_it() -> None:
-    registry = CollectorRegistry()
+def test_a_scrape_reads_what_was_queued_before_it_filtered_or_not() -> None:
     batch = Batch(seconds=60)
-    registry.register(batch.collector())
+    registry = FlushingRegistry(batch.flush)
     counter = LoopCounter("queued", "Queued increments.", ["kind"], registry=registry)
+    LoopCounter("other", "Another metric.", registry=registry)
 
-    async def main() -> bytes:
+    async def main() -> tuple[bytes, bytes]:
         for _ in range(4):
             batch.add(counter.labels("a").inc)
-        return await asyncio.to_thread(generate_latest, registry)  # a scraper's thread
+        whole = await asyncio.to_thread(generate_latest, registry)  # a scraper's thread
+        batch.add(counter.labels("a").inc)
+        restricted = registry.restricted_registry(["queued_total"])  # ?name[]=queued_total
+        filtered = await asyncio.to_thread(generate_latest, restricted)
+        return whole, filtered
 
-    assert b'queued_total{kind="a"} 4.0' in asyncio.run(main())
+    whole, filtered = asyncio.run(main())
+    assert b'queued_total{kind="a"} 4.0' in whole
+    assert b'queued_total{kind="a"} 5.0' in filtered and b"other" not in filtered
 
 
 def test_a_requests_line_and_spans_carry_when_it_ended_not_when_the_queue_ran(
@@ -154,17 +196,20 @@ def test_a_requests_line_and_spans_carry_when_it_ended_not_when_the_queue_ran(
     rec = recorded(make_settings([{"name": "m", "base_url": upstream.base_url}]))
     # after the server: its logs setup set INFO, which caplog then restores at teardown
     caplog.set_level(logging.INFO, logger=LOGGER)
-    rec.telemetry.batch.seconds = 1.0  # the queue runs well after the request
+    rec.telemetry.flush()  # nothing queued (no timer armed) before the request
+    rec.telemetry.batch.seconds = 1.0  # the queue runs a second after the request's first call
     client = openai.OpenAI(
         base_url=rec.server.url + "/v1", api_key=rec.server.api_key, max_retries=0
     )
     client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
-    answered_ns = time.time_ns()
     spans = rec.finished()
+    exported_ns = time.time_ns()  # the queue has run: the spans reached the exporter
+    rec.telemetry.flush()  # waits for the loop: the line written after the spans
     server = next(s for s in spans if s.kind is SpanKind.SERVER)
     attempt = next(s for s in spans if s.kind is SpanKind.CLIENT)
     assert server.end_time is not None and attempt.end_time is not None
-    assert attempt.end_time <= server.end_time <= answered_ns
+    assert attempt.end_time <= server.end_time
+    assert exported_ns - server.end_time > 0.5e9  # ended with the request, not with the queue
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == LOGGER]
     stamp = datetime.fromisoformat(lines[-1]["time"].replace("Z", "+00:00"))
-    assert stamp.timestamp() * 1e9 <= answered_ns
+    assert round(stamp.timestamp() * 1000) == server.end_time // 1_000_000  # the same moment

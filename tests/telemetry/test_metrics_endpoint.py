@@ -75,6 +75,11 @@ def test_a_separate_listener_serves_metrics_without_a_key(
     assert status == 200 and "flightdeck_circuit_state" in text
     # the request's queued metrics ran (on the event loop) before this scrape read them
     assert 'model_group="m",outcome="ok"} 1.0' in text
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "y"}])
+    name = "flightdeck_upstream_attempts_total"
+    status, text = get(f"http://127.0.0.1:{port}/metrics?name[]={name}")  # a filtered scrape
+    assert status == 200 and 'model_group="m",outcome="ok"} 2.0' in text
+    assert "flightdeck_circuit_state" not in text
     assert get(server.url + "/metrics", server.api_key)[0] == 404  # not on the main port
 
 

@@ -10,8 +10,8 @@ import random
 from typing import Any
 
 import pytest
+from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
@@ -345,9 +345,13 @@ def test_current_span_and_attach_span_agree_with_the_api(
     lean, unsampled = tracer(1.0).start_span("lean"), tracer(0.0).start_span("unsampled")
     sdk = SdkTracerProvider().get_tracer("other").start_span("sdk")
     assert type(unsampled) is NonRecordingSpan
+    outer = otel_context.attach(baggage.set_baggage("tenant", "acme"))  # another key
     for span in (lean, unsampled, sdk):
+        expected = trace.set_span_in_context(span)
         token = spans_module.attach_span(span)
         try:
+            assert otel_context.get_current() == expected  # the same context as the API's
+            assert baggage.get_baggage("tenant") == "acme"
             assert spans_module.current_span() is trace.get_current_span() is span
             assert outgoing_headers().startswith(
                 b"traceparent: 00-%032x-%016x-" % (span.get_span_context().trace_id,
@@ -356,3 +360,5 @@ def test_current_span_and_attach_span_agree_with_the_api(
         finally:
             otel_context.detach(token)
         assert spans_module.current_span() is trace.INVALID_SPAN
+        assert baggage.get_baggage("tenant") == "acme"
+    otel_context.detach(outer)

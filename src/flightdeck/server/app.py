@@ -102,16 +102,18 @@ def _lifespan(
         try:
             yield
         finally:
-            if listener is not None:
-                listener.close()
-            search.close()
-            await router.close()
-            if warming is not None:
-                warming.cancel()  # a load still running is left to finish in its thread
-            await cache.close()
-            await accounting.close()
-            await store.close()
-            telemetry.shutdown()
+            try:
+                if listener is not None:
+                    listener.close()
+                search.close()
+                await router.close()
+                if warming is not None:
+                    warming.cancel()  # a load still running is left to finish in its thread
+                await cache.close()
+                await accounting.close()
+                await store.close()
+            finally:  # last, and even when a close failed: the queued telemetry, the exporters
+                telemetry.shutdown()
 
     return lifespan
 

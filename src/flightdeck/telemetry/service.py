@@ -1,6 +1,7 @@
 """``Telemetry``: built once by ``create_app(settings)``, kept at ``app.state.telemetry``.
 
-    telemetry.metrics_registry   prometheus_client.CollectorRegistry (app-owned, not global)
+    telemetry.metrics_registry   a prometheus_client CollectorRegistry (app-owned, not global;
+                                 it runs the batch before it is read)
     telemetry.tracer             an OpenTelemetry API Tracer (``LeanTracer``), None with tracing off
     telemetry.attempts           the router's per-attempt recorder factory
     telemetry.record_call(record, usage, provider)   a settled model call (from Accounting)
@@ -31,7 +32,7 @@ from flightdeck.ledger.record import UsageRecord
 from flightdeck.telemetry import logs
 from flightdeck.telemetry import semconv as sc
 from flightdeck.telemetry.attempts import AttemptTelemetry
-from flightdeck.telemetry.batch import Batch
+from flightdeck.telemetry.batch import Batch, FlushingRegistry
 from flightdeck.telemetry.metrics import FlightdeckMetrics, GenAIMetrics, StateCollector
 from flightdeck.telemetry.requests import current_request
 from flightdeck.telemetry.spans import LeanTracer
@@ -57,9 +58,8 @@ class Telemetry:
         self.settings = settings
         self.conventions = sc.conventions(settings.semconv_opt_in)
         disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series
-        self.metrics_registry = CollectorRegistry(auto_describe=True)
         self.batch = Batch(after=logs.flush if settings.logs else None)  # lines: one write
-        self.metrics_registry.register(self.batch.collector())  # first: a scrape flushes
+        self.metrics_registry = FlushingRegistry(self.batch.flush, auto_describe=True)
         self.tracer: LeanTracer | None = None
         if settings.tracing_on or span_processors:
             self.tracer = make_tracer(settings, span_processors)
