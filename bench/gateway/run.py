@@ -393,6 +393,12 @@ def report(results: list[dict], baseline: dict) -> str:
                 spans = f" ({r['spans_exported']} spans exported)" if "spans_exported" in r else ""
                 console.print(f"{r['name']} / telemetry off requests/s: {share:.0%}{spans}")
                 lines.append(f"\n{r['name']} / telemetry off requests/s: **{share:.0%}**{spans}")
+        note = (
+            "one mode after another, these shares move with the machine's drift by several "
+            "points; the targets are judged side by side (bench.gateway.side_by_side)"
+        )
+        console.print(note)
+        lines.append(f"\n{note[0].upper()}{note[1:]}.")
     elif len(results) >= 2 and results[1]["name"].startswith("Flightdeck (full"):
         ratio = results[1]["throughput"]["rps"] / max(results[0]["throughput"]["rps"], 1e-9)
         cpu = results[0]["cpu_ms_per_request"] / max(results[1]["cpu_ms_per_request"], 1e-9)
