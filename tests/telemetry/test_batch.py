@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import io
 import json
 import logging
 import threading
@@ -18,6 +19,7 @@ import pytest
 from opentelemetry.trace import SpanKind
 from prometheus_client import generate_latest
 
+from flightdeck.telemetry import logs
 from flightdeck.telemetry.batch import Batch, FlushingRegistry, _run_left
 from flightdeck.telemetry.logs import LOGGER
 from flightdeck.telemetry.loop_metrics import LoopCounter
@@ -213,3 +215,37 @@ def test_a_requests_line_and_spans_carry_when_it_ended_not_when_the_queue_ran(
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == LOGGER]
     stamp = datetime.fromisoformat(lines[-1]["time"].replace("Z", "+00:00"))
     assert round(stamp.timestamp() * 1000) == server.end_time // 1_000_000  # the same moment
+
+
+def test_direct_request_lines_are_written_by_the_batch_run_that_made_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under ``flightdeck serve`` (only Flightdeck's handler, no propagation) lines wait in
+    ``logs``' buffer and the batch's ``after`` writes them: once per run, none before it; with
+    no loop running, a line is written at once."""
+    logs.configure_request_logs()
+    handler = logs._LINES.handler
+    assert handler is not None
+    stream = io.StringIO()
+    monkeypatch.setattr(handler, "stream", stream)
+    monkeypatch.setattr(logs.log, "propagate", False)
+    monkeypatch.setattr(logs.log, "handlers", [handler])
+    monkeypatch.setattr(logs.log, "level", logging.INFO)
+    assert logs._LINES.direct()
+    batch = Batch(seconds=0.05, after=logs.flush)
+
+    def line(status: int) -> None:
+        logs.emit({"time": None, "route": "/v1/x", "status": status})
+
+    async def main() -> tuple[str, str]:
+        batch.add(line, 200)
+        batch.add(line, 201)
+        before = stream.getvalue()
+        await asyncio.sleep(0.2)
+        return before, stream.getvalue()
+
+    before, after = asyncio.run(main())
+    assert before == ""
+    assert [json.loads(x)["status"] for x in after.splitlines()] == [200, 201]
+    batch.add(line, 202)  # no loop: written now
+    assert json.loads(stream.getvalue().splitlines()[-1])["status"] == 202

@@ -65,11 +65,14 @@ class Batch:
         _LIVE.add(self)
 
     def add(self, fn: Callable[..., None], *args: Any) -> None:
-        """Queue ``fn(*args)`` on the running loop; with no loop running here, call it now."""
+        """Queue ``fn(*args)`` on the running loop; with no loop running here, call it now (a
+        batch of one, ``after`` included)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             fn(*args)
+            if self.after is not None:
+                self.after()
             return
         pending = self.pending
         pending.append((fn, args))

@@ -10,18 +10,18 @@ the two names that come from configuration, tenant and model, still go through
 Two paths, the same lines:
 
 - ``flightdeck serve`` gives the logger only Flightdeck's own stderr handler (no propagation:
-  a line is written once). Lines are then buffered and written together, at most
-  ``FLUSH_SECONDS`` after the first one waiting or when ``FLUSH_BYTES`` wait, and at shutdown:
-  one ``write`` for many requests instead of a ``LogRecord`` and a ``write`` each (measured in
-  ``docs/benchmarks.md``, telemetry cost). A process killed with SIGKILL loses at most the last
-  ``FLUSH_SECONDS`` of lines.
+  a line is written once). Lines are then buffered and written together by ``flush``, which
+  the telemetry's ``Batch`` calls after each run (the middleware's queued request ends make
+  the lines: ``telemetry/batch.py``, every 0.25 s, or at once outside an event loop), when
+  ``FLUSH_BYTES`` wait, and at shutdown and exit: one ``write`` for many requests instead of a
+  ``LogRecord`` and a ``write`` each (measured in ``docs/benchmarks.md``, telemetry cost). A
+  process killed with SIGKILL loses at most the last 0.25 s of lines.
 - Anywhere else (handlers or filters added by an embedder, propagation to the root logger, as
   in tests with ``caplog``), each line is an ordinary ``LogRecord`` through ``logging``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import logging
@@ -34,7 +34,6 @@ import orjson
 from flightdeck.core.redact import redact
 
 LOGGER = "flightdeck.requests"
-FLUSH_SECONDS = 0.25
 FLUSH_BYTES = 64 * 1024
 log = logging.getLogger(LOGGER)
 
@@ -79,13 +78,13 @@ def request_line(fields: dict[str, Any]) -> str:
 
 
 class _Lines:
-    """Request lines waiting for one ``write`` to Flightdeck's own handler's stream."""
+    """Request lines waiting for one ``write`` to Flightdeck's own handler's stream (written
+    by ``flush``: see the module docstring)."""
 
     def __init__(self) -> None:
         self.handler: logging.StreamHandler[Any] | None = None
         self.waiting: list[str] = []
         self.size = 0
-        self.scheduled = False
 
     def direct(self) -> bool:
         """True when the logger's only way out is our own handler (``flightdeck serve``)."""
@@ -102,18 +101,9 @@ class _Lines:
         self.size += len(line) + 1
         if self.size >= FLUSH_BYTES:
             self.flush()
-        elif not self.scheduled:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no event loop (a CLI command, a thread): write now
-                self.flush()
-                return
-            self.scheduled = True
-            loop.call_later(FLUSH_SECONDS, self.flush)
 
     def flush(self) -> None:
         """Write every waiting line (at shutdown too; a no-op when none wait)."""
-        self.scheduled = False
         if not self.waiting or self.handler is None:
             return
         text = "\n".join(self.waiting) + "\n"

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.trace import SpanKind
@@ -35,7 +34,7 @@ from flightdeck.telemetry.attempts import AttemptTelemetry
 from flightdeck.telemetry.batch import Batch, FlushingRegistry
 from flightdeck.telemetry.metrics import FlightdeckMetrics, GenAIMetrics, StateCollector
 from flightdeck.telemetry.requests import current_request
-from flightdeck.telemetry.spans import LeanTracer
+from flightdeck.telemetry.spans import LeanTracer, current_span
 from flightdeck.telemetry.tracing import INSTRUMENTATION, make_tracer
 from flightdeck.wire.chat import Usage
 
@@ -108,7 +107,7 @@ class Telemetry:
             if info is not None:
                 record.trace_id = info.trace_id
             else:
-                span_ctx = trace.get_current_span().get_span_context()
+                span_ctx = current_span().get_span_context()
                 if span_ctx.is_valid:
                     record.trace_id = f"{span_ctx.trace_id:032x}"
         if record.cache_result is not None:  # the response cache's verdict, on the record
